@@ -1,0 +1,115 @@
+"""The plain data that flows between the stages of a build.
+
+Every stage takes frozen dataclasses and returns new ones; no stage fills in a field that an
+earlier one left empty. The flow (see shared/DESIGN.md):
+
+    SourceFile --parse--> Article --enrich--> Annotations --resolve--> Enrichment
+    (Article + Enrichment) --index--> Archive --plan--> Page --render--> Output --write--> Manifest
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+# Kinds of entity, and the URL section each one's pages live under.
+KINDS: tuple[str, ...] = ("person", "organization", "place", "group", "event")
+KIND_SECTIONS: Mapping[str, str] = {
+    "person": "people",
+    "organization": "organizations",
+    "place": "places",
+    "group": "groups",
+    "event": "events",
+}
+KIND_LABELS: Mapping[str, str] = {
+    "person": "People",
+    "organization": "Organisations",
+    "place": "Places",
+    "group": "Groups",
+    "event": "Events",
+}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file found under content/, read once."""
+
+    path: Path  # absolute path on disk
+    relpath: str  # POSIX path relative to the project root, e.g. "content/2025/iraq.md"
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Article:
+    """A parsed content file: front matter validated, body as Markdown, plain text extracted."""
+
+    source: str  # the relpath of its SourceFile; the article's identity in every later stage
+    title: str
+    date: dt.datetime  # timezone-aware; a bare date becomes midnight UTC
+    slug: str
+    summary: str
+    body: str  # Markdown source of the body (a .txt body is escaped into Markdown)
+    body_line: int  # 1-based line in the file where the body starts
+    text: str  # plain text analysed for entities: title, blank line, body text
+    headline_end: int  # text[:headline_end] is the title
+    content_hash: str  # sha256 of the file's bytes
+    author: str | None = None
+    publisher: str | None = None  # front matter `source`
+    url: str | None = None
+    tags: tuple[str, ...] = ()  # as written in front matter (normalised later)
+    draft: bool = False
+    meta: Mapping[str, Any] = field(default_factory=dict)  # every other front-matter key
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity mention in an article's plain text, resolved to a canonical entity."""
+
+    start: int  # character offsets into Article.text, end exclusive
+    end: int
+    text: str
+    kind: str  # one of KINDS
+    entity: str  # canonical key, e.g. "person/bashar-al-assad"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One real-world entity, canonical across the archive."""
+
+    key: str  # "<kind>/<slug>"
+    name: str
+    kind: str
+    aliases: tuple[str, ...] = ()  # other surface forms seen or curated, sorted
+    description: str = ""
+    links: tuple[str, ...] = ()  # e.g. Wikipedia / Wikidata URLs from curation
+
+    @property
+    def slug(self) -> str:
+        return self.key.split("/", 1)[1]
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A tag or rule-defined topic."""
+
+    key: str  # slug
+    name: str
+    origin: str = "tag"  # "tag" (front matter), "rule" (config topics) or "auto" (extracted)
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """What enrichment + resolution add to the archive: the output of the entities stage."""
+
+    mentions: Mapping[str, tuple[Mention, ...]]  # article source -> mentions, sorted by start
+    entities: Mapping[str, Entity]  # key -> entity
+    topics: Mapping[str, tuple[str, ...]]  # article source -> topic keys
+    topic_table: Mapping[str, Topic]  # topic key -> topic
+    redirects: Mapping[str, str] = field(default_factory=dict)  # old entity key -> new key
+    model_calls: int = 0  # articles the NER model actually ran on (cache misses)

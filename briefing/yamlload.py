@@ -1,0 +1,84 @@
+"""Safe YAML loading that keeps line numbers and refuses duplicate keys.
+
+Front matter, config.yaml and entities.yaml all come through here, so every YAML problem is
+reported the same way: `path:line: what is wrong`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .errors import Problem
+
+
+class LineMap(dict):
+    """A dict that also remembers the 1-based line of each key (`lines[key]`)."""
+
+    lines: dict[Any, int]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose mappings are LineMaps and which rejects duplicate keys."""
+
+
+class DuplicateKey(yaml.MarkedYAMLError):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> LineMap:
+    loader.flatten_mapping(node)
+    result = LineMap()
+    result.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key here is a list or mapping, not a name", key_node.start_mark
+            ) from None
+        if key in result:
+            raise DuplicateKey(
+                None, None, f"duplicate key {key!r} (first on line {result.lines[key]})",
+                key_node.start_mark,
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def line_of(mapping: Any, key: Any, default: int | None = None) -> int | None:
+    """The line a key was written on, when the mapping came from `load`."""
+    lines = getattr(mapping, "lines", None)
+    if lines is None:
+        return default
+    return lines.get(key, default)
+
+
+def load(text: str, path: str, first_line: int = 1) -> Any:
+    """Parse YAML text; raise YamlProblem with the file's line number on any error.
+
+    `first_line` is the file line that text's first line sits on (front matter starts on 2).
+    """
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + first_line if mark else first_line
+        what = exc.problem or exc.context or "invalid YAML"
+        if "\t" in text and "tab" in str(what).lower() or "found character '\\t'" in str(exc):
+            what = "a tab character; YAML indents with spaces only"
+        raise YamlProblem(Problem(path, line, f"YAML syntax error: {what}")) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(Problem(path, first_line, f"YAML error: {exc}")) from None
+
+
+class YamlProblem(Exception):
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(str(problem))
