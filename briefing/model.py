@@ -55,6 +55,9 @@ class Article:
     text: str  # plain text analysed for entities: title, blank line, body text
     headline_end: int  # text[:headline_end] is the title
     content_hash: str  # sha256 of the file's bytes
+    # (start, end) ranges of the body plain text where a mention can become a link: text
+    # outside headings, links and code, within one run of formatting (see markdown.py).
+    linkable: tuple[tuple[int, int], ...] = ()
     author: str | None = None
     publisher: str | None = None  # front matter `source`
     url: str | None = None

@@ -22,6 +22,8 @@ class LineMap(dict):
 class _Loader(yaml.SafeLoader):
     """SafeLoader whose mappings are LineMaps and which rejects duplicate keys."""
 
+    line_offset = 0  # file line of the text's first line, minus one
+
 
 class DuplicateKey(yaml.MarkedYAMLError):
     pass
@@ -45,11 +47,21 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
                 key_node.start_mark,
             )
         result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = key_node.start_mark.line + 1
+        result.lines[key] = key_node.start_mark.line + 1 + loader.line_offset
     return result
 
 
+def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode):  # noqa: ANN202
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} is not a real date ({exc})", node.start_mark
+        ) from None
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def line_of(mapping: Any, key: Any, default: int | None = None) -> int | None:
@@ -66,7 +78,12 @@ def load(text: str, path: str, first_line: int = 1) -> Any:
     `first_line` is the file line that text's first line sits on (front matter starts on 2).
     """
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        loader = _Loader(text)
+        loader.line_offset = first_line - 1
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else first_line

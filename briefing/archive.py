@@ -1,0 +1,129 @@
+"""The index stage: articles plus their enrichment, turned into the lookups pages are made of.
+
+Pure: everything here is computed from the articles and the Enrichment, in a fixed order, so two
+builds of the same input give the same Archive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .config import Config
+from .model import Article, Entity, Enrichment, Mention, Topic
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One article with what enrichment found in it."""
+
+    article: Article
+    mentions: tuple[Mention, ...]
+    topics: tuple[str, ...]  # topic keys
+    url: str  # site-relative URL, e.g. "articles/abu-khadija-killed/"
+
+    @property
+    def source(self) -> str:
+        return self.article.source
+
+
+@dataclass(frozen=True)
+class Archive:
+    entries: tuple[Entry, ...]  # newest first; ties broken by source path
+    by_source: Mapping[str, Entry]
+    entities: Mapping[str, Entity]
+    entity_sources: Mapping[str, tuple[str, ...]]  # entity key -> article sources, newest first
+    paged_entities: frozenset[str]  # entity keys that get a page
+    topics: Mapping[str, Topic]
+    topic_sources: Mapping[str, tuple[str, ...]]  # topic key -> article sources, newest first
+    paged_topics: frozenset[str]
+    redirects: Mapping[str, str]  # old entity key -> current key
+
+
+def article_url(article: Article) -> str:
+    return f"articles/{article.slug}/"
+
+
+def build(articles: Sequence[Article], enrichment: Enrichment, config: Config) -> Archive:
+    ordered = sorted(articles, key=lambda a: a.source)
+    ordered.sort(key=lambda a: a.date, reverse=True)
+    entries = tuple(
+        Entry(
+            article=a,
+            mentions=tuple(enrichment.mentions.get(a.source, ())),
+            topics=tuple(enrichment.topics.get(a.source, ())),
+            url=article_url(a),
+        )
+        for a in ordered
+    )
+    by_source = {e.source: e for e in entries}
+
+    entity_sources: dict[str, list[str]] = defaultdict(list)
+    topic_sources: dict[str, list[str]] = defaultdict(list)
+    for e in entries:
+        for key in dict.fromkeys(m.entity for m in e.mentions):
+            entity_sources[key].append(e.source)
+        for key in dict.fromkeys(e.topics):
+            topic_sources[key].append(e.source)
+
+    page_kinds = set(config.entities.page_kinds)
+    paged_entities = frozenset(
+        key for key, srcs in entity_sources.items()
+        if key in enrichment.entities
+        and enrichment.entities[key].kind in page_kinds
+        and len(srcs) >= config.entities.min_articles
+    )
+    paged_topics = frozenset(
+        key for key, srcs in topic_sources.items()
+        if key in enrichment.topic_table and len(srcs) >= config.tags.min_articles
+    )
+    return Archive(
+        entries=entries,
+        by_source=by_source,
+        entities=dict(sorted(enrichment.entities.items())),
+        entity_sources={k: tuple(v) for k, v in sorted(entity_sources.items())},
+        paged_entities=paged_entities,
+        topics=dict(sorted(enrichment.topic_table.items())),
+        topic_sources={k: tuple(v) for k, v in sorted(topic_sources.items())},
+        paged_topics=paged_topics,
+        redirects=dict(sorted(enrichment.redirects.items())),
+    )
+
+
+def co_mentions(archive: Archive, key: str, limit: int = 12) -> list[tuple[str, int]]:
+    """Entities (with pages) most often mentioned in the same articles as `key`."""
+    counts: Counter[str] = Counter()
+    for source in archive.entity_sources.get(key, ()):
+        for other in {m.entity for m in archive.by_source[source].mentions}:
+            if other != key and other in archive.paged_entities:
+                counts[other] += 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+def related_articles(archive: Archive, source: str, limit: int = 5) -> list[str]:
+    """Articles sharing the most entities with this one, each shared entity weighted by rarity."""
+    n = max(len(archive.entries), 1)
+    # Entities in a large share of the archive say little about relatedness and would make
+    # this quadratic; they are left out.
+    common = max(50, n // 50)
+    scores: dict[str, float] = defaultdict(float)
+    entry = archive.by_source[source]
+    for key in {m.entity for m in entry.mentions}:
+        sources = archive.entity_sources.get(key, ())
+        if len(sources) < 2 or len(sources) > common:
+            continue
+        weight = math.log(n / len(sources)) + 1.0
+        for other in sources:
+            if other != source:
+                scores[other] += weight
+    for key in set(entry.topics):
+        sources = archive.topic_sources.get(key, ())
+        if 2 <= len(sources) <= common:
+            weight = 0.5 * (math.log(n / len(sources)) + 1.0)
+            for other in sources:
+                if other != source:
+                    scores[other] += weight
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [s for s, _ in ranked[:limit]]

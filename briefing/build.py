@@ -1,0 +1,277 @@
+"""`build()`: the one function that sequences the stages of a build.
+
+    discover -> parse -> enrich -> index -> plan -> render + write -> check links -> search -> swap
+
+Each stage is a plain function of the previous stage's data (see shared/DESIGN.md); this module
+only calls them in order, times them, and makes sure a failure leaves the old site in place.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from . import archive as archive_stage
+from . import links, pages, sources
+from .config import Config
+from .errors import BriefingError, BuildLockedError, ContentError, OutputError
+from .model import Article, Enrichment
+from .output import SiteWriter, Written, read_manifest
+from .render import THEME_STATIC, Renderer
+
+BUILD_VERSION = "1"
+
+
+@dataclass
+class BuildResult:
+    output: Path
+    articles: int = 0
+    pages: int = 0
+    rendered: int = 0  # pages whose template actually ran
+    written: int = 0  # files whose bytes were written (not linked from the previous build)
+    model_calls: int = 0  # articles the NER model ran on
+    noop: bool = False  # nothing changed since the last build: nothing was done
+    timings: list[tuple[str, float, str]] = field(default_factory=list)
+    enrichment: Enrichment | None = None
+    articles_list: list[Article] = field(default_factory=list)
+
+
+def build(config: Config, *, output: Path | None = None, drafts: bool = False, jobs: int | None = None,
+          enricher: object | None = None, log: Callable[[str], None] | None = None,
+          check_links: bool = True, progress: bool = False) -> BuildResult:
+    """Build the site for `config` into `output` (default: config.output_path).
+
+    `enricher` is an `enrich.Enricher` to reuse (the dev server keeps one, with its model loaded);
+    by default one is made. Raises a BriefingError for anything the user can fix.
+    """
+    output = Path(output) if output else config.output_path
+    jobs = jobs or os.cpu_count() or 1
+    result = BuildResult(output=output)
+    clock = _Clock(result, log)
+
+    with project_lock(config):
+        # 1. Read the archive.
+        found, assets, problems = sources.discover(config)
+        static_files = _static_files(config, assets)
+        inputs = _inputs_fingerprint(config, found, static_files, drafts)
+        previous = read_manifest(output) if output.is_dir() else None
+        if not problems and previous is not None and previous.inputs == inputs:
+            result.noop = True
+            clock.lap("discover", f"{len(found)} files unchanged: nothing to do")
+            return result
+        articles, parse_problems = sources.parse_all(found, config)
+        problems += parse_problems
+        if problems:
+            raise ContentError(problems)
+        if not drafts:
+            articles = [a for a in articles if not a.draft]
+        result.articles = len(articles)
+        result.articles_list = articles
+        clock.lap("parse", f"{len(articles)} articles")
+
+        # 2. Enrich: entities, resolution, tags (cached per article).
+        if enricher is None:
+            from .enrich import Enricher
+
+            enricher = Enricher(config, jobs=jobs, progress=progress)
+        enrichment = enricher.run(articles)  # type: ignore[attr-defined]
+        result.enrichment = enrichment
+        result.model_calls = enrichment.model_calls
+        clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles")
+
+        # 3. Index and plan every page.
+        archive = archive_stage.build(articles, enrichment, config)
+        asset_urls = {rel: url for rel, (url, _) in static_files.items() if rel.startswith(config.content_dir + "/")}
+        planned = pages.plan(archive, config, asset_urls)
+        result.pages = len(planned)
+        clock.lap("plan", f"{len(planned)} pages")
+
+        # 4. Render and write, aside from the live site.
+        writer = SiteWriter(output).open()
+        try:
+            versions = {url: digest[:10] for url, digest in
+                        ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
+            renderer = Renderer(config, asset_versions=versions)
+            writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
+            records, rendered = render_pages(planned, renderer, writer, jobs)
+            writer.add(records)
+            result.rendered = rendered
+            clock.lap("render", f"{rendered} rendered, {len(planned) - rendered} unchanged")
+
+            if config.search.enabled:
+                writer.add(_search_index(writer))
+                clock.lap("search", "Pagefind index built")
+            if check_links:
+                broken = links.check(writer.staging, config.base_path)
+                if broken:
+                    raise links.BrokenLinksError(broken)
+                clock.lap("links", "every internal link and anchor resolves")
+            result.written = writer.rewritten
+            writer.commit(inputs)
+            clock.lap("write", f"{result.written} files written, {len(writer.records) - result.written} kept")
+        except BaseException:
+            writer.abort()
+            raise
+    return result
+
+
+def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter,
+                 jobs: int) -> tuple[list[Written], int]:
+    """Render every page whose fingerprint changed; link the rest from the previous build."""
+    records: list[Written] = []
+    todo: list[tuple[pages.Page, str]] = []
+    for page in planned:
+        fp = renderer.fingerprint(page)
+        kept = writer.unchanged_page(page.path, fp)
+        if kept is not None:
+            records.append(kept)
+        else:
+            todo.append((page, fp))
+    if jobs > 1 and len(todo) >= 400 and sys.platform != "win32":
+        records += _render_parallel(todo, renderer, writer, jobs)
+    else:
+        records += [writer.put(p.path, renderer.render(p), fp) for p, fp in todo]
+    return records, len(todo)
+
+
+_WORK: tuple | None = None
+
+
+def _render_chunk(bounds: tuple[int, int]) -> list[Written]:
+    assert _WORK is not None
+    todo, renderer, writer = _WORK
+    return [writer.put(p.path, renderer.render(p), fp) for p, fp in todo[bounds[0]:bounds[1]]]
+
+
+def _render_parallel(todo, renderer, writer, jobs) -> list[Written]:  # noqa: ANN001
+    """Fork workers that inherit the pages and write their share straight to the staging folder."""
+    import multiprocessing
+
+    global _WORK
+    _WORK = (todo, renderer, writer)
+    try:
+        step = max(50, len(todo) // (jobs * 8))
+        chunks = [(i, min(i + step, len(todo))) for i in range(0, len(todo), step)]
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            out: list[Written] = []
+            for part in pool.imap(_render_chunk, chunks):
+                out += part
+            return out
+    finally:
+        _WORK = None
+
+
+def _static_files(config: Config, content_assets: list[Path]) -> dict[str, tuple[str, Path]]:
+    """Files copied as they are: key (for ordering) -> (site-relative URL, path on disk)."""
+    files: dict[str, tuple[str, Path]] = {}
+    for base, prefix in ((THEME_STATIC, "assets/"), (config.static_path, "")):
+        if base.is_dir():
+            for p in sorted(base.rglob("*")):
+                if p.is_file() and not sources.is_ignored_name(p.name):
+                    url = prefix + p.relative_to(base).as_posix()
+                    files[url] = (url, p)
+    for p in content_assets:
+        rel = p.relative_to(config.root).as_posix()
+        url = "files/" + p.relative_to(config.content_path).as_posix()
+        files[rel] = (url, p)
+    return dict(sorted(files.items()))
+
+
+def _inputs_fingerprint(config: Config, found: list, static_files: dict, drafts: bool) -> str:
+    """Everything a build reads. Equal fingerprints mean an identical site: nothing to do."""
+    from .render import THEME_TEMPLATES
+
+    h = hashlib.sha256(f"{BUILD_VERSION}\0{drafts}\0{config!r}\0".encode())
+    for src in found:
+        h.update(src.relpath.encode() + b"\0" + hashlib.sha256(src.data).digest())
+    for key, (url, path) in static_files.items():
+        h.update(key.encode() + url.encode() + _file_digest(path))
+    for d in (config.templates_path, THEME_TEMPLATES):
+        if d.is_dir():
+            for p in sorted(d.rglob("*")):
+                if p.is_file():
+                    h.update(p.as_posix().encode() + _file_digest(p))
+    for p in (config.root / "config.yaml", config.curation_path):
+        h.update(_file_digest(p) if p.is_file() else b"-")
+    h.update(_code_version().encode())
+    return h.hexdigest()
+
+
+def _file_digest(path: Path) -> bytes:
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
+def _code_version() -> str:
+    """A digest of briefing's own source, so upgrading it never reuses a stale site."""
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(here.glob("*.py")):
+        h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def _search_index(writer: SiteWriter) -> list[Written]:
+    """Run Pagefind over the staged site; record the files it wrote."""
+    staging = writer.staging
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pagefind", "--site", str(staging), "--quiet"],
+                              capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise OutputError(f"the search indexer (Pagefind) failed to run: {exc}. Install it with "
+                          "`pip install \"pagefind[bin]\"`, or set `search: {enabled: false}`.") from None
+    if proc.returncode != 0:
+        raise OutputError("the search indexer (Pagefind) failed:\n" + (proc.stderr or proc.stdout).strip()
+                          + "\nSet `search: {enabled: false}` in config.yaml to build without search.")
+    out = []
+    bundle = staging / "pagefind"
+    for p in sorted(bundle.rglob("*")):
+        if p.is_file():
+            rel = p.relative_to(staging).as_posix()
+            data = p.read_bytes()
+            out.append(Written(rel, hashlib.sha256(data).hexdigest(), None, rewritten=True))
+    return out
+
+
+@contextmanager
+def project_lock(config: Config) -> Iterator[None]:
+    """One build at a time per project: a second one is told, not allowed to corrupt the first."""
+    lock_dir = config.cache_path
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_dir / "build.lock", "a+")
+    except OSError as exc:
+        raise OutputError(f"{lock_dir}: cannot create the cache folder: {exc.strerror}.") from None
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildLockedError("another build of this project is running (lock: "
+                                   f"{lock_dir / 'build.lock'}). Wait for it to finish, then try again.") from None
+        yield
+    finally:
+        fh.close()
+
+
+class _Clock:
+    def __init__(self, result: BuildResult, log: Callable[[str], None] | None):
+        self.result = result
+        self.log = log
+        self.t = time.perf_counter()
+
+    def lap(self, stage: str, detail: str) -> None:
+        now = time.perf_counter()
+        self.result.timings.append((stage, now - self.t, detail))
+        if self.log:
+            self.log(f"  {stage:<9} {now - self.t:7.2f}s  {detail}")
+        self.t = now
+
+
+__all__ = ["BuildResult", "build", "BriefingError"]

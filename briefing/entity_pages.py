@@ -1,0 +1,207 @@
+"""Plan the entity and topic pages, their indexes, and what the home page calls 'active'."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter, defaultdict
+from html import escape
+from typing import Any
+
+from markupsafe import Markup
+
+from .archive import Archive, co_mentions
+from .config import Config
+from .model import KIND_LABELS, KIND_SECTIONS, Entity
+
+
+def entity_url(entity: Entity) -> str:
+    return f"{KIND_SECTIONS[entity.kind]}/{entity.slug}/"
+
+
+def plan(archive: Archive, config: Config) -> list:
+    from .pages import Page, page_path, page_url, paginate, pagination
+
+    pages: list[Page] = []
+    by_kind: dict[str, list[Entity]] = defaultdict(list)
+    for key in sorted(archive.paged_entities):
+        by_kind[archive.entities[key].kind].append(archive.entities[key])
+
+    for kind in config.entities.page_kinds:
+        entities = by_kind.get(kind, [])
+        section = KIND_SECTIONS[kind]
+        rows = sorted(({"name": e.name, "url": entity_url(e), "count": len(archive.entity_sources[e.key]),
+                        "letter": _letter(e.name)} for e in entities), key=lambda r: (r["name"].lower(), r["url"]))
+        letters = sorted({r["letter"] for r in rows})
+        pages.append(Page(f"{section}/index.html", f"{section}/", "kind_index.html", {
+            "title": KIND_LABELS[kind], "kind": kind,
+            "description": f"{len(rows)} {KIND_LABELS[kind].lower()} mentioned in the archive.",
+            "rows": rows, "letters": letters}))
+        for entity in entities:
+            sources = archive.entity_sources[entity.key]
+            base = entity_url(entity)
+            items = [_mention_item(archive, s, entity) for s in sources]
+            chunks = paginate(items, config.paginate)
+            dates = [archive.by_source[s].article.date for s in sources]
+            topics = Counter(t for s in sources for t in archive.by_source[s].topics if t in archive.paged_topics)
+            common = {
+                "entity": {"name": entity.name, "kind": entity.kind, "kind_label": KIND_LABELS[kind],
+                           "aliases": list(entity.aliases), "description": entity.description,
+                           "links": list(entity.links), "key": entity.key},
+                "count": len(sources),
+                "first": min(dates).date().isoformat(),
+                "last": max(dates).date().isoformat(),
+                "timeline": timeline_svg(dates, entity.name),
+                "co_mentions": [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]),
+                                 "count": c, "kind": archive.entities[k].kind}
+                                for k, c in co_mentions(archive, entity.key)],
+                "topics": [{"name": archive.topics[t].name, "url": f"topics/{t}/", "count": c}
+                           for t, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
+                "feed": base + "feed.xml",
+            }
+            for n, chunk in enumerate(chunks, start=1):
+                url = page_url(base, n)
+                ctx = dict(common, title=entity.name if n == 1 else f"{entity.name}, page {n}",
+                           description=entity.description or
+                           f"{entity.name}: {len(sources)} articles in the archive, "
+                           f"{common['first']} to {common['last']}.",
+                           items=chunk, pagination=pagination(base, n, len(chunks)))
+                pages.append(Page(page_path(url), url, "entity.html", ctx))
+
+    # Topics.
+    topic_rows = []
+    for key in sorted(archive.paged_topics):
+        topic = archive.topics[key]
+        sources = archive.topic_sources[key]
+        base = f"topics/{key}/"
+        topic_rows.append({"name": topic.name, "url": base, "count": len(sources), "letter": _letter(topic.name)})
+        entity_counts = Counter(m for s in sources
+                                for m in {mm.entity for mm in archive.by_source[s].mentions}
+                                if m in archive.paged_entities)
+        top = [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,
+                "kind": archive.entities[k].kind}
+               for k, c in sorted(entity_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:15]]
+        cards = [_card(archive, s) for s in sources]
+        chunks = paginate(cards, config.paginate)
+        for n, chunk in enumerate(chunks, start=1):
+            url = page_url(base, n)
+            pages.append(Page(page_path(url), url, "topic.html", {
+                "title": topic.name if n == 1 else f"{topic.name}, page {n}",
+                "description": f"{len(sources)} articles about {topic.name}.",
+                "topic": {"name": topic.name, "origin": topic.origin}, "count": len(sources),
+                "entities": top, "cards": chunk, "pagination": pagination(base, n, len(chunks)),
+                "feed": base + "feed.xml"}))
+    topic_rows.sort(key=lambda r: (r["name"].lower(), r["url"]))
+    pages.append(Page("topics/index.html", "topics/", "kind_index.html", {
+        "title": "Topics", "kind": "topic", "description": f"{len(topic_rows)} topics.",
+        "rows": topic_rows, "letters": sorted({r["letter"] for r in topic_rows})}))
+
+    # Old URLs of merged or renamed entities keep working.
+    for old, new in archive.redirects.items():
+        target = archive.entities.get(new)
+        if target is None or new not in archive.paged_entities or old == new:
+            continue
+        kind, _, slug = old.partition("/")
+        if kind not in KIND_SECTIONS or not slug:
+            continue
+        url = f"{KIND_SECTIONS[kind]}/{slug}/"
+        pages.append(Page(page_path(url), url, "redirect.html",
+                          {"title": target.name, "target": entity_url(target)}, in_sitemap=False))
+    return pages
+
+
+def _letter(name: str) -> str:
+    first = name[:1].upper()
+    return first if first.isascii() and first.isalpha() else "#"
+
+
+def _card(archive: Archive, source: str) -> dict[str, Any]:
+    from .pages import card
+
+    return card(archive.by_source[source])
+
+
+def _mention_item(archive: Archive, source: str, entity: Entity) -> dict[str, Any]:
+    """An article on an entity page: the first linked mention in its sentence, with its anchor."""
+    from .pages import anchor_for, card
+
+    entry = archive.by_source[source]
+    text = entry.article.text
+    mention = next((m for m in entry.mentions if m.entity == entity.key
+                    and m.start >= entry.article.headline_end), None)
+    mention = mention or next(m for m in entry.mentions if m.entity == entity.key)
+    before, hit, after = snippet(text, mention.start, mention.end)
+    item = card(entry)
+    item.update(before=before, hit=hit, after=after, anchor=anchor_for(entity.slug, 0))
+    return item
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+|\n")
+
+
+def snippet(text: str, start: int, end: int, limit: int = 240) -> tuple[str, str, str]:
+    """The sentence around text[start:end], split into before / mention / after, trimmed."""
+    s = 0
+    for match in _SENTENCE_END.finditer(text, 0, start):
+        s = match.end()
+    e = len(text)
+    match = _SENTENCE_END.search(text, end)
+    if match:
+        e = match.start() + 1 if text[match.start()] in ".!?" else match.start()
+    before, hit, after = text[s:start], text[start:end], text[end:e]
+    room = max(limit - len(hit), 40)
+    if len(before) > room // 2:
+        before = "…" + before[-(room // 2):].split(" ", 1)[-1]
+    if len(after) > room // 2:
+        after = after[: room // 2].rsplit(" ", 1)[0] + "…"
+    return " ".join(before.split(" ")).lstrip(), hit, after.rstrip()
+
+
+def recently_active(archive: Archive, weeks: int = 6, limit: int = 10) -> dict[str, list]:
+    """Entities and topics most mentioned in the last `weeks` weeks of the archive."""
+    newest = archive.entries[0].article.date
+    since = newest - dt.timedelta(weeks=weeks)
+    ents: Counter[str] = Counter()
+    tops: Counter[str] = Counter()
+    for e in archive.entries:
+        if e.article.date < since:
+            break
+        ents.update({m.entity for m in e.mentions if m.entity in archive.paged_entities})
+        tops.update({t for t in e.topics if t in archive.paged_topics})
+    return {
+        "since": since.date().isoformat(),
+        "entities": [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,
+                      "kind": archive.entities[k].kind}
+                     for k, c in sorted(ents.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]],
+        "topics": [{"name": archive.topics[k].name, "url": f"topics/{k}/", "count": c}
+                   for k, c in sorted(tops.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]],
+    }
+
+
+def timeline_svg(dates: list[dt.datetime], name: str, width: int = 600, height: int = 80) -> Markup:
+    """Mentions per month as an inline SVG bar chart (no JavaScript)."""
+    months = Counter((d.year, d.month) for d in dates)
+    first, last = min(months), max(months)
+    span = []
+    y, m = first
+    while (y, m) <= last:
+        span.append((y, m))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    peak = max(months.values())
+    n = len(span)
+    bar = width / n
+    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height + 16}" role="img" '
+             f'aria-label="{escape(name)}: mentions per month, {first[0]}-{first[1]:02d} to '
+             f'{last[0]}-{last[1]:02d}" xmlns="http://www.w3.org/2000/svg">']
+    for i, key in enumerate(span):
+        count = months.get(key, 0)
+        if not count:
+            continue
+        h = max(2.0, height * count / peak)
+        parts.append(f'<rect x="{i * bar:.2f}" y="{height - h:.2f}" width="{max(bar - 1, 1):.2f}" '
+                     f'height="{h:.2f}"><title>{key[0]}-{key[1]:02d}: {count}</title></rect>')
+    parts.append(f'<text x="0" y="{height + 14}">{first[0]}-{first[1]:02d}</text>')
+    if n > 1:
+        parts.append(f'<text x="{width}" y="{height + 14}" text-anchor="end">{last[0]}-{last[1]:02d}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -1,0 +1,117 @@
+"""Machine-readable pages: Atom feeds, sitemap, robots.txt, _redirects, and article JSON-LD."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from markupsafe import Markup
+
+from .archive import Archive, Entry
+from .config import Config
+from .model import KIND_SECTIONS
+
+FEED_SIZE = 20
+SCHEMA_TYPES = {"person": "Person", "organization": "Organization", "place": "Place",
+                "group": "Organization", "event": "Event"}
+
+
+def _feed_entries(archive: Archive, sources: Sequence[str]) -> list[dict[str, Any]]:
+    out = []
+    for s in sources[:FEED_SIZE]:
+        e = archive.by_source[s]
+        a = e.article
+        out.append({"title": a.title, "url": e.url, "updated": a.date.isoformat(), "summary": a.summary,
+                    "author": a.author, "id": e.url})
+    return out
+
+
+def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
+    from .entity_pages import entity_url
+    from .pages import Page
+
+    feeds = [Page("feed.xml", "feed.xml", "feed.xml", {
+        "title": config.title, "self": "feed.xml", "alternate": "",
+        "entries": _feed_entries(archive, [e.source for e in archive.entries]),
+        "updated": archive.entries[0].article.date.isoformat() if archive.entries else "1970-01-01T00:00:00+00:00",
+    }, in_sitemap=False)]
+    for key in sorted(archive.paged_entities):
+        entity = archive.entities[key]
+        sources = archive.entity_sources[key]
+        base = entity_url(entity)
+        feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml", {
+            "title": f"{entity.name} — {config.title}", "self": base + "feed.xml", "alternate": base,
+            "entries": _feed_entries(archive, sources),
+            "updated": archive.by_source[sources[0]].article.date.isoformat()}, in_sitemap=False))
+    for key in sorted(archive.paged_topics):
+        topic = archive.topics[key]
+        sources = archive.topic_sources[key]
+        base = f"topics/{key}/"
+        feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml", {
+            "title": f"{topic.name} — {config.title}", "self": base + "feed.xml", "alternate": base,
+            "entries": _feed_entries(archive, sources),
+            "updated": archive.by_source[sources[0]].article.date.isoformat()}, in_sitemap=False))
+    redirects = [(f"{KIND_SECTIONS[old.split('/')[0]]}/{old.split('/', 1)[1]}/", entity_url(archive.entities[new]))
+                 for old, new in archive.redirects.items()
+                 if new in archive.paged_entities and old != new and old.split("/")[0] in KIND_SECTIONS]
+    feeds.append(Page("_redirects", "_redirects", "_redirects.txt", {"redirects": redirects}, in_sitemap=False))
+    return feeds
+
+
+def sitemap(pages: Sequence[Any], config: Config) -> list:
+    from .pages import Page
+
+    urls = sorted(p.url for p in pages if p.in_sitemap and p.path.endswith(".html"))
+    return [Page("sitemap.xml", "sitemap.xml", "sitemap.xml", {"urls": urls}, in_sitemap=False),
+            Page("robots.txt", "robots.txt", "robots.txt", {}, in_sitemap=False)]
+
+
+def json_script(data: Any) -> Markup:
+    """JSON safe to put inside <script>: no '<', '>' or '&' can close the element."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)
+
+
+def article_jsonld(entry: Entry, archive: Archive, config: Config) -> Markup:
+    from .entity_pages import entity_url
+
+    a = entry.article
+    base = config.base_url if config.base_url.endswith("/") else config.base_url + "/"
+    mentions = []
+    about = []
+    counts: dict[str, int] = {}
+    for m in entry.mentions:
+        counts[m.entity] = counts.get(m.entity, 0) + 1
+    for key in sorted(counts, key=lambda k: (-counts[k], k)):
+        e = archive.entities.get(key)
+        if e is None:
+            continue
+        thing: dict[str, Any] = {"@type": SCHEMA_TYPES[e.kind], "name": e.name}
+        if key in archive.paged_entities:
+            thing["url"] = base + entity_url(e)
+        if e.links:
+            thing["sameAs"] = list(e.links)
+        mentions.append(thing)
+        if counts[key] >= 3 and len(about) < 3:
+            about.append(thing)
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": a.title,
+        "datePublished": a.date.isoformat(),
+        "description": a.summary,
+        "url": base + entry.url,
+        "mainEntityOfPage": base + entry.url,
+        "mentions": mentions,
+    }
+    if about:
+        data["about"] = about
+    if a.author:
+        data["author"] = {"@type": "Person", "name": a.author}
+    if a.tags:
+        data["keywords"] = list(a.tags)
+    if a.url:
+        data["isBasedOn"] = a.url
+    return json_script(data)

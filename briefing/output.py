@@ -1,0 +1,258 @@
+"""The write stage: assemble the new site aside, then swap it in with one atomic rename.
+
+- Unchanged files are hard-linked from the previous build, never rewritten (same inode, same
+  mtime), so writes are proportional to what changed.
+- The new folder replaces the old one with renameat2(RENAME_EXCHANGE) where the kernel has it,
+  so at every instant `site/` is either the old build or the new one, even under SIGKILL.
+- Files the previous build wrote and this one did not are gone; files someone else put in the
+  output folder (not in our manifest) are carried over untouched.
+- `.briefing-manifest.json` in the output lists what we wrote, with hashes: it is how we know
+  our own files, how publishing knows a build is complete, and how rendering skips pages.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import json
+import os
+import shutil
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import OutputError
+
+MANIFEST = ".briefing-manifest.json"
+MANIFEST_VERSION = 1
+
+
+@dataclass
+class Manifest:
+    files: dict[str, str] = field(default_factory=dict)  # relpath -> sha256 of bytes
+    pages: dict[str, str] = field(default_factory=dict)  # relpath -> render fingerprint
+    inputs: str = ""  # fingerprint of everything the build read (for no-op detection)
+
+    def to_json(self) -> str:
+        return json.dumps({"version": MANIFEST_VERSION, "files": dict(sorted(self.files.items())),
+                           "pages": dict(sorted(self.pages.items())), "inputs": self.inputs},
+                          indent=0, sort_keys=True)
+
+
+def read_manifest(output: Path) -> Manifest | None:
+    """The manifest of the build in `output`, or None when there is none or it is unreadable."""
+    try:
+        data = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
+        if data.get("version") != MANIFEST_VERSION:
+            return None
+        return Manifest(files=dict(data["files"]), pages=dict(data.get("pages", {})),
+                        inputs=str(data.get("inputs", "")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def is_complete_build(output: Path) -> bool:
+    """True when `output` holds a whole build: a manifest, and every file it lists, intact."""
+    manifest = read_manifest(output)
+    if manifest is None or not manifest.files:
+        return False
+    for rel, digest in manifest.files.items():
+        try:
+            if hashlib.sha256((output / rel).read_bytes()).hexdigest() != digest:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Written:
+    """What happened to one output file: for the manifest and for counting work."""
+
+    path: str
+    sha256: str
+    fingerprint: str | None
+    rewritten: bool  # False when its bytes were linked from the previous build
+
+
+class SiteWriter:
+    """Collects one build's files in a staging folder beside the output, then swaps it in."""
+
+    def __init__(self, output: Path):
+        self.output = Path(output)
+        self.parent = self.output.parent
+        self.previous = read_manifest(self.output) if self.output.is_dir() else None
+        self.staging = self.parent / f".{self.output.name}.staging-{os.getpid()}"
+        self.records: dict[str, Written] = {}
+
+    # -- setup ---------------------------------------------------------------------------------
+    def open(self) -> "SiteWriter":
+        recover(self.output)
+        if self.output.exists() and not self.output.is_dir():
+            raise OutputError(f"{self.output}: the output path is a file, not a folder. Move it away "
+                              "or set output_dir in config.yaml.")
+        if self.output.is_dir():
+            mode = stat.S_IMODE(self.output.stat().st_mode)
+            if mode & 0o222 == 0:
+                raise OutputError(f"{self.output}: the output folder is read-only. Make it writable "
+                                  f"(chmod u+w {self.output}) or choose another with --output.")
+        try:
+            self.parent.mkdir(parents=True, exist_ok=True)
+            if self.staging.exists():
+                shutil.rmtree(self.staging)
+            self.staging.mkdir()
+        except OSError as exc:
+            raise OutputError(f"{self.parent}: cannot create the output folder here: "
+                              f"{exc.strerror}.") from None
+        return self
+
+    # -- adding files --------------------------------------------------------------------------
+    def unchanged_page(self, rel: str, fingerprint: str) -> Written | None:
+        """Link the previous build's file when its page fingerprint is the same; None otherwise."""
+        prev = self.previous
+        if prev is None or prev.pages.get(rel) != fingerprint or rel not in prev.files:
+            return None
+        if not self._link_previous(rel):
+            return None
+        return Written(rel, prev.files[rel], fingerprint, rewritten=False)
+
+    def put(self, rel: str, data: bytes, fingerprint: str | None = None) -> Written:
+        digest = hashlib.sha256(data).hexdigest()
+        prev = self.previous
+        if prev is not None and prev.files.get(rel) == digest and self._link_previous(rel):
+            return Written(rel, digest, fingerprint, rewritten=False)
+        target = self.staging / rel
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise OutputError(f"{self.output / rel}: cannot write: {exc.strerror}.") from None
+        return Written(rel, digest, fingerprint, rewritten=True)
+
+    def copy(self, rel: str, source: Path) -> Written:
+        return self.put(rel, source.read_bytes())
+
+    def add(self, records: Iterable[Written]) -> None:
+        for r in records:
+            self.records[r.path] = r
+
+    def _link_previous(self, rel: str) -> bool:
+        old = self.output / rel
+        new = self.staging / rel
+        try:
+            new.parent.mkdir(parents=True, exist_ok=True)
+            os.link(old, new, follow_symlinks=False)
+            return True
+        except FileExistsError:
+            return True
+        except OSError:
+            return False
+
+    # -- finishing -----------------------------------------------------------------------------
+    def commit(self, inputs: str = "") -> Manifest:
+        """Carry over foreign files, write the manifest, swap the new site in."""
+        manifest = Manifest(files={r.path: r.sha256 for r in self.records.values()},
+                            pages={r.path: r.fingerprint for r in self.records.values() if r.fingerprint},
+                            inputs=inputs)
+        if self.output.is_dir():
+            self._carry_over_foreign_files(set(manifest.files) | set(self.previous.files if self.previous else ()))
+        (self.staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+        _fsync_tree_root(self.staging)
+        swap_into_place(self.staging, self.output)
+        return manifest
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _carry_over_foreign_files(self, ours: set[str]) -> None:
+        ours = ours | {MANIFEST}
+        for dirpath, dirnames, filenames in os.walk(self.output):
+            rel_dir = Path(dirpath).relative_to(self.output)
+            for name in filenames:
+                rel = (rel_dir / name).as_posix()
+                if rel in ours or (self.staging / rel).exists():
+                    continue
+                target = self.staging / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(Path(dirpath, name), target, follow_symlinks=False)
+                except OSError:
+                    shutil.copy2(Path(dirpath, name), target, follow_symlinks=False)
+
+    @property
+    def rewritten(self) -> int:
+        return sum(1 for r in self.records.values() if r.rewritten)
+
+
+def _fsync_tree_root(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_libc: Any = None
+
+
+def _renameat2() -> Any:
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            _libc.renameat2  # noqa: B018 - probe that the symbol exists
+        except (OSError, AttributeError):
+            _libc = False
+    return _libc.renameat2 if _libc else None
+
+
+def swap_into_place(staging: Path, output: Path) -> None:
+    """Make `staging` the output folder, atomically where the kernel allows."""
+    if not output.exists():
+        os.rename(staging, output)
+        return
+    renameat2 = _renameat2()
+    if renameat2 is not None:
+        res = renameat2(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(output), _RENAME_EXCHANGE)
+        if res == 0:
+            shutil.rmtree(staging, ignore_errors=True)  # now holds the old site
+            return
+    # Fallback: two renames. A kill between them leaves `.<name>.old`, which recover() restores.
+    old = output.parent / f".{output.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    os.rename(output, old)
+    os.rename(staging, output)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(output: Path) -> None:
+    """Undo what an interrupted build left: stale staging folders, a half-done fallback swap."""
+    parent = output.parent
+    old = parent / f".{output.name}.old"
+    if old.is_dir() and not output.exists():
+        os.rename(old, output)
+    if parent.is_dir():
+        for p in parent.glob(f".{output.name}.staging-*"):
+            pid = p.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+                continue
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True

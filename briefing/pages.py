@@ -1,0 +1,293 @@
+"""The plan stage: every page of the site, with its URL, template and context, before anything
+is rendered. Pure. URL collisions are errors here, not surprises on disk.
+
+A page's context holds only what its template needs, so the page's output is a function of
+(context, templates): the render stage skips a page whose context and templates are unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+from urllib.parse import unquote, urlsplit
+
+from . import entity_pages, feeds
+from .archive import Archive, Entry, related_articles
+from .config import Config
+from .errors import ContentError, Problem
+from .markdown import BLOCK_SEPARATOR, LinkedSpan
+from .model import KIND_LABELS, KIND_SECTIONS, Article
+
+
+@dataclass(frozen=True)
+class Body:
+    """An article body to render: Markdown, the mention links to weave in, link rewrites."""
+
+    markdown: str
+    html: bool
+    spans: tuple[LinkedSpan, ...]
+    links: tuple[tuple[str, str], ...]  # (href as written, site-relative URL) for local links
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str  # output file, relative to the site root ("articles/x/index.html")
+    url: str  # site-relative URL ("articles/x/"); "" is the home page
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    in_sitemap: bool = True
+
+
+def page_path(url: str) -> str:
+    """Pretty URLs: "a/b/" is written as "a/b/index.html"; a URL with a suffix as itself."""
+    if url == "" or url.endswith("/"):
+        return url + "index.html"
+    return url
+
+
+def paginate(items: Sequence[Any], per_page: int) -> list[Sequence[Any]]:
+    chunks = [items[i:i + per_page] for i in range(0, len(items), per_page)]
+    return chunks or [items[:0]]
+
+
+def page_url(base: str, number: int) -> str:
+    return base if number == 1 else f"{base}page/{number}/"
+
+
+def pagination(base: str, number: int, total: int) -> dict[str, Any]:
+    return {
+        "number": number,
+        "total": total,
+        "prev": page_url(base, number - 1) if number > 1 else None,
+        "next": page_url(base, number + 1) if number < total else None,
+    }
+
+
+def card(entry: Entry) -> dict[str, Any]:
+    """What a list shows of an article."""
+    a = entry.article
+    return {"title": a.title, "url": entry.url, "date": a.date.date().isoformat(),
+            "summary": a.summary, "draft": a.draft}
+
+
+def plan(archive: Archive, config: Config, asset_urls: Mapping[str, str] | None = None) -> list[Page]:
+    """Every page of the site. Raises ContentError for URL collisions and broken local links."""
+    problems: list[Problem] = []
+    pages: list[Page] = []
+    pages += _article_pages(archive, config, asset_urls or {}, problems)
+    pages += _home_pages(archive, config)
+    pages += _archive_pages(archive, config)
+    pages += entity_pages.plan(archive, config)
+    pages += feeds.plan(archive, config, pages)
+    pages.append(Page("404.html", "404.html", "404.html", {"title": "Page not found"}, in_sitemap=False))
+    if config.search.enabled:
+        pages.append(Page("search/index.html", "search/", "search.html", {"title": "Search"}))
+    problems += _collisions(pages, archive)
+    if problems:
+        raise ContentError(problems)
+    pages += feeds.sitemap(pages, config)
+    return pages
+
+
+def _collisions(pages: list[Page], archive: Archive) -> list[Problem]:
+    problems = []
+    seen: dict[str, Page] = {}
+    for p in pages:
+        if p.path in seen:
+            a, b = seen[p.path].context.get("source"), p.context.get("source")
+            if a and b:
+                problems.append(Problem(b, None, f"has the same slug as {a}: both would be written to "
+                                        f"/{p.url}. Give one of them a different `slug:`."))
+            else:
+                problems.append(Problem(b or a or p.path, None, f"two pages would be written to /{p.url}."))
+        else:
+            seen[p.path] = p
+    return problems
+
+
+# --- articles ------------------------------------------------------------------------------
+
+
+def _article_pages(archive: Archive, config: Config, asset_urls: Mapping[str, str],
+                   problems: list[Problem]) -> list[Page]:
+    pages = []
+    entries = archive.entries
+    url_of_source = {e.source: e.url for e in entries}
+    for i, entry in enumerate(entries):
+        a = entry.article
+        newer = entries[i - 1] if i > 0 else None
+        older = entries[i + 1] if i + 1 < len(entries) else None
+        spans, panel = _mention_links(entry, archive, config)
+        links = _local_links(a, url_of_source, asset_urls, problems)
+        topics = [{"name": archive.topics[t].name, "url": f"topics/{t}/"}
+                  for t in entry.topics if t in archive.paged_topics]
+        related = [card(archive.by_source[s]) for s in related_articles(archive, a.source)]
+        context = {
+            "source": a.source,
+            "title": a.title,
+            "description": a.summary,
+            "article": _article_fields(a),
+            "body": Body(a.body, config.markdown.html, spans, links),
+            "entities": panel,
+            "topics": topics,
+            "related": related,
+            "newer": card(newer) if newer else None,
+            "older": card(older) if older else None,
+            "jsonld": feeds.article_jsonld(entry, archive, config),
+            "search_filters": _search_filters(entry, archive),
+        }
+        pages.append(Page(page_path(entry.url), entry.url, "article.html", context))
+    return pages
+
+
+def _article_fields(a: Article) -> dict[str, Any]:
+    return {
+        "title": a.title, "date": a.date.date().isoformat(), "datetime": a.date.isoformat(),
+        "summary": a.summary, "author": a.author, "publisher": a.publisher, "url": a.url,
+        "tags": list(a.tags), "draft": a.draft, "meta": dict(a.meta), "words": a.word_count,
+    }
+
+
+def anchor_for(entity_slug: str, occurrence: int) -> str:
+    return f"m-{entity_slug}" if occurrence == 0 else f"m-{entity_slug}-{occurrence + 1}"
+
+
+def _mention_links(entry: Entry, archive: Archive, config: Config) -> tuple[tuple[LinkedSpan, ...], list]:
+    """Spans to link in the body, and the side panel of entities grouped by kind."""
+    a = entry.article
+    offset = a.headline_end + len(BLOCK_SEPARATOR)
+    linkable = a.linkable
+    spans: list[LinkedSpan] = []
+    occurrences: dict[str, int] = defaultdict(int)
+    li = 0
+    for m in entry.mentions:
+        if m.entity not in archive.paged_entities or m.start < offset:
+            continue
+        start, end = m.start - offset, m.end - offset
+        while li < len(linkable) and linkable[li][1] <= start:
+            li += 1
+        if li >= len(linkable) or not (linkable[li][0] <= start and end <= linkable[li][1]):
+            continue
+        n = occurrences[m.entity]
+        if n and config.entities.link == "first":
+            continue
+        entity = archive.entities[m.entity]
+        spans.append(LinkedSpan(start, end, entity_pages.entity_url(entity), entity.kind,
+                                anchor_for(entity.slug, n), entity.name))
+        occurrences[m.entity] += 1
+    panel = []
+    grouped: dict[str, dict[str, Any]] = defaultdict(dict)
+    for m in entry.mentions:
+        entity = archive.entities.get(m.entity)
+        if entity is None or entity.key in grouped[entity.kind]:
+            continue
+        grouped[entity.kind][entity.key] = {
+            "name": entity.name,
+            "url": entity_pages.entity_url(entity) if entity.key in archive.paged_entities else None,
+        }
+    for kind, label in KIND_LABELS.items():
+        if grouped.get(kind):
+            panel.append({"kind": kind, "label": label,
+                          "items": sorted(grouped[kind].values(), key=lambda x: x["name"].lower())})
+    return tuple(spans), panel
+
+
+def _search_filters(entry: Entry, archive: Archive) -> list[tuple[str, str]]:
+    out = []
+    seen = set()
+    for m in entry.mentions:
+        e = archive.entities.get(m.entity)
+        if e and e.key in archive.paged_entities and e.key not in seen:
+            seen.add(e.key)
+            out.append((KIND_SECTIONS[e.kind], e.name))
+    out += [("topic", archive.topics[t].name) for t in entry.topics if t in archive.paged_topics]
+    return out
+
+
+_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def _local_links(a: Article, url_of_source: Mapping[str, str], asset_urls: Mapping[str, str],
+                 problems: list[Problem]) -> tuple[tuple[str, str], ...]:
+    """Relative links in the body to other content files or assets, as site-relative URLs."""
+    out = []
+    here = posixpath.dirname(a.source)
+    for match in _LINK.finditer(a.body):
+        href = match.group(1)
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc or href.startswith(("#", "/", "mailto:")) or not parts.path:
+            continue
+        target = posixpath.normpath(posixpath.join(here, unquote(parts.path)))
+        frag = f"#{parts.fragment}" if parts.fragment else ""
+        if target in url_of_source:
+            out.append((href, url_of_source[target] + frag))
+        elif target in asset_urls:
+            out.append((href, asset_urls[target] + frag))
+        else:
+            line = a.body_line + a.body.count("\n", 0, match.start())
+            what = "content file" if target.endswith((".md", ".txt", ".markdown")) else "file"
+            problems.append(Problem(a.source, line, f"links to {href!r}, but there is no such {what} "
+                                    f"({target}) in the archive{' (is it a draft?)' if what != 'file' else ''}."))
+    return tuple(dict.fromkeys(out))
+
+
+# --- home and archives ------------------------------------------------------------------------
+
+
+def _home_pages(archive: Archive, config: Config) -> list[Page]:
+    chunks = paginate(archive.entries, config.paginate)
+    active = entity_pages.recently_active(archive) if archive.entries else {"entities": [], "topics": []}
+    pages = []
+    for n, chunk in enumerate(chunks, start=1):
+        url = page_url("", n)
+        context = {
+            "title": config.title if n == 1 else f"{config.title}, page {n}",
+            "description": config.description,
+            "cards": [card(e) for e in chunk],
+            "pagination": pagination("", n, len(chunks)),
+            "active": active if n == 1 else None,
+            "feed": "feed.xml",
+        }
+        pages.append(Page(page_path(url), url, "index.html", context))
+    return pages
+
+
+def _archive_pages(archive: Archive, config: Config) -> list[Page]:
+    by_year: dict[int, list[Entry]] = defaultdict(list)
+    by_month: dict[tuple[int, int], list[Entry]] = defaultdict(list)
+    for e in archive.entries:
+        d = e.article.date
+        by_year[d.year].append(e)
+        by_month[(d.year, d.month)].append(e)
+    years = [{"year": y, "url": f"archive/{y}/", "count": len(by_year[y]),
+              "months": [{"name": dt.date(y, m, 1).strftime("%B"), "url": f"archive/{y}/{m:02d}/",
+                          "count": len(by_month[(y, m)])}
+                         for m in sorted({m for (yy, m) in by_month if yy == y}, reverse=True)]}
+             for y in sorted(by_year, reverse=True)]
+    pages = [Page("archive/index.html", "archive/", "archive.html",
+                  {"title": "Archive", "description": f"All {len(archive.entries)} articles by date.",
+                   "years": years, "cards": None, "pagination": None})]
+    for y, es in sorted(by_year.items()):
+        base = f"archive/{y}/"
+        chunks = paginate(es, config.paginate)
+        for n, chunk in enumerate(chunks, start=1):
+            url = page_url(base, n)
+            pages.append(Page(page_path(url), url, "archive.html",
+                              {"title": f"{y}", "description": f"Articles from {y}.", "years": None,
+                               "cards": [card(e) for e in chunk],
+                               "pagination": pagination(base, n, len(chunks))}))
+    for (y, m), es in sorted(by_month.items()):
+        base = f"archive/{y}/{m:02d}/"
+        name = dt.date(y, m, 1).strftime("%B %Y")
+        chunks = paginate(es, config.paginate)
+        for n, chunk in enumerate(chunks, start=1):
+            url = page_url(base, n)
+            pages.append(Page(page_path(url), url, "archive.html",
+                              {"title": name, "description": f"Articles from {name}.", "years": None,
+                               "cards": [card(e) for e in chunk],
+                               "pagination": pagination(base, n, len(chunks))}))
+    return pages

@@ -1,0 +1,138 @@
+"""The render stage: a Page and the Jinja environment in, the page's bytes out.
+
+Templates come from the site's `templates/` first, then the built-in theme, so a site overrides
+any template by name. Autoescape is on everywhere (HTML and XML) and undefined names are errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import traceback
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+from markupsafe import Markup
+
+from . import markdown
+from .config import Config
+from .errors import Problem, TemplateError
+from .model import KIND_LABELS, KIND_SECTIONS
+from .pages import Body, Page
+
+THEME = Path(__file__).parent / "theme"
+THEME_TEMPLATES = THEME / "templates"
+THEME_STATIC = THEME / "static"
+RENDER_VERSION = "1"
+
+
+class Renderer:
+    """A Jinja environment for one site, and the digest of the templates it can load."""
+
+    def __init__(self, config: Config, *, site_globals: Mapping[str, Any] | None = None,
+                 asset_versions: Mapping[str, str] | None = None):
+        self.config = config
+        self.search_dirs = [d for d in (config.templates_path, THEME_TEMPLATES) if d.is_dir()]
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(d) for d in self.search_dirs]),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        base_path = config.base_path
+        base_url = config.base_url if config.base_url.endswith("/") else config.base_url + "/"
+        versions = dict(asset_versions or {})
+
+        def url(target: str) -> str:
+            """A site-relative URL ("articles/x/") as a link that works under base_url's path."""
+            return base_path + target.lstrip("/")
+
+        def abs_url(target: str) -> str:
+            return base_url + target.lstrip("/")
+
+        def asset(target: str) -> str:
+            v = versions.get(target)
+            return url(target) + (f"?v={v}" if v else "")
+
+        self.env.globals.update(
+            url=url, abs_url=abs_url, asset=asset, render_body=self.render_body,
+            site={
+                "title": config.title, "description": config.description, "language": config.language,
+                "author": config.author, "base_url": base_url, "base_path": base_path,
+                "search": config.search.enabled, "extra": dict(config.extra),
+                "sections": [{"kind": k, "label": KIND_LABELS[k], "url": KIND_SECTIONS[k] + "/"}
+                             for k in config.entities.page_kinds],
+                **dict(site_globals or {}),
+            },
+        )
+
+    def render_body(self, body: Body) -> Markup:
+        links = dict(body.links)
+        base_path = self.config.base_path
+
+        def rewrite(href: str) -> str:
+            if href in links:
+                return base_path + links[href]
+            return href
+
+        spans = tuple(s.__class__(s.start, s.end, base_path + s.href, s.kind, s.anchor, s.title)
+                      for s in body.spans)
+        return Markup(markdown.render(body.markdown, html=body.html, spans=spans, rewrite_link=rewrite))
+
+    @cached_property
+    def templates_digest(self) -> str:
+        """One hash over every template that could be loaded, and our render code's version."""
+        h = hashlib.sha256(RENDER_VERSION.encode())
+        for d in self.search_dirs:
+            for p in sorted(d.rglob("*")):
+                if p.is_file():
+                    h.update(p.relative_to(d).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+        h.update(pickle.dumps(sorted((k, repr(v)) for k, v in self.env.globals["site"].items())))
+        return h.hexdigest()
+
+    def fingerprint(self, page: Page) -> str:
+        """Changes when the page's output could change: its context, template set or URL."""
+        h = hashlib.sha256(self.templates_digest.encode())
+        h.update(page.template.encode() + b"\0" + page.path.encode() + b"\0")
+        h.update(pickle.dumps(page.context, protocol=5))
+        return h.hexdigest()
+
+    def render(self, page: Page) -> bytes:
+        try:
+            template = self.env.get_template(page.template)
+            return template.render(page=page.context, page_url=page.url).encode("utf-8")
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(Problem(self._template_path(exc.filename or exc.name), exc.lineno,
+                                        f"template syntax error: {exc.message}")) from None
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(Problem(page.template, None,
+                                        f"template {exc.name!r} not found in "
+                                        f"{', '.join(str(d) for d in self.search_dirs)}.")) from None
+        except jinja2.UndefinedError as exc:
+            path, line = self._failing_template(exc)
+            raise TemplateError(Problem(path, line, f"{exc.message} (while rendering /{page.url}). "
+                                        "Check the variable's name; `page` holds this page's data.")) from None
+        except jinja2.TemplateError as exc:
+            path, line = self._failing_template(exc)
+            raise TemplateError(Problem(path, line, f"template error: {exc} (while rendering /{page.url})."))\
+                from None
+
+    def _template_path(self, filename: str | None) -> str:
+        if not filename:
+            return "<template>"
+        p = Path(filename)
+        try:
+            return p.relative_to(self.config.root).as_posix()
+        except ValueError:
+            return p.as_posix()
+
+    def _failing_template(self, exc: BaseException) -> tuple[str, int | None]:
+        dirs = [str(d) for d in self.search_dirs]
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if any(frame.filename.startswith(d) for d in dirs):
+                return self._template_path(frame.filename), frame.lineno
+        return "<template>", None
