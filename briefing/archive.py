@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from .config import Config
-from .model import Article, Entity, Enrichment, Mention, Topic
+from .model import Article, Enrichment, Entity, Mention, Topic
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import argparse
 import datetime as dt
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from . import __version__
 from . import config as config_mod

@@ -12,9 +12,10 @@ import difflib
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from . import yamlload
@@ -116,7 +117,7 @@ class Config:
         path = urlsplit(self.base_url).path or "/"
         return path if path.endswith("/") else path + "/"
 
-    def with_changes(self, **changes: Any) -> "Config":
+    def with_changes(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
 

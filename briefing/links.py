@@ -18,7 +18,7 @@ from .errors import Problem, ProblemsError
 class BrokenLinksError(ProblemsError):
     what = "broken link"
 
-    def __init__(self, broken: list["Broken"]):
+    def __init__(self, broken: list[Broken]):
         super().__init__([Problem(b.page, None, f"links to {b.href!r}: {b.reason}") for b in broken])
 
 

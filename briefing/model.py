@@ -10,9 +10,10 @@ earlier one left empty. The flow (see shared/DESIGN.md):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 # Kinds of entity, and the URL section each one's pages live under.
 KINDS: tuple[str, ...] = ("person", "organization", "place", "group", "event")

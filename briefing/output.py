@@ -19,9 +19,10 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import OutputError
 
@@ -88,7 +89,7 @@ class SiteWriter:
         self.records: dict[str, Written] = {}
 
     # -- setup ---------------------------------------------------------------------------------
-    def open(self) -> "SiteWriter":
+    def open(self) -> SiteWriter:
         recover(self.output)
         if self.output.exists() and not self.output.is_dir():
             raise OutputError(f"{self.output}: the output path is a file, not a folder. Move it away "
@@ -169,7 +170,7 @@ class SiteWriter:
 
     def _carry_over_foreign_files(self, ours: set[str]) -> None:
         ours = ours | {MANIFEST}
-        for dirpath, dirnames, filenames in os.walk(self.output):
+        for dirpath, _dirnames, filenames in os.walk(self.output):
             rel_dir = Path(dirpath).relative_to(self.output)
             for name in filenames:
                 rel = (rel_dir / name).as_posix()

@@ -11,8 +11,9 @@ import datetime as dt
 import posixpath
 import re
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from . import entity_pages, feeds

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import pickle
 import traceback
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jinja2
 from markupsafe import Markup

@@ -9,8 +9,9 @@ import datetime as dt
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import markdown, yamlload
 from .config import Config
@@ -279,7 +280,7 @@ def _parse_date(front: Mapping[str, Any], src: SourceFile, is_txt: bool,
     path = src.relpath
     value = front.get("date")
     line = yamlload.line_of(front, "date", 1)
-    fallback = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    fallback = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     if value is None:
         prefix = _DATE_PREFIX.match(src.path.stem)
         if prefix:
@@ -320,7 +321,7 @@ def _parse_date(front: Mapping[str, Any], src: SourceFile, is_txt: bool,
 
 
 def _as_datetime(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 def _parse_tags(front: Mapping[str, Any], path: str, problems: list[Problem]) -> tuple[str, ...]:
