@@ -44,6 +44,7 @@ class EntitiesConfig:
     min_articles: int = 1  # an entity needs this many articles to get a page
     link: str = "first"  # link the "first" mention of each entity per article, or "every"
     curation: str = "entities.yaml"
+    demonyms: bool = True  # "Iraqi", "Syrian" are mentions of Iraq, Syria when those are named
 
 
 @dataclass(frozen=True)

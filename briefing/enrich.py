@@ -1,0 +1,246 @@
+"""Enrichment: run the NER model over the archive (cached per article), then resolve and tag.
+
+    Enricher(config).run(articles) -> Enrichment
+
+`annotate` is the only expensive step: it runs the spaCy pipeline on the articles whose
+annotation is not in the cache, and counts them (`Enrichment.model_calls`). Everything after it
+(resolution, curation, tags) is cheap and recomputed on every run.
+
+Headlines get one extra look. Title Case and ALL CAPS headlines (as in wire copy) make the
+stock model see names everywhere ("Joint Iraqi"), so such a headline is also analysed
+*re-cased*: each word takes the casing it has in the body ("Leader" -> "leader",
+"ISIS" -> "ISIS"), unknown words become lower case. Resolution keeps a headline entity only when
+that reading finds it too, or the body names it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from . import curation as curation_mod
+from . import nlp as nlp_mod
+from . import tags as tags_mod
+from .cache import Cache
+from .config import Config
+from .curation import Curation
+from .model import Article, Enrichment
+from .resolve import Annotation, Span, candidates, local_clusters, resolve_archive
+
+# Bump when the annotation step changes what it stores or how it reads the text.
+STEP_VERSION = "annotate-3"
+# Archives with at least this many articles to analyse use several processes when jobs > 1.
+PARALLEL_MIN = 64
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+_STOP: frozenset[str] | None = None
+
+
+def _stop_words() -> frozenset[str]:
+    global _STOP
+    if _STOP is None:
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        _STOP = frozenset(STOP_WORDS)
+    return _STOP
+
+
+# -- headlines --------------------------------------------------------------------------------
+
+
+def headline_cased(headline: str) -> bool:
+    """Whether a headline is in Title Case or ALL CAPS, so its capitals say little."""
+    significant = [w for w in _LETTERS.findall(headline) if len(w) > 3 and w.lower() not in _stop_words()]
+    if len(significant) < 2:
+        return False
+    upper = sum(1 for w in significant if w[0].isupper())
+    return upper >= 0.75 * len(significant)
+
+
+def casing_vocabulary(body: str, extra_forms: Iterable[str] = ()) -> dict[str, str]:
+    """lower-cased word -> how the body writes it (ignoring sentence-initial capitals)."""
+    inner: dict[str, Counter] = defaultdict(Counter)
+    initial: dict[str, Counter] = defaultdict(Counter)
+    for m in _LETTERS.finditer(body):
+        word = m.group(0)
+        before = body[max(0, m.start() - 3):m.start()].rstrip(" \t\"'“‘(")
+        at_start = not before or before[-1] in ".!?:\n" or m.start() == 0
+        (initial if at_start else inner)[word.lower()][word] += 1
+    for form in extra_forms:
+        for word in _LETTERS.findall(form):
+            inner[word.lower()][word] += 100
+    vocab = {k: c.most_common(1)[0][0] for k, c in initial.items()}
+    vocab.update({k: c.most_common(1)[0][0] for k, c in inner.items()})
+    return vocab
+
+
+def recase(headline: str, vocab: dict[str, str]) -> str:
+    """The headline in the casing the body uses; unknown and function words lower case.
+
+    Only letters change case, and only where that keeps every offset: len(result) == len(headline).
+    """
+    out = []
+    pos = 0
+    first = True
+    stop = _stop_words()
+    for m in _LETTERS.finditer(headline):
+        word = m.group(0)
+        out.append(headline[pos:m.start()])
+        key = word.lower()
+        if len(word) == 1:
+            new = word
+        elif key in vocab and (key not in stop or not vocab[key][:1].isupper()):
+            new = vocab[key]
+        else:
+            new = key
+        if first and new[:1].islower():
+            new = new[:1].upper() + new[1:]
+        first = False
+        out.append(new if len(new) == len(word) else word)
+        pos = m.end()
+    out.append(headline[pos:])
+    return "".join(out)
+
+
+# -- annotation (the model, cached) -----------------------------------------------------------
+
+
+def cache_key(article: Article) -> str:
+    raw = f"{article.headline_end}\0{article.text}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _to_json(ann: Annotation) -> dict[str, Any]:
+    return {
+        "spans": [[s.start, s.end, s.label, s.ent_id] for s in ann.spans],
+        "recased": [[s.start, s.end, s.label, s.ent_id] for s in ann.recased],
+        "headline_cased": ann.headline_cased,
+    }
+
+
+def _from_json(data: Any) -> Annotation | None:
+    try:
+        return Annotation(
+            tuple(Span(int(a), int(b), str(c), str(d)) for a, b, c, d in data["spans"]),
+            tuple(Span(int(a), int(b), str(c), str(d)) for a, b, c, d in data["recased"]),
+            bool(data["headline_cased"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _spans(doc: Any, offset: int = 0) -> tuple[Span, ...]:
+    return tuple(Span(e.start_char + offset, e.end_char + offset, e.label_, e.ent_id_ or "") for e in doc.ents)
+
+
+def annotate(articles: Sequence[Article], pipeline: nlp_mod.Pipeline, cache: Cache | None,
+             curation: Curation = curation_mod.EMPTY, *, batch_size: int = 64, jobs: int = 1,
+             progress: bool = False) -> tuple[dict[str, Annotation], int]:
+    """Annotations per article source, and how many articles the model ran on."""
+    result: dict[str, Annotation] = {}
+    todo: list[Article] = []
+    for art in articles:
+        cached = cache.get(cache_key(art)) if cache is not None else None
+        ann = _from_json(cached) if cached is not None else None
+        if ann is None:
+            todo.append(art)
+        else:
+            result[art.source] = ann
+    if not todo:
+        return result, 0
+    curated_forms = [f for e in curation.entities for f in e.forms]
+    tasks: list[tuple[str, tuple[int, int]]] = []
+    for i, art in enumerate(todo):
+        tasks.append((art.text, (i, 0)))
+        headline = art.text[:art.headline_end]
+        if headline_cased(headline):
+            vocab = casing_vocabulary(art.text[art.headline_end:], curated_forms)
+            tasks.append((recase(headline, vocab), (i, 1)))
+    n_process = jobs if jobs > 1 and len(todo) >= PARALLEL_MIN else 1
+    found: dict[int, dict[int, tuple[Span, ...]]] = defaultdict(dict)
+    bar = _progress_bar(len(todo), progress)
+    try:
+        docs = pipeline.nlp.pipe(tasks, as_tuples=True, batch_size=batch_size, n_process=n_process)
+        for doc, (i, which) in docs:
+            found[i][which] = _spans(doc)
+            if which == 0 and bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    for i, art in enumerate(todo):
+        ann = Annotation(found[i][0], found[i].get(1, ()), 1 in found[i])
+        result[art.source] = ann
+        if cache is not None:
+            cache.put(cache_key(art), _to_json(ann))
+    return result, len(todo)
+
+
+def _progress_bar(total: int, wanted: bool) -> Any:
+    """A progress bar on stderr when it is a terminal and the run is long enough to need one."""
+    if not wanted or total < 20 or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="entities", unit="article", file=sys.stderr, leave=False)
+
+
+# -- the Enricher -----------------------------------------------------------------------------
+
+
+class Enricher:
+    """Keeps the spaCy pipeline loaded between builds (the dev server reuses one)."""
+
+    def __init__(self, config: Config, *, jobs: int = 1, progress: bool = False):
+        self.config = config
+        self.jobs = jobs
+        self.progress = progress
+        self._pipeline: nlp_mod.Pipeline | None = None
+        self._patterns_digest: str | None = None
+
+    def curation(self) -> Curation:
+        path = self.config.curation_path
+        try:
+            shown = path.relative_to(self.config.root).as_posix()
+        except ValueError:
+            shown = str(path)
+        return curation_mod.load(path, shown)
+
+    def pipeline(self, curation: Curation) -> nlp_mod.Pipeline:
+        digest = curation.patterns_digest()
+        if self._pipeline is None or digest != self._patterns_digest:
+            self._pipeline = nlp_mod.load(self.config.nlp.model, curation.patterns())
+            self._patterns_digest = digest
+        return self._pipeline
+
+    def fingerprint(self, pipeline: nlp_mod.Pipeline, curation: Curation) -> str:
+        return pipeline.fingerprint(STEP_VERSION, curation.patterns_digest())
+
+    def run(self, articles: Sequence[Article]) -> Enrichment:
+        """Whole archive: annotate (cached), resolve across articles, tag."""
+        curation = self.curation()
+        pipeline = self.pipeline(curation)
+        cache = Cache(self.config.cache_path, self.fingerprint(pipeline, curation))
+        ordered = sorted(articles, key=lambda a: a.source)
+        annotations, calls = annotate(ordered, pipeline, cache, curation,
+                                      batch_size=self.config.nlp.batch_size, jobs=self.jobs,
+                                      progress=self.progress)
+        return enrich_from_annotations(ordered, annotations, curation, self.config, calls)
+
+
+def enrich_from_annotations(articles: Sequence[Article], annotations: dict[str, Annotation],
+                            curation: Curation, config: Config, model_calls: int = 0) -> Enrichment:
+    """Resolution and tags, given the model's annotations (pure and cheap)."""
+    clusters = []
+    for art in articles:
+        cands = candidates(art.text, art.headline_end, annotations[art.source], curation)
+        clusters.extend(local_clusters(art.source, art.text, cands, curation))
+    resolved = resolve_archive(clusters, curation, demonyms=config.entities.demonyms)
+    mentions = {art.source: resolved.mentions.get(art.source, ()) for art in articles}
+    topics, table = tags_mod.assign(articles, mentions, resolved.entities, config.tags)
+    return Enrichment(mentions=mentions, entities=resolved.entities, topics=topics, topic_table=table,
+                      redirects=resolved.redirects, model_calls=model_calls)

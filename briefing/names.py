@@ -1,0 +1,207 @@
+"""Surface forms of names: cleaning a span, normalising a form, short forms of a full name.
+
+Pure string functions shared by curation and resolution. A *form* is a name as written
+("al-Sudani", "the Islamic State"); its *norm* is the comparison key (case, accents, dots and
+spacing folded: "U.S." and "US" are one norm, so are "Václav Havel" and "Vaclav Havel").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from slugify import slugify as _slugify
+
+# spaCy labels kept, and the kind each becomes. Everything else (DATE, TIME, CARDINAL, MONEY,
+# PERCENT, QUANTITY, ORDINAL, PRODUCT, WORK_OF_ART, LAW, LANGUAGE) is never an entity.
+LABEL_KINDS: dict[str, str] = {
+    "PERSON": "person",
+    "ORG": "organization",
+    "GPE": "place",
+    "LOC": "place",
+    "FAC": "place",
+    "NORP": "group",
+    "EVENT": "event",
+}
+KIND_LABELS: dict[str, str] = {
+    "person": "PERSON", "organization": "ORG", "place": "GPE", "group": "NORP", "event": "EVENT",
+}
+
+# Titles and honorifics stripped from the front of a name, longest first when matching.
+_TITLES = ["", "mr mrs ms miss mx dr prof professor sir dame lord lady madam madame mme mlle monsieur herr", "president vice-president prime minister premier chancellor", "foreign minister defence minister defense minister interior minister finance minister", "deputy prime minister minister secretary secretary-general secretary general", "secretary of state state secretary", "king queen prince princess emperor empress sultan emir sheikh sheik shaikh crown prince", "pope cardinal archbishop bishop rev reverend father imam ayatollah grand ayatollah rabbi", "gen general lt lieutenant col colonel maj major capt captain cmdr commander adm admiral", "sgt sergeant cpl corporal marshal field marshal brig brigadier lt-gen lt-col maj-gen", "sen senator rep representative gov governor mayor judge justice chief justice attorney general", "ambassador envoy speaker chairman chairwoman chair ceo coach manager spokesman spokeswoman", "spokesperson leader commander-in-chief former late interim acting supreme leader", ""]
+def _title_phrases() -> tuple[tuple[str, ...], ...]:
+    multi = [
+        "prime minister", "foreign minister", "defence minister", "defense minister",
+        "interior minister", "finance minister", "deputy prime minister", "secretary of state",
+        "state secretary", "secretary general", "crown prince", "grand ayatollah", "field marshal",
+        "chief justice", "attorney general", "supreme leader", "vice president",
+    ]
+    singles = set()
+    for line in _TITLES:
+        for word in line.split():
+            singles.add(word)
+    phrases = {tuple(m.split()) for m in multi} | {(w,) for w in singles}
+    return tuple(sorted(phrases, key=lambda p: (-len(p), p)))
+
+
+TITLE_PHRASES = _title_phrases()
+_ARTICLES = {"the", "a", "an"}
+# Arabic and similar name particles: "al-Assad" is found as "Assad" too.
+_PARTICLE = re.compile(r"^(?:al|el|ad|ar|as|ash|at|az|an|ath)[-‐‑](?=\w)", re.IGNORECASE)
+_MONTHS_DAYS = {
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday", "today", "yesterday", "tomorrow",
+}
+_POSSESSIVE = re.compile(r"(?:['’]s|(?<=s)['’])$")
+_EDGE_JUNK = " \t\n\"'“”‘’«»()[]{},.;:!?*_-–—/\\|"
+_WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*\.?")
+
+
+def norm(form: str) -> str:
+    """The comparison key of a form: folded case and accents, no dots, single spaces."""
+    text = form.replace("’", "'").replace(".", "")
+    return _slugify(text, separator=" ", lowercase=True) or form.strip().lower()
+
+
+def slug(text: str) -> str:
+    """An ASCII, transliterated, never empty slug."""
+    value = _slugify(text.replace(".", ""), max_length=80, word_boundary=True)
+    if value:
+        return value
+    return "x-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def words(form: str) -> list[str]:
+    """The words of a form, as written."""
+    return [m.group(0) for m in _WORD.finditer(form)]
+
+
+def core(word: str) -> str:
+    """A word without its name particle: "al-Assad" -> "Assad"."""
+    return _PARTICLE.sub("", word)
+
+
+def name_tokens(form: str) -> tuple[str, ...]:
+    """Normalised words of a name with particles removed, for short-form matching."""
+    return tuple(n for n in (norm(core(w)) for w in words(form)) if n)
+
+
+def is_short_form(short: str, full: str) -> str | None:
+    """How `short` abbreviates `full`: "suffix" (surname), "prefix" (first words), or None.
+
+    "Assad" is a suffix form of "Bashar al-Assad", "Jansher" a prefix form of "Jansher Khan".
+    """
+    s, f = name_tokens(short), name_tokens(full)
+    if not s or len(s) >= len(f):
+        return None
+    if f[-len(s):] == s:
+        return "suffix"
+    if f[:len(s)] == s:
+        return "prefix"
+    return None
+
+
+def surname_keys(form: str) -> list[tuple[str, ...]]:
+    """The short forms a full name is commonly referred back with (its trailing words)."""
+    toks = name_tokens(form)
+    return [toks[i:] for i in range(1, len(toks))]
+
+
+def acronym_of(acronym: str, phrase_words: list[str]) -> bool:
+    """Whether `acronym` ("ISIS", "U.N.") is made of the initials of the capitalised words."""
+    letters = "".join(ch for ch in acronym if ch.isalpha())
+    if len(letters) < 2 or not letters.isupper():
+        return False
+    initials = ""
+    for word in phrase_words:
+        for part in re.split(r"[-‐]", word):
+            if part[:1].isupper():
+                initials += part[0]
+    return initials.upper() == letters.upper()
+
+
+def clean_span(text: str, start: int, end: int, kind: str) -> tuple[int, int] | None:
+    """Trim a predicted span to the name itself; None when nothing name-like remains.
+
+    Strips edge punctuation and quotes, a leading article ("the"), a trailing possessive
+    ("'s"), and (for people) leading titles ("President", "Prime Minister", "Mr."). Offsets
+    move with the text, so text[start:end] is still the cleaned form.
+    """
+    changed = True
+    while changed and start < end:
+        changed = False
+        while start < end and text[start] in _EDGE_JUNK:
+            start += 1
+            changed = True
+        while end > start and text[end - 1] in _EDGE_JUNK and not _keeps_final_dot(text, start, end):
+            end -= 1
+            changed = True
+        m = _POSSESSIVE.search(text, start, end)
+        if m and m.end() == end and end - start > 2:
+            end = m.start()
+            changed = True
+        first = re.match(r"[^\W_]+\.?", text[start:end])
+        if first:
+            word = first.group(0).rstrip(".").lower()
+            rest = text[start + first.end():end]
+            if word in _ARTICLES and rest[:1].isspace():
+                start += first.end()
+                changed = True
+                continue
+            if kind == "person":
+                n = _title_length(text[start:end])
+                if n:
+                    start += n
+                    changed = True
+    if start >= end:
+        return None
+    return start, end
+
+
+def _keeps_final_dot(text: str, start: int, end: int) -> bool:
+    """A final '.' belongs to an abbreviation ("U.S.", "Jr.") but not to a sentence."""
+    if text[end - 1] != ".":
+        return False
+    last = re.search(r"[^\s]+$", text[start:end - 1])
+    if not last:
+        return False
+    word = last.group(0)
+    return bool(re.fullmatch(r"(?:[A-Za-z]\.)*[A-Za-z]", word)) or word in ("Jr", "Sr", "Inc", "Co", "Corp", "Ltd")
+
+
+def _title_length(form: str) -> int:
+    """Characters of leading title words in `form` (with the space after them), or 0."""
+    tokens = list(re.finditer(r"\S+", form))
+    if len(tokens) < 2:
+        return 0
+    lowered = [t.group(0).rstrip(".,").lower() for t in tokens]
+    for phrase in TITLE_PHRASES:
+        n = len(phrase)
+        if n < len(tokens) and tuple(lowered[:n]) == phrase and tokens[n].group(0)[:1].isupper():
+            return tokens[n].start()
+    return 0
+
+
+def is_junk(form: str) -> bool:
+    """Forms that are never names: numbers, lower-case words, single letters, dates."""
+    letters = [ch for ch in form if ch.isalpha()]
+    if len(letters) < 2:
+        return True
+    if not any(ch.isupper() for ch in letters):
+        return True
+    if norm(form) in _MONTHS_DAYS:
+        return True
+    first = words(form)
+    return bool(first and first[0][:1].isdigit() and len(first) == 1)
+
+
+def is_shouting(form: str) -> bool:
+    """All letters upper case (a headline or a table row in wire copy)."""
+    letters = [ch for ch in form if ch.isalpha()]
+    return len(letters) > 3 and all(ch.isupper() for ch in letters)
+
+
+def strip_accents(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))

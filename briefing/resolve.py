@@ -1,0 +1,465 @@
+"""Resolution: raw model spans -> clean mentions -> one canonical entity per real-world entity.
+
+Pure functions on plain dataclasses, in three steps:
+
+1. `candidates`: clean each predicted span (articles, possessives, titles), drop junk, and keep a
+   headline span only when it is supported (found in the body, or in the re-cased headline).
+2. `local_clusters`: within one article, tie short forms to full names (surnames, acronyms
+   defined in parentheses, `known as "..."` aliases) and vote one kind per entity.
+3. `resolve_archive`: across articles, merge clusters by full name and strong aliases (acronym,
+   known-as, curated), then attach a lone short form ("Clinton") only when one entity in the
+   whole archive could be meant; curation always wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .curation import EMPTY, Curation
+from .model import Entity, Mention
+from .names import (
+    LABEL_KINDS,
+    acronym_of,
+    clean_span,
+    is_junk,
+    is_short_form,
+    is_shouting,
+    name_tokens,
+    norm,
+    slug,
+    surname_keys,
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    """One span predicted by the pipeline (cached as is)."""
+
+    start: int
+    end: int
+    label: str
+    ent_id: str = ""  # the curated name, when the entity_ruler found it
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """What the model said about one article: the only output of the expensive stage."""
+
+    spans: tuple[Span, ...]  # on Article.text
+    recased: tuple[Span, ...] = ()  # on the re-cased headline (same offsets)
+    headline_cased: bool = False  # the headline is Title Case or ALL CAPS
+
+
+@dataclass
+class Candidate:
+    start: int
+    end: int
+    text: str
+    kind: str
+    curated: str = ""  # curated entity name
+
+
+@dataclass
+class LocalCluster:
+    """One entity as seen inside one article."""
+
+    source: str
+    name: str
+    kind: str
+    mentions: list[Candidate]
+    strong: set[str] = field(default_factory=set)  # norms that identify it across articles
+    forms: Counter = field(default_factory=Counter)  # display form -> mentions
+    curated: str = ""
+
+    @property
+    def lone(self) -> bool:
+        """Only known by one short name here ("Clinton"): attached across articles with care."""
+        return not self.curated and len(name_tokens(self.name)) <= 1 and len(self.strong) <= 1
+
+
+# -- 1. candidates -----------------------------------------------------------------------------
+
+
+def candidates(text: str, headline_end: int, ann: Annotation, curation: Curation = EMPTY) -> list[Candidate]:
+    """Clean, filtered, non-overlapping candidate mentions, sorted by start."""
+    main = _clean_all(text, ann.spans, curation)
+    if not ann.headline_cased or headline_end <= 0:
+        return _non_overlapping(main)
+    body = [c for c in main if c.start >= headline_end]
+    body_norms = {norm(c.text) for c in body}
+    recased = {(c.start, c.end): c for c in _clean_all(text, ann.recased, curation)}
+    head = []
+    for c in main:
+        if c.start >= headline_end:
+            continue
+        again = recased.get((c.start, c.end))
+        if again is not None:
+            c.kind = again.kind if not c.curated else c.kind
+            head.append(c)
+        elif c.curated or norm(c.text) in body_norms:
+            head.append(c)
+    taken = [(c.start, c.end) for c in head]
+    for c in recased.values():
+        if c.end <= headline_end and not any(s < c.end and c.start < e for s, e in taken):
+            head.append(c)
+    return _non_overlapping(head + body)
+
+
+def _clean_all(text: str, spans: Iterable[Span], curation: Curation) -> list[Candidate]:
+    out = []
+    for span in spans:
+        kind = LABEL_KINDS.get(span.label)
+        if kind is None:
+            continue
+        for start, end in _split_lines(text, span.start, span.end):
+            cleaned = clean_span(text, start, end, kind)
+            if cleaned is None:
+                continue
+            s, e = cleaned
+            form = text[s:e]
+            if is_junk(form) or curation.ignored(form):
+                continue
+            cur = curation.find(form)
+            if cur is None and span.ent_id:
+                cur = curation.find(span.ent_id)
+            fixed = curation.kind_of(form)
+            out.append(Candidate(s, e, form, cur.kind if cur else fixed or kind, cur.name if cur else ""))
+    return out
+
+
+def _split_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    parts = []
+    pos = start
+    for m in re.finditer(r"\n", text[start:end]):
+        parts.append((pos, start + m.start()))
+        pos = start + m.end()
+    parts.append((pos, end))
+    return [(s, e) for s, e in parts if e > s]
+
+
+def _non_overlapping(cands: list[Candidate]) -> list[Candidate]:
+    """Sorted by start; where two overlap, the longer one wins."""
+    cands = sorted(cands, key=lambda c: (c.start, -(c.end - c.start)))
+    out: list[Candidate] = []
+    for c in cands:
+        if out and c.start < out[-1].end:
+            if c.end - c.start > out[-1].end - out[-1].start:
+                out[-1] = c
+            continue
+        out.append(c)
+    return out
+
+
+# -- 2. within one article --------------------------------------------------------------------
+
+_ALIAS_INTRO = re.compile(
+    r"""^[,(]?\s*(?:(?:also|better|commonly|widely|popularly)\s+)?(?:known\s+as|called|nicknamed|dubbed|a\.?k\.?a\.?)"""
+    r"""\s+["“'‘]?(?P<alias>[A-Z][\w'’.-]*(?:\s+(?:(?:al|bin|ibn|abu|de|van|von|el|da|di|du|la|le)[-\s])?[A-Z][\w'’.-]*)*)""",
+)
+_ACRONYM = re.compile(r"\(\s*([A-Z][A-Za-z.&]*[A-Z]\.?)\s*\)")
+
+
+class _Union:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def local_clusters(source: str, text: str, cands: list[Candidate],
+                   curation: Curation = EMPTY) -> list[LocalCluster]:
+    """Group one article's candidates into entities (see the module docstring)."""
+    cands, links, strong_idx = _defined_aliases(text, cands, curation)
+    n = len(cands)
+    uf = _Union(n)
+    by_form: dict[str, int] = {}
+    by_curated: dict[str, int] = {}
+    for i, c in enumerate(cands):
+        key = norm(c.text)
+        if key in by_form:
+            uf.union(by_form[key], i)
+        else:
+            by_form[key] = i
+        if c.curated:
+            if c.curated in by_curated:
+                uf.union(by_curated[c.curated], i)
+            else:
+                by_curated[c.curated] = i
+    for a, b in links:
+        if not curation.apart(cands[a].text, cands[b].text):
+            uf.union(a, b)
+    _link_short_forms(cands, by_form, uf, curation)
+
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        groups[uf.find(i)].append(i)
+    out = []
+    for members in groups.values():
+        ms = [cands[i] for i in members]
+        out.append(_make_cluster(source, ms, {i for i in members if i in strong_idx}, cands))
+    out.sort(key=lambda cl: cl.mentions[0].start)
+    return out
+
+
+def _defined_aliases(text: str, cands: list[Candidate], curation: Curation) -> tuple[list[Candidate], list[tuple[int, int]], set[int]]:
+    """Acronyms defined in parentheses and `known as "..."` aliases: new links (and mentions)."""
+    cands = list(cands)
+    pairs: list[tuple[tuple[int, int], tuple[int, int], str]] = []  # (full span, alias span, kind)
+    for m in _ACRONYM.finditer(text):
+        acr_s, acr_e = m.start(1), m.end(1)
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        before = list(re.finditer(r"\S+", text[line_start:m.start()]))[-(len(m.group(1)) + 6):]
+        found = None
+        for j in range(len(before) - 1, -1, -1):
+            ws = [w.group(0).strip(",;:\"“”") for w in before[j:]]
+            if not ws[0][:1].isupper():
+                continue
+            if acronym_of(m.group(1), ws):
+                found = (line_start + before[j].start(), line_start + before[-1].end())
+                break
+        if found is None:
+            continue
+        full_s, full_e = found
+        inside = [c for c in cands if c.start < full_e and full_s < c.end]
+        acr = [c for c in cands if c.start == acr_s and c.end == acr_e]
+        if not inside and not acr:
+            continue  # the model saw no entity here: an ordinary parenthesis
+        kind = acr[0].kind if acr else max(inside, key=lambda c: c.end - c.start).kind
+        pairs.append(((full_s, full_e), (acr_s, acr_e), kind))
+    for c in list(cands):
+        if c.kind not in ("person", "organization", "group"):
+            continue
+        m = _ALIAS_INTRO.match(text, c.end)
+        if m:
+            a_s, a_e = m.start("alias"), m.end("alias")
+            while a_e > a_s and text[a_e - 1] in ".,'’":
+                a_e -= 1
+            if a_e > a_s and not is_junk(text[a_s:a_e]):
+                pairs.append(((c.start, c.end), (a_s, a_e), c.kind))
+    for (fs, fe), (as_, ae), kind in pairs:
+        for s, e in ((fs, fe), (as_, ae)):
+            if not any(c.start == s and c.end == e for c in cands):
+                cands = [c for c in cands if not (c.start < e and s < c.end)]
+                cur = curation.find(text[s:e])
+                cands.append(Candidate(s, e, text[s:e], cur.kind if cur else kind, cur.name if cur else ""))
+    cands.sort(key=lambda c: c.start)
+    pos = {(c.start, c.end): i for i, c in enumerate(cands)}
+    out_links = []
+    strong: set[int] = set()
+    for full, alias, _ in pairs:
+        if full in pos and alias in pos:
+            out_links.append((pos[full], pos[alias]))
+            strong.update((pos[full], pos[alias]))
+    return cands, out_links, strong
+
+
+def _link_short_forms(cands: list[Candidate], by_form: dict[str, int], uf: _Union, curation: Curation) -> None:
+    """Tie "Assad" to "Bashar al-Assad" when one full name in the article fits."""
+    forms = sorted(by_form.items(), key=lambda kv: len(name_tokens(cands[kv[1]].text)))
+    for key, i in forms:
+        short = cands[i]
+        if short.curated:
+            continue
+        targets: dict[int, str] = {}
+        for _, j in forms:
+            full = cands[j]
+            if len(name_tokens(full.text)) <= len(name_tokens(short.text)):
+                continue
+            how = is_short_form(short.text, full.text)
+            if how is None or not _kinds_fit(short.kind, full.kind, how):
+                continue
+            if curation.apart(short.text, full.text):
+                continue
+            targets[uf.find(j)] = how
+        suffix = [r for r, how in targets.items() if how == "suffix"]
+        chosen = suffix if suffix else list(targets)
+        if len(chosen) == 1:
+            uf.union(i, chosen[0])
+
+
+def _kinds_fit(short: str, full: str, how: str) -> bool:
+    if short == full:
+        return True
+    # a bare surname is often mislabelled (ORG, GPE) by the model; a person's name wins
+    return how == "suffix" and full == "person" and short in ("organization", "place")
+
+
+def _make_cluster(source: str, ms: list[Candidate], strong_ids: set[int], cands: list[Candidate]) -> LocalCluster:
+    forms = Counter(c.text for c in ms)
+    curated = next((c.curated for c in ms if c.curated), "")
+    name = _fullest(forms)
+    if curated:
+        kind = next(c.kind for c in ms if c.curated)
+    else:
+        votes = Counter(c.kind for c in ms)
+        top = max(votes.values())
+        tied = {k for k, v in votes.items() if v == top}
+        long_kind = max(ms, key=lambda c: len(c.text)).kind
+        kind = long_kind if long_kind in tied else min(tied)
+    strong = {norm(name)} | {norm(cands[i].text) for i in strong_ids}
+    return LocalCluster(source, curated or name, kind, sorted(ms, key=lambda c: c.start), strong, forms, curated)
+
+
+def _fullest(forms: Counter) -> str:
+    """The fullest common form: most words, written in mixed case, most used, longest."""
+    return max(forms, key=lambda f: (len(name_tokens(f)), not is_shouting(f), forms[f], len(f), f))
+
+
+# -- 3. across the archive --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resolved:
+    mentions: Mapping[str, tuple[Mention, ...]]
+    entities: Mapping[str, Entity]
+    redirects: Mapping[str, str]
+
+
+def resolve_archive(clusters: Sequence[LocalCluster], curation: Curation = EMPTY, *,
+                    demonyms: bool = True) -> Resolved:
+    """One canonical entity per real-world entity across all articles' clusters."""
+    n = len(clusters)
+    uf = _Union(n)
+    index: dict[tuple[str, str], int] = {}
+    for i, cl in enumerate(clusters):
+        keys = [("curated", cl.curated)] if cl.curated else [(cl.kind, s) for s in sorted(cl.strong)]
+        for key in keys:
+            if key in index:
+                j = index[key]
+                if not (clusters[j].curated or cl.curated) and curation.apart(clusters[j].name, cl.name):
+                    continue
+                uf.union(j, i)
+            else:
+                index[key] = i
+    groups = _groups(uf, n)
+    _attach_lone(clusters, groups, uf, curation)
+    groups = _groups(uf, n)
+    return _build(clusters, groups, curation)
+
+
+def _groups(uf: _Union, n: int) -> dict[int, list[int]]:
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        groups[uf.find(i)].append(i)
+    return groups
+
+
+def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
+                 curation: Curation) -> None:
+    """Attach entities known only by one short name to the single entity it can mean."""
+    short_index: dict[tuple[str, tuple[str, ...]], set[int]] = defaultdict(set)
+    names_index: dict[tuple[str, tuple[str, ...]], set[int]] = defaultdict(set)
+    for root, members in groups.items():
+        if all(clusters[i].lone for i in members):
+            continue
+        for i in members:
+            cl = clusters[i]
+            for form in set(cl.forms) | {cl.name}:
+                toks = name_tokens(form)
+                if len(toks) > 1:
+                    names_index[(cl.kind, toks)].add(root)
+                    for key in surname_keys(form):
+                        short_index[(cl.kind, key)].add(root)
+                elif toks:
+                    short_index[(cl.kind, toks)].add(root)
+    for root, members in groups.items():
+        if not all(clusters[i].lone for i in members):
+            continue
+        cl = clusters[root]
+        key = (cl.kind, name_tokens(cl.name))
+        targets = short_index.get(key, set())
+        if len(targets) != 1:
+            continue
+        target = next(iter(targets))
+        target_names = {clusters[i].name for i in groups[target]}
+        if any(curation.apart(cl.name, t) for t in target_names):
+            continue
+        uf.union(target, root)
+
+
+def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curation: Curation) -> Resolved:
+    entities: dict[str, Entity] = {}
+    mentions: dict[str, list[Mention]] = defaultdict(list)
+    redirects: dict[str, str] = {}
+    # most mentioned first, so the bare key goes to the best-known entity of a name
+    ordered = sorted(groups.values(), key=lambda ms: (-sum(len(clusters[i].mentions) for i in ms),
+                                                      min(clusters[i].source for i in ms)))
+    for members in ordered:
+        cls = [clusters[i] for i in members]
+        curated = next((c.curated for c in cls if c.curated), "")
+        cur = curation.find(curated) if curated else None
+        forms: Counter = Counter()
+        for c in cls:
+            forms.update(c.forms)
+        if cur is not None:
+            name, kind = cur.name, cur.kind
+        else:
+            name = _canonical_name(cls)
+            votes = Counter()
+            for c in cls:
+                votes[c.kind] += len(c.mentions)
+            kind = max(sorted(votes), key=lambda k: votes[k])
+            kind = curation.kind_of(name) or kind
+        key = _unique_key(f"{kind}/{slug(name)}", entities, cls)
+        aliases = {f for f in forms if norm(f) != norm(name)}
+        if cur is not None:
+            aliases.update(a for a in cur.aliases if norm(a) != norm(name))
+        aliases = _dedupe_forms(aliases)
+        entities[key] = Entity(key, name, kind, tuple(sorted(aliases)),
+                               cur.description if cur else "", cur.links if cur else ())
+        for c in cls:
+            for m in c.mentions:
+                mentions[c.source].append(Mention(m.start, m.end, m.text, kind, key))
+        if cur is not None:
+            for old in cur.formerly:
+                old_key = old if "/" in old else f"{kind}/{slug(old)}"
+                if old_key != key:
+                    redirects[old_key] = key
+    return Resolved(
+        {src: tuple(sorted(ms, key=lambda m: m.start)) for src, ms in sorted(mentions.items())},
+        dict(sorted(entities.items())),
+        dict(sorted((k, v) for k, v in redirects.items() if k not in entities)),
+    )
+
+
+def _canonical_name(cls: list[LocalCluster]) -> str:
+    names: Counter = Counter()
+    full = [c for c in cls if not c.lone] or cls
+    for c in full:
+        names[c.name] += 1
+    return max(names, key=lambda f: (not is_shouting(f), names[f], len(name_tokens(f)), len(f), f))
+
+
+def _unique_key(key: str, taken: Mapping[str, Entity], cls: list[LocalCluster]) -> str:
+    if key not in taken:
+        return key
+    first = min(c.source for c in cls)
+    suffix = slug(first)[-24:].strip("-")
+    candidate = f"{key}--{suffix}"
+    i = 2
+    while candidate in taken:
+        candidate = f"{key}--{suffix}-{i}"
+        i += 1
+    return candidate
+
+
+def _dedupe_forms(forms: Iterable[str]) -> set[str]:
+    """One display form per norm, preferring mixed case."""
+    best: dict[str, str] = {}
+    for f in sorted(forms):
+        k = norm(f)
+        if k not in best or (is_shouting(best[k]) and not is_shouting(f)):
+            best[k] = f
+    return set(best.values())
