@@ -206,6 +206,8 @@ class Progress:
                 self.uploaded.append(path)
 
     def report(self, plan: Plan) -> str:
+        if not (self.uploaded or self.updated or self.deleted):
+            return "Nothing was changed on the target."
         return (f"Done before the failure: uploaded {len(self.uploaded)} of {len(plan.uploads)} new, "
                 f"updated {len(self.updated)} of {len(plan.updates)} changed, "
                 f"deleted {len(self.deleted)} of {len(plan.deletes)} removed file(s). "

@@ -35,8 +35,9 @@ _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 
 
 class GitError(Exception):
-    def __init__(self, args: list[str], stderr: str):
+    def __init__(self, args: list[str], stderr: str, stdout: str = ""):
         self.stderr = stderr
+        self.stdout = stdout  # `push --porcelain` reports each ref's fate here
         super().__init__(f"git {' '.join(args[:2])}: {stderr}")
 
 
@@ -111,7 +112,8 @@ class GitTarget(Target):
         proc = subprocess.run(["git", *args], input=input, capture_output=True, check=False,
                               cwd=cwd, env=self._env(**env))
         if proc.returncode != 0:
-            raise GitError(list(args), _redact(proc.stderr.decode("utf-8", "replace").strip()))
+            raise GitError(list(args), _redact(proc.stderr.decode("utf-8", "replace").strip()),
+                           _redact(proc.stdout.decode("utf-8", "replace").strip()))
         return proc.stdout.decode("utf-8", "surrogateescape")
 
     def _remote_git(self, *args: str) -> str:
@@ -220,12 +222,14 @@ class GitTarget(Target):
         except GitError as exc:
             if self._landed(commit):
                 return  # the push went through; only its answer was lost
-            if any(word in exc.stderr.lower() for word in _REJECTED):
+            said = "\n".join(line for line in (exc.stdout + "\n" + exc.stderr).splitlines()
+                             if line.strip() and line.strip() != "Done")
+            if any(word in said.lower() for word in _REJECTED):
                 raise PublishError(
-                    f"the push to {self.describe()} was rejected: the branch changed since it was "
-                    "read (someone else pushed?) or the remote refuses it. Nothing was changed; "
-                    f"run publish again to publish on top of it. git said: {exc.stderr}") from None
-            raise self._fail("cannot push to", exc) from None
+                    "the push was rejected: the branch changed since it was "
+                    "read (someone else pushed?) or the remote refuses it (a protected branch?). "
+                    f"Run publish again to publish on top of it. git said: {said}") from None
+            raise PublishError(f"the push failed: {said}") from None
 
     def _landed(self, commit: str) -> bool:
         try:
