@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 from slugify import slugify as _slugify
 
@@ -29,7 +30,18 @@ KIND_LABELS: dict[str, str] = {
 }
 
 # Titles and honorifics stripped from the front of a name, longest first when matching.
-_TITLES = ["", "mr mrs ms miss mx dr prof professor sir dame lord lady madam madame mme mlle monsieur herr", "president vice-president prime minister premier chancellor", "foreign minister defence minister defense minister interior minister finance minister", "deputy prime minister minister secretary secretary-general secretary general", "secretary of state state secretary", "king queen prince princess emperor empress sultan emir sheikh sheik shaikh crown prince", "pope cardinal archbishop bishop rev reverend father imam ayatollah grand ayatollah rabbi", "gen general lt lieutenant col colonel maj major capt captain cmdr commander adm admiral", "sgt sergeant cpl corporal marshal field marshal brig brigadier lt-gen lt-col maj-gen", "sen senator rep representative gov governor mayor judge justice chief justice attorney general", "ambassador envoy speaker chairman chairwoman chair ceo coach manager spokesman spokeswoman", "spokesperson leader commander-in-chief former late interim acting supreme leader", ""]
+_TITLES = (
+    "mr mrs ms miss mx dr prof professor sir dame lord lady madam madame mme mlle monsieur herr",
+    "president vice-president prime minister premier chancellor",
+    "deputy minister secretary secretary-general",
+    "king queen prince princess emperor empress sultan emir sheikh sheik shaikh",
+    "pope cardinal archbishop bishop rev reverend father imam ayatollah rabbi",
+    "gen general lt lieutenant col colonel maj major capt captain cmdr commander adm admiral",
+    "sgt sergeant cpl corporal marshal brig brigadier lt-gen lt-col maj-gen",
+    "sen senator rep representative gov governor mayor judge justice",
+    "ambassador envoy speaker chairman chairwoman chair ceo coach manager spokesman spokeswoman",
+    "spokesperson leader commander-in-chief former late interim acting",
+)
 def _title_phrases() -> tuple[tuple[str, ...], ...]:
     multi = [
         "prime minister", "foreign minister", "defence minister", "defense minister",
@@ -59,6 +71,7 @@ _EDGE_JUNK = " \t\n\"'“”‘’«»()[]{},.;:!?*_-–—/\\|"
 _WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*\.?")
 
 
+@lru_cache(maxsize=65536)
 def norm(form: str) -> str:
     """The comparison key of a form: folded case and accents, no dots, single spaces."""
     text = form.replace("’", "'").replace(".", "")
@@ -83,6 +96,7 @@ def core(word: str) -> str:
     return _PARTICLE.sub("", word)
 
 
+@lru_cache(maxsize=65536)
 def name_tokens(form: str) -> tuple[str, ...]:
     """Normalised words of a name with particles removed, for short-form matching."""
     return tuple(n for n in (norm(core(w)) for w in words(form)) if n)
@@ -205,3 +219,75 @@ def is_shouting(form: str) -> bool:
 
 def strip_accents(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+# Nationality words that no suffix rule reaches, and the place names they point to.
+_IRREGULAR_DEMONYMS: dict[str, tuple[str, ...]] = {
+    "american": ("United States", "US", "America", "USA"),
+    "americans": ("United States", "US", "America", "USA"),
+    "british": ("Britain", "United Kingdom", "UK"), "briton": ("Britain", "United Kingdom", "UK"),
+    "english": ("England",), "french": ("France",), "frenchman": ("France",),
+    "dutch": ("Netherlands", "Holland"), "spanish": ("Spain",), "spaniard": ("Spain",),
+    "swiss": ("Switzerland",), "swedish": ("Sweden",), "swede": ("Sweden",),
+    "danish": ("Denmark",), "dane": ("Denmark",), "scottish": ("Scotland",), "scot": ("Scotland",),
+    "irish": ("Ireland",), "welsh": ("Wales",), "greek": ("Greece",), "finnish": ("Finland",),
+    "finn": ("Finland",), "filipino": ("Philippines",), "thai": ("Thailand",),
+    "afghan": ("Afghanistan",), "argentine": ("Argentina",), "kurdish": ("Kurdistan",),
+    "kurd": ("Kurdistan",), "kurds": ("Kurdistan",), "turk": ("Turkey",), "pole": ("Poland",),
+    "czech": ("Czech Republic", "Czechia"), "slovak": ("Slovakia",), "croat": ("Croatia",),
+    "serb": ("Serbia",), "lao": ("Laos",), "malagasy": ("Madagascar",), "monegasque": ("Monaco",),
+    "emirati": ("United Arab Emirates", "UAE"), "saudi": ("Saudi Arabia",),
+    "new zealander": ("New Zealand",), "kiwi": ("New Zealand",),
+}
+_DEMONYM_SUFFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ian", ("ia", "y", "", "a", "ium", "e", "o")),
+    ("ean", ("e", "ea", "a")),
+    ("ese", ("a", "", "on", "al", "e")),
+    ("ish", ("ey", "and", "land", "istan", "")),
+    ("an", ("a", "o", "", "y")),
+    ("i", ("", "a")),
+    ("er", ("",)),
+    ("", ("y",)),
+)
+
+
+def demonym_places(form: str) -> tuple[str, ...]:
+    """Place names a nationality word may stand for, most likely first: "Iraqi" -> ("Iraq", ...)."""
+    word = " ".join(words(form))
+    if not word or not word[0].isupper():
+        return ()
+    key = norm(word)
+    if key in _IRREGULAR_DEMONYMS:
+        return _IRREGULAR_DEMONYMS[key]
+    if " " in word:
+        head, _, last = word.rpartition(" ")
+        return tuple(f"{head} {p}" for p in demonym_places(last))
+    singular = word
+    if re.search(r"(?:is|ans|ens)$", word):
+        singular = word[:-1]
+    if norm(singular) in _IRREGULAR_DEMONYMS:
+        return _IRREGULAR_DEMONYMS[norm(singular)]
+    out: list[str] = []
+    for suffix, replacements in _DEMONYM_SUFFIXES:
+        if singular.endswith(suffix) and len(singular) - len(suffix) >= 3:
+            stem = singular[:len(singular) - len(suffix)] if suffix else singular
+            for rep in replacements:
+                cand = stem + rep
+                if cand != singular and cand not in out:
+                    out.append(cand)
+    return tuple(out)
+
+
+def initials(form: str) -> str:
+    """Initials of the capitalised words: "United States" -> "US"; "" for one word."""
+    ws = [w for w in words(form) if w[:1].isupper()]
+    if len(ws) < 2:
+        return ""
+    return "".join(w[0] for w in ws).upper()
+
+
+def acronym_letters(form: str) -> str:
+    """"U.S." -> "US", "ISIS" -> "ISIS"; "" unless the form looks like an acronym."""
+    if re.fullmatch(r"(?:[A-Z]\.){2,}|[A-Z]{2,6}", form.strip()):
+        return form.replace(".", "").strip()
+    return ""

@@ -22,8 +22,11 @@ from .curation import EMPTY, Curation
 from .model import Entity, Mention
 from .names import (
     LABEL_KINDS,
+    acronym_letters,
     acronym_of,
     clean_span,
+    demonym_places,
+    initials,
     is_junk,
     is_short_form,
     is_shouting,
@@ -73,6 +76,7 @@ class LocalCluster:
     strong: set[str] = field(default_factory=set)  # norms that identify it across articles
     forms: Counter = field(default_factory=Counter)  # display form -> mentions
     curated: str = ""
+    demonym: bool = False  # a nationality word attached to its place: never names the entity
 
     @property
     def lone(self) -> bool:
@@ -156,7 +160,7 @@ def _non_overlapping(cands: list[Candidate]) -> list[Candidate]:
 # -- 2. within one article --------------------------------------------------------------------
 
 _ALIAS_INTRO = re.compile(
-    r"""^[,(]?\s*(?:(?:also|better|commonly|widely|popularly)\s+)?(?:known\s+as|called|nicknamed|dubbed|a\.?k\.?a\.?)"""
+    r"""[,(]?\s*(?:(?:also|better|commonly|widely|popularly)\s+)?(?:known\s+as|called|nicknamed|dubbed|a\.?k\.?a\.?)"""
     r"""\s+["“'‘]?(?P<alias>[A-Z][\w'’.-]*(?:\s+(?:(?:al|bin|ibn|abu|de|van|von|el|da|di|du|la|le)[-\s])?[A-Z][\w'’.-]*)*)""",
 )
 _ACRONYM = re.compile(r"\(\s*([A-Z][A-Za-z.&]*[A-Z]\.?)\s*\)")
@@ -344,6 +348,9 @@ def resolve_archive(clusters: Sequence[LocalCluster], curation: Curation = EMPTY
             else:
                 index[key] = i
     groups = _groups(uf, n)
+    if demonyms:
+        _attach_demonyms(clusters, groups, uf, curation)
+        groups = _groups(uf, n)
     _attach_lone(clusters, groups, uf, curation)
     groups = _groups(uf, n)
     return _build(clusters, groups, curation)
@@ -356,11 +363,33 @@ def _groups(uf: _Union, n: int) -> dict[int, list[int]]:
     return groups
 
 
+def _attach_demonyms(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
+                     curation: Curation) -> None:
+    """"Iraqi", "Iraqis" are mentions of Iraq when the archive names Iraq (a place)."""
+    places: dict[str, int] = {}
+    for root, members in groups.items():
+        for i in members:
+            if clusters[i].kind == "place":
+                for form in {clusters[i].name, *clusters[i].forms}:
+                    places.setdefault(norm(form), root)
+    for root, members in groups.items():
+        cls = [clusters[i] for i in members]
+        if any(c.kind != "group" or c.curated for c in cls):
+            continue
+        for place in demonym_places(clusters[root].name):
+            target = places.get(norm(place))
+            if target is not None and not curation.apart(clusters[root].name, place):
+                for c in cls:
+                    c.kind = "place"
+                    c.demonym = True
+                uf.union(target, root)
+                break
+
+
 def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
                  curation: Curation) -> None:
     """Attach entities known only by one short name to the single entity it can mean."""
     short_index: dict[tuple[str, tuple[str, ...]], set[int]] = defaultdict(set)
-    names_index: dict[tuple[str, tuple[str, ...]], set[int]] = defaultdict(set)
     for root, members in groups.items():
         if all(clusters[i].lone for i in members):
             continue
@@ -369,16 +398,18 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
             for form in set(cl.forms) | {cl.name}:
                 toks = name_tokens(form)
                 if len(toks) > 1:
-                    names_index[(cl.kind, toks)].add(root)
                     for key in surname_keys(form):
                         short_index[(cl.kind, key)].add(root)
+                    if initials(form):
+                        short_index[(cl.kind, ("#acronym", initials(form)))].add(root)
                 elif toks:
                     short_index[(cl.kind, toks)].add(root)
     for root, members in groups.items():
         if not all(clusters[i].lone for i in members):
             continue
         cl = clusters[root]
-        key = (cl.kind, name_tokens(cl.name))
+        acronym = acronym_letters(cl.name)
+        key = (cl.kind, ("#acronym", acronym) if acronym else name_tokens(cl.name))
         targets = short_index.get(key, set())
         if len(targets) != 1:
             continue
@@ -436,7 +467,7 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
 
 def _canonical_name(cls: list[LocalCluster]) -> str:
     names: Counter = Counter()
-    full = [c for c in cls if not c.lone] or cls
+    full = [c for c in cls if not c.lone and not c.demonym] or [c for c in cls if not c.demonym] or cls
     for c in full:
         names[c.name] += 1
     return max(names, key=lambda f: (not is_shouting(f), names[f], len(name_tokens(f)), len(f), f))
