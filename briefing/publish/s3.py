@@ -26,6 +26,7 @@ from .base import GlobMap, LocalFile, LocalSite, Option, Plan, Progress, RemoteF
 
 INSTALL = 'pip install "briefing[s3]"'
 MULTIPART_THRESHOLD = 8 * 1024 * 1024  # files this large are sent in parts (S3's minimum is 5 MiB)
+MAX_ATTEMPTS = 5  # botocore's "standard" retries: throttling, 5xx, dropped connections
 _DELETE_BATCH = 1000  # DeleteObjects' limit
 _MIME = mimetypes.MimeTypes()  # Python's built-in table only: the same on every machine
 _TYPES = {
@@ -242,7 +243,7 @@ def _make_client(options: Mapping[str, Any]) -> Any:
         if session.get_credentials() is None:
             raise PublishError(f"no AWS credentials found for bucket {options['bucket']!r}. {_CREDENTIALS}")
         config = Config(
-            retries={"max_attempts": 5, "mode": "standard"},
+            retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
             connect_timeout=10, read_timeout=60,
             s3={"addressing_style": options["addressing_style"]},
             # the defaults since botocore 1.36 break some S3-compatible stores; we send Content-MD5
