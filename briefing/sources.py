@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,23 +51,33 @@ def discover(config: Config) -> tuple[list[SourceFile], list[Path], list[Problem
             full = Path(dirpath, d)
             if full.is_symlink():
                 dirnames.remove(d)
-                if not _inside(full.resolve(), real_root):
+                if not _inside(_real(full), real_root):
                     problems.append(Problem(_rel(full, root), None,
-                                            "is a link to a folder outside the project; refusing to follow it."))
+                                            "is a link to a folder outside the project; refusing to follow it. "
+                                            "Copy the folder into the project instead."))
         for name in sorted(filenames):
             if is_ignored_name(name):
                 continue
             path = Path(dirpath, name)
             rel = _rel(path, root)
-            if path.is_symlink() and not _inside(path.resolve(), real_root):
+            if path.is_symlink() and not _inside(_real(path), real_root):
                 problems.append(Problem(rel, None, "is a link to a file outside the project; refusing to read it. "
                                         "Copy the file into the project instead."))
+                continue
+            try:
+                st = path.stat()
+            except OSError as exc:
+                problems.append(Problem(rel, None, f"cannot be read: {exc.strerror}."))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                problems.append(Problem(rel, None, "is not a regular file (a pipe, socket or device); "
+                                        "content/ holds only plain files. Remove it from content/."))
                 continue
             if path.suffix.lower() not in CONTENT_SUFFIXES:
                 assets.append(path)
                 continue
             try:
-                size = path.stat().st_size
+                size = st.st_size
                 if size > MAX_FILE_BYTES:
                     problems.append(Problem(rel, None, f"is {size / 1e6:.1f} MB; content files are limited to "
                                             f"{MAX_FILE_BYTES // (1024 * 1024)} MB. Split it or remove it."))
@@ -93,6 +104,11 @@ def read_source(path: Path, root: Path) -> SourceFile:
     except ValueError:
         rel = str(path)
     return SourceFile(path=path, relpath=rel, data=data)
+
+
+def _real(path: Path) -> Path:
+    """Where a link really points; a link loop resolves to itself (and fails to read later)."""
+    return Path(os.path.realpath(path))
 
 
 def _inside(path: Path, root: Path) -> bool:
