@@ -161,6 +161,8 @@ def test_missing_mount_is_refused(tmp_path):
     (lambda site: write_site(site, {}), "the build is empty"),
     (lambda site: shutil.rmtree(site), "does not exist"),
     (lambda site: (site / ".briefing-manifest.json").write_text(
+        json.dumps({"version": 1, "drafts": True, "files": {}})), "includes drafts"),
+    (lambda site: (site / ".briefing-manifest.json").write_text(
         json.dumps({"version": 1, "files": {"../escape": "0" * 64}})), "invalid path"),
 ])
 def test_a_partial_or_altered_build_is_refused(tmp_path, damage, message):

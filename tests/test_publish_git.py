@@ -128,6 +128,20 @@ def test_never_clobbers_someone_elses_push(tmp_path, remote, monkeypatch):
     assert git("--git-dir", str(remote), "log", "-2", "--format=%s", "gh-pages").split("\n")[1] == "theirs"
 
 
+def test_a_build_changing_during_publish_pushes_nothing(tmp_path, remote, monkeypatch):
+    config = project(tmp_path, remote)
+    scan = gitbranch.GitTarget.scan
+
+    def scan_while_a_build_runs(self):
+        (config.output_path / "index.html").write_text("rebuilt meanwhile")
+        return scan(self)
+
+    monkeypatch.setattr(gitbranch.GitTarget, "scan", scan_while_a_build_runs)
+    with pytest.raises(PublishError, match="changed while publishing"):
+        run(config)
+    assert git("--git-dir", str(remote), "branch", "--list") == ""
+
+
 def test_remote_by_name_prefix_and_branch(tmp_path, remote):
     config = project(tmp_path, "pages-remote", branch="main", prefix="docs", nojekyll=False,
                      author="Desk <desk@example.org>")

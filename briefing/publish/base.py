@@ -102,6 +102,9 @@ def read_site(folder: Path) -> LocalSite:
     listed = data.get("files") if isinstance(data, dict) else None
     if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(listed, dict):
         raise PublishError(f"{manifest}: not a version 1 build manifest. {how}")
+    if data.get("drafts") is True or data.get("live_reload") is True:
+        raise PublishError(f"{folder}: this build includes drafts or the live-reload script; "
+                           f"only a production build is published. {how}")
     files: dict[str, LocalFile] = {}
     bad: list[str] = []
     for rel, digest in sorted(listed.items()):

@@ -194,6 +194,9 @@ class GitTarget(Target):
             paths = "\n".join(str(site.files[rel].source) for rel in changed)
             blobs = self._git("hash-object", "-w", "--no-filters", "--stdin-paths",
                               input=paths.encode("utf-8", "surrogateescape")).split()
+            if blobs != [site.files[rel].git_sha1 for rel in changed]:
+                raise PublishError(f"{site.root} changed while publishing (another build?). "
+                                   "Nothing was pushed; publish again.")
             info = [f"100644 {blob}\t{base}{rel}" for rel, blob in zip(changed, blobs, strict=True)]
             info += [f"0 {_ZERO}\t{base}{rel}" for rel in plan.deletes]
             entries = "\0".join(info).encode("utf-8", "surrogateescape") + b"\0"

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import mimetypes
 from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -161,9 +162,12 @@ class S3Target(Target):
         extra = {**self.headers(local.path), "Metadata": {"md5": local.md5}}
         try:
             if local.size < MULTIPART_THRESHOLD:
+                body = local.read()
+                if hashlib.md5(body, usedforsecurity=False).hexdigest() != local.md5:
+                    raise PublishError(f"{local.source} changed while publishing (another build?); "
+                                       "publish again.")
                 md5 = base64.b64encode(bytes.fromhex(local.md5)).decode()
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=local.read(),
-                                       ContentMD5=md5, **extra)
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentMD5=md5, **extra)
             else:
                 from boto3.s3.transfer import TransferConfig
 
