@@ -175,7 +175,7 @@ def parse(src: SourceFile, config: Config) -> Article:
         problems.append(Problem(path, line("slug"), f"slug must be a string, not {_describe(slug_value)}."))
         slug = "invalid"
     elif "/" in str(slug_value) or "\\" in str(slug_value) or ".." in str(slug_value):
-        problems.append(Problem(path, line("slug"), f"slug {str(slug_value)!r} may not contain '/', '\\\\' or "
+        problems.append(Problem(path, line("slug"), f"slug {str(slug_value)!r} may not contain '/', '\\' or "
                                 "'..'; use letters, digits and hyphens, e.g. 'iraq-strike'."))
         slug = "invalid"
     else:
@@ -388,6 +388,8 @@ def _describe(value: Any) -> str:
         return "a mapping"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, dt.date):
+        return f"a date ({value.isoformat()}); put it in quotes to keep it as text"
     return repr(value)
 
 
