@@ -29,6 +29,10 @@ class DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
+class BadValue(yaml.MarkedYAMLError):
+    """Well-formed YAML whose value cannot be what it looks like (e.g. the date 2025-02-30)."""
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> LineMap:
     loader.flatten_mapping(node)
     result = LineMap()
@@ -43,7 +47,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
             ) from None
         if key in result:
             raise DuplicateKey(
-                None, None, f"duplicate key {key!r} (first on line {result.lines[key]})",
+                None, None, f"duplicate key {key!r} (first on line {result.lines[key]}). Keep only one of them",
                 key_node.start_mark,
             )
         result[key] = loader.construct_object(value_node, deep=True)
@@ -55,13 +59,17 @@ def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode):  # noqa: ANN20
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
     except ValueError as exc:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"{node.value!r} is not a real date ({exc})", node.start_mark
+        raise BadValue(
+            None, None, f"{node.value!r} is not a real date ({exc}). Write a real date as YYYY-MM-DD",
+            node.start_mark,
         ) from None
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+_OPENERS = (("quoted scalar", "a quote"), ("flow sequence", "a '[' list"), ("flow mapping", "a '{' mapping"))
 
 
 def line_of(mapping: Any, key: Any, default: int | None = None) -> int | None:
@@ -86,11 +94,23 @@ def load(text: str, path: str, first_line: int = 1) -> Any:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + first_line if mark else first_line
         what = exc.problem or exc.context or "invalid YAML"
+        if isinstance(exc, BadValue):
+            raise YamlProblem(Problem(path, mark.line + first_line if mark else first_line, f"{what}.")) from None
+        unclosed = exc.context_mark is not None and ("end of stream" in str(what) or "<stream end>" in str(what))
+        if unclosed:
+            mark = exc.context_mark  # where the unclosed thing starts, not the end of the text
+        line = mark.line + first_line if mark else first_line
         if "\t" in text and "tab" in str(what).lower() or "found character '\\t'" in str(exc):
-            what = "a tab character; YAML indents with spaces only"
-        raise YamlProblem(Problem(path, line, f"YAML syntax error: {what}")) from None
+            what = "a tab character; YAML indents with spaces only. Replace the tab with spaces"
+        elif unclosed:
+            opened = next((name for key, name in _OPENERS if key in str(exc.context)), "something")
+            what = f"{opened} opened on this line is never closed. Close it"
+        elif "mapping values are not allowed" in str(what):
+            what = f"{what}. Put a value that contains ': ' in quotes, and check the indentation"
+        elif not isinstance(exc, DuplicateKey):
+            what = f"{what}. Check the quotes and indentation here"
+        raise YamlProblem(Problem(path, line, f"YAML syntax error: {what}.")) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(Problem(path, first_line, f"YAML error: {exc}")) from None
 
