@@ -231,7 +231,7 @@ def publish(
     target = make_target(spec, config)
     try:
         if build:
-            echo(f"Building {config.output_path} for production (no drafts)...")
+            echo(f"Building the site into {config.output_path} for production (no drafts)...")
         folder = _build(config) if build else config.output_path
         site = read_site(folder)
         with tempfile.TemporaryDirectory(prefix="briefing-publish-") as tmp:
