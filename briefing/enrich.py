@@ -229,11 +229,13 @@ class Enricher:
         annotations, calls = annotate(ordered, pipeline, cache, curation,
                                       batch_size=self.config.nlp.batch_size, jobs=self.jobs,
                                       progress=self.progress)
-        return enrich_from_annotations(ordered, annotations, curation, self.config, calls)
+        return enrich_from_annotations(ordered, annotations, curation, self.config, calls,
+                                       lexicon=nlp_mod.lexicon(pipeline.package))
 
 
 def enrich_from_annotations(articles: Sequence[Article], annotations: dict[str, Annotation],
-                            curation: Curation, config: Config, model_calls: int = 0) -> Enrichment:
+                            curation: Curation, config: Config, model_calls: int = 0, *,
+                            lexicon: tags_mod.Lexicon | None = None) -> Enrichment:
     """Resolution and tags, given the model's annotations (pure and cheap)."""
     clusters = []
     for art in articles:
@@ -241,6 +243,6 @@ def enrich_from_annotations(articles: Sequence[Article], annotations: dict[str, 
         clusters.extend(local_clusters(art.source, art.text, cands, curation))
     resolved = resolve_archive(clusters, curation, demonyms=config.entities.demonyms)
     mentions = {art.source: resolved.mentions.get(art.source, ()) for art in articles}
-    topics, table = tags_mod.assign(articles, mentions, resolved.entities, config.tags)
+    topics, table = tags_mod.assign(articles, mentions, resolved.entities, config.tags, lexicon)
     return Enrichment(mentions=mentions, entities=resolved.entities, topics=topics, topic_table=table,
                       redirects=resolved.redirects, model_calls=model_calls)

@@ -66,6 +66,9 @@ _MONTHS_DAYS = {
     "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
     "saturday", "sunday", "today", "yesterday", "tomorrow",
 }
+_PARTICLES = {"al", "el", "bin", "ibn", "abu", "de", "la", "le", "van", "von", "the"}
+# Generic words after a place name: "Anbar province" is Anbar.
+_PLACE_TAIL = re.compile(r"\s+(?:province|governorate|region|district|county|prefecture)$", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"(?:['’]s|(?<=s)['’])$")
 _EDGE_JUNK = " \t\n\"'“”‘’«»()[]{},.;:!?*_-–—/\\|"
 _WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*\.?")
@@ -171,6 +174,10 @@ def clean_span(text: str, start: int, end: int, kind: str) -> tuple[int, int] | 
                     changed = True
     if start >= end:
         return None
+    if kind == "place":
+        m = _PLACE_TAIL.search(text, start, end)
+        if m and m.end() == end and m.start() > start:
+            end = m.start()
     return start, end
 
 
@@ -205,7 +212,7 @@ def is_junk(form: str) -> bool:
         return True
     if not any(ch.isupper() for ch in letters):
         return True
-    if norm(form) in _MONTHS_DAYS:
+    if norm(form) in _MONTHS_DAYS or norm(form) in _PARTICLES:
         return True
     first = words(form)
     return bool(first and first[0][:1].isdigit() and len(first) == 1)

@@ -15,6 +15,7 @@ import importlib.util
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .errors import EnrichmentError
@@ -63,6 +64,26 @@ class Pipeline:
         }
         raw = json.dumps(data, sort_keys=True).encode("utf-8")
         return hashlib.sha256(raw).hexdigest()[:20]
+
+
+@lru_cache(maxsize=4)
+def lexicon(package: str) -> dict[str, frozenset[str]] | None:
+    """Word classes (noun, verb, adj, adv) from the model's lemmatizer tables, if it has them.
+
+    Used by tags to keep key phrases to nouns without running the tagger.
+    """
+    import spacy
+    from spacy.lookups import Lookups
+
+    try:
+        root = spacy.util.get_package_path(package)
+        found = sorted(root.glob("**/lemmatizer/lookups/lookups.bin"))
+        if not found:
+            return None
+        table = Lookups().from_disk(found[0].parent).get_table("lemma_index")
+        return {pos: frozenset(table.get(pos, [])) for pos in ("noun", "verb", "adj", "adv")}
+    except Exception:  # noqa: BLE001 - a model without these tables just gives plainer tags
+        return None
 
 
 def load(model: str = "auto", patterns: Sequence[dict[str, Any]] = ()) -> Pipeline:

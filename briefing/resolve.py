@@ -294,6 +294,10 @@ def _link_short_forms(cands: list[Candidate], by_form: dict[str, int], uf: _Unio
 
 
 def _kinds_fit(short: str, full: str, how: str) -> bool:
+    if full == "organization" and short == full:
+        return how == "prefix"  # "Pirelli" for "Pirelli Cables"; "Framework" is not "Coordination Framework"
+    if full != "person":
+        return False  # "Mosul" is not "Eastern Mosul"
     if short == full:
         return True
     # a bare surname is often mislabelled (ORG, GPE) by the model; a person's name wins
@@ -348,6 +352,8 @@ def resolve_archive(clusters: Sequence[LocalCluster], curation: Curation = EMPTY
             else:
                 index[key] = i
     groups = _groups(uf, n)
+    _merge_kinds(clusters, groups, uf, curation)
+    groups = _groups(uf, n)
     if demonyms:
         _attach_demonyms(clusters, groups, uf, curation)
         groups = _groups(uf, n)
@@ -361,6 +367,25 @@ def _groups(uf: _Union, n: int) -> dict[int, list[int]]:
     for i in range(n):
         groups[uf.find(i)].append(i)
     return groups
+
+
+def _merge_kinds(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
+                 curation: Curation) -> None:
+    """One name seen as two kinds ("Idlib" as a place and as an organization) is one entity,
+    unless it is a lone short name, where a person and a place can share it ("Jordan")."""
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for root, members in groups.items():
+        if any(clusters[i].curated for i in members):
+            continue
+        by_name[norm(clusters[root].name)].append(root)
+    for name, roots in by_name.items():
+        if len(roots) < 2:
+            continue
+        kinds = {clusters[r].kind for r in roots}
+        if len(name_tokens(name)) <= 1 and "person" in kinds:
+            continue
+        for r in roots[1:]:
+            uf.union(roots[0], r)
 
 
 def _attach_demonyms(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
@@ -397,11 +422,11 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
             cl = clusters[i]
             for form in set(cl.forms) | {cl.name}:
                 toks = name_tokens(form)
-                if len(toks) > 1:
+                if len(toks) > 1 and cl.kind == "person":
                     for key in surname_keys(form):
                         short_index[(cl.kind, key)].add(root)
-                    if initials(form):
-                        short_index[(cl.kind, ("#acronym", initials(form)))].add(root)
+                if len(toks) > 1 and initials(form):
+                    short_index[(cl.kind, ("#acronym", initials(form)))].add(root)
                 elif toks:
                     short_index[(cl.kind, toks)].add(root)
     for root, members in groups.items():

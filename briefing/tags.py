@@ -1,7 +1,214 @@
-"""Tags and topics (placeholder while the module is written)."""
+"""Tags and topics: front-matter tags normalised, rule-defined topics, key phrases extracted.
+
+Three origins share one table of topics, keyed by slug:
+- "tag": front-matter tags, with case, spacing and singular/plural variants merged
+  ("Air strikes", "air strike" -> `air-strike`);
+- "rule": `tags.topics` in config.yaml, matched on lemmas (phrases) or on entities;
+- "auto": key phrases of the text ranked across the archive by TF-IDF (`tags.auto`,
+  `tags.auto_per_article`), without generic words ("year", "people", "official"...).
+
+Lemmas come from a small rule-based lemmatiser (plural stripping), so the spaCy tagger never
+has to run. Every topic is recorded; the page stage decides which get pages (min_articles).
+"""
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
-def assign(articles, mentions, entities, config):
-    return {a.source: () for a in articles}, {}
+from .config import TagsConfig
+from .model import Article, Entity, Mention, Topic
+from .names import norm, slug
+
+_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_IRREGULAR = {
+    "people": "people", "men": "man", "women": "woman", "children": "child", "mice": "mouse",
+    "geese": "goose", "feet": "foot", "teeth": "tooth", "crises": "crisis", "analyses": "analysis",
+    "theses": "thesis", "media": "media", "data": "data", "news": "news", "series": "series",
+    "species": "species", "politics": "politics", "economics": "economics", "physics": "physics", "aircraft": "aircraft", "police": "police",
+}
+GENERIC: frozenset[str] = frozenset("""
+year month week day time today yesterday tomorrow people person man woman thing way part lot
+number official spokesman spokeswoman statement report news country world place area group
+end start case point side fact percent cent per million billion thousand hundred dozen
+said say says told tell added according including include also would could might must
+new old last first second third next former other many much several few good great big small
+high low long well back still just even however since around among within without made make
+take taken give given went come came going get got show showed called call told mr mrs ms
+week weekend morning night evening hour minute return comment comments
+""".split())
+
+
+@lru_cache(maxsize=65536)
+def lemma(word: str) -> str:
+    """A cheap lemma: lower case, plural stripped ("strikes" -> "strike", "cities" -> "city")."""
+    w = word.lower().replace("’", "'")
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
+    if len(w) <= 3 or w.endswith(("ss", "us", "is", "'s")):
+        return w.removesuffix("'s")
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith(("ches", "shes", "sses", "xes", "zes")):
+        return w[:-2]
+    if w.endswith("s"):
+        return w[:-1]
+    return w
+
+
+def lemmas(text: str) -> list[str]:
+    return [lemma(m.group(0)) for m in _WORD.finditer(text)]
+
+
+def tag_key(tag: str) -> str:
+    """The slug a tag is known by: words lemmatised, so variants meet."""
+    return slug(" ".join(lemmas(tag)) or tag)
+
+
+def _contains(haystack: list[str], needle: list[str]) -> bool:
+    n = len(needle)
+    if not n:
+        return False
+    first = needle[0]
+    return any(haystack[i] == first and haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+Lexicon = Mapping[str, frozenset[str]]  # word class ("noun", "verb", "adj", "adv") -> words
+
+
+def assign(articles: Sequence[Article], mentions: Mapping[str, Sequence[Mention]],
+           entities: Mapping[str, Entity], config: TagsConfig,
+           lexicon: Lexicon | None = None) -> tuple[dict[str, tuple[str, ...]], dict[str, Topic]]:
+    """Topic keys per article source, and the table of every topic.
+
+    `lexicon` (word classes, see nlp.lexicon) keeps extracted phrases to nouns.
+    """
+    table: dict[str, Topic] = {}
+    per_article: dict[str, list[str]] = {a.source: [] for a in articles}
+
+    # rule topics first: their names are chosen by the site's author
+    rules = {tag_key(name): (name, rule) for name, rule in config.topics.items()}
+    for key, (name, _) in rules.items():
+        table[key] = Topic(key, name, "rule")
+
+    # front-matter tags: one name per key, the form written most often
+    written: dict[str, Counter] = defaultdict(Counter)
+    for art in articles:
+        for tag in art.tags:
+            tag = " ".join(str(tag).split())
+            if not tag:
+                continue
+            key = tag_key(tag)
+            written[key][tag] += 1
+            per_article[art.source].append(key)
+    for key, forms in written.items():
+        if key not in table:
+            name = max(forms, key=lambda f: (forms[f], f.islower(), -len(f), f))
+            table[key] = Topic(key, name, "tag")
+
+    text_lemmas = {a.source: lemmas(a.text) for a in articles}
+    for key, (_, rule) in rules.items():
+        phrases = [lemmas(p) for p in rule.phrases]
+        wanted = {norm(e) for e in rule.entities}
+        for art in articles:
+            seen = text_lemmas[art.source]
+            hit = any(_contains(seen, p) for p in phrases)
+            if not hit and wanted:
+                for m in mentions.get(art.source, ()):
+                    ent = entities.get(m.entity)
+                    names = {m.entity, m.text} | ({ent.name, *ent.aliases} if ent else set())
+                    if wanted & {norm(n) for n in names} or m.entity in rule.entities:
+                        hit = True
+                        break
+            if hit:
+                per_article[art.source].append(key)
+
+    if config.auto and config.auto_per_article > 0:
+        for source, phrases in key_phrases(articles, config.auto_per_article, lexicon).items():
+            for phrase in phrases:
+                key = tag_key(phrase)
+                if key not in table:
+                    table[key] = Topic(key, phrase, "auto")
+                per_article[source].append(key)
+
+    topics = {src: tuple(dict.fromkeys(keys)) for src, keys in per_article.items()}
+    return topics, dict(sorted(table.items()))
+
+
+def _noun_phrase(phrase: str, lexicon: Lexicon | None) -> bool:
+    """Whether a phrase can be a tag: it ends in a noun and starts with no verb or adverb."""
+    if lexicon is None:
+        return True
+    nouns, verbs, adjs, advs = (lexicon.get(k, frozenset()) for k in ("noun", "verb", "adj", "adv"))
+    parts = phrase.split()
+    head = parts[-1]
+    known = head in nouns or head in verbs or head in adjs or head in advs
+    if len(parts) == 1:
+        if not known:
+            return len(head) >= 5 and not head.endswith("ing")  # "airstrike", "counterterrorism": compounds the lists lack
+        return head in nouns and head not in adjs and head not in advs
+    if known and head not in nouns:
+        return False
+    first = parts[0]
+    return not ((first in verbs or first in advs) and first not in nouns and first not in adjs)
+
+
+def _candidates(text: str) -> Counter:
+    """Lemmatised 1- and 2-word phrases of lower-case content words, within runs of them."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    counts: Counter = Counter()
+    run: list[str] = []
+    last_end = -1
+    for m in _WORD.finditer(text):
+        word = m.group(0)
+        between = text[last_end:m.start()] if last_end >= 0 else " "
+        contiguous = between.strip() == "" and "\n" not in between
+        usable = (word.islower() and len(word) > 2 and word not in STOP_WORDS
+                  and lemma(word) not in GENERIC and not word.endswith("ly")
+                  and not (word.endswith("ed") and not word.endswith("eed") and len(word) > 4))
+        if not usable or not contiguous:
+            run = []
+        if usable:
+            run.append(lemma(word))
+            counts[run[-1]] += 1
+            if len(run) >= 2:
+                counts[f"{run[-2]} {run[-1]}"] += 1
+        last_end = m.end()
+    return counts
+
+
+def key_phrases(articles: Sequence[Article], per_article: int,
+                lexicon: Lexicon | None = None) -> dict[str, list[str]]:
+    """The top phrases of each article by TF-IDF across the archive."""
+    counts = {a.source: _candidates(a.text[a.headline_end:] if a.headline_end else a.text) for a in articles}
+    df: Counter = Counter()
+    for c in counts.values():
+        df.update(c.keys())
+    n = len(articles)
+    out: dict[str, list[str]] = {}
+    for art in articles:
+        c = counts[art.source]
+        scored = []
+        for phrase, tf in c.items():
+            if (tf < 2 and df[phrase] < 2) or not _noun_phrase(phrase, lexicon):
+                continue  # said once, nowhere else: not a theme
+            if df[phrase] > max(2, 0.5 * n):
+                continue  # in most articles: says nothing about this one
+            idf = math.log((n + 1) / (df[phrase] + 1)) + 1
+            weight = 1.5 if " " in phrase else 1.0
+            scored.append((tf * idf * weight, phrase))
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        chosen: list[str] = []
+        for _, phrase in scored:
+            if len(chosen) >= per_article:
+                break
+            parts = phrase.split()
+            if any(p in c2.split() for c2 in chosen for p in parts):
+                continue  # "air strike" chosen: no "strike" as well
+            chosen.append(phrase)
+        out[art.source] = chosen
+    return out
