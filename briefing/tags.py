@@ -167,7 +167,8 @@ def _candidates(text: str) -> Counter:
         word = m.group(0)
         between = text[last_end:m.start()] if last_end >= 0 else " "
         contiguous = between.strip() == "" and "\n" not in between
-        usable = (word.islower() and len(word) > 2 and word not in STOP_WORDS
+        attached = m.start() > 0 and text[m.start() - 1] in "-./"
+        usable = (word.islower() and not attached and len(word) > 2 and word not in STOP_WORDS
                   and lemma(word) not in GENERIC and not word.endswith("ly")
                   and not (word.endswith("ed") and not word.endswith("eed") and len(word) > 4))
         if not usable or not contiguous:
