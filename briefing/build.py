@@ -8,10 +8,10 @@ only calls them in order, times them, and makes sure a failure leaves the old si
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import archive as archive_stage
-from . import links, pages, sources
+from . import links, pages, search, sources
 from .config import Config
 from .errors import BriefingError, BuildLockedError, ContentError, OutputError
 from .model import Article, Enrichment
@@ -189,7 +189,9 @@ def _inputs_fingerprint(config: Config, found: list, static_files: dict, drafts:
     """Everything a build reads. Equal fingerprints mean an identical site: nothing to do."""
     from .render import THEME_TEMPLATES
 
-    h = hashlib.sha256(f"{BUILD_VERSION}\0{drafts}\0{config!r}\0".encode())
+    # Where the project and its output live does not change the site's bytes.
+    placeless = dataclasses.replace(config, root=Path("/"), output_dir="-")
+    h = hashlib.sha256(f"{BUILD_VERSION}\0{drafts}\0{placeless!r}\0".encode())
     for src in found:
         h.update(src.relpath.encode() + b"\0" + hashlib.sha256(src.data).digest())
     for key, (url, path) in static_files.items():
@@ -220,23 +222,12 @@ def _code_version() -> str:
 
 def _search_index(writer: SiteWriter) -> list[Written]:
     """Run Pagefind over the staged site; record the files it wrote."""
-    staging = writer.staging
-    try:
-        proc = subprocess.run([sys.executable, "-m", "pagefind", "--site", str(staging), "--quiet"],
-                              capture_output=True, text=True, timeout=1800)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise OutputError(f"the search indexer (Pagefind) failed to run: {exc}. Install it with "
-                          "`pip install \"pagefind[bin]\"`, or set `search: {enabled: false}`.") from None
-    if proc.returncode != 0:
-        raise OutputError("the search indexer (Pagefind) failed:\n" + (proc.stderr or proc.stdout).strip()
-                          + "\nSet `search: {enabled: false}` in config.yaml to build without search.")
+    search.run_pagefind(writer.staging)
     out = []
-    bundle = staging / "pagefind"
-    for p in sorted(bundle.rglob("*")):
+    for p in sorted((writer.staging / "pagefind").rglob("*")):
         if p.is_file():
-            rel = p.relative_to(staging).as_posix()
-            data = p.read_bytes()
-            out.append(Written(rel, hashlib.sha256(data).hexdigest(), None, rewritten=True))
+            rel = p.relative_to(writer.staging).as_posix()
+            out.append(Written(rel, hashlib.sha256(p.read_bytes()).hexdigest(), None, rewritten=True))
     return out
 
 

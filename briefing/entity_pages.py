@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -19,7 +20,8 @@ def entity_url(entity: Entity) -> str:
     return f"{KIND_SECTIONS[entity.kind]}/{entity.slug}/"
 
 
-def plan(archive: Archive, config: Config) -> list:
+def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) -> list:
+    """Entity, topic and index pages. `linked`: each article's woven mention spans (for anchors)."""
     from .pages import Page, page_path, page_url, paginate, pagination
 
     pages: list[Page] = []
@@ -40,7 +42,7 @@ def plan(archive: Archive, config: Config) -> list:
         for entity in entities:
             sources = archive.entity_sources[entity.key]
             base = entity_url(entity)
-            items = [_mention_item(archive, s, entity) for s in sources]
+            items = [_mention_item(archive, s, entity, linked[s]) for s in sources]
             chunks = paginate(items, config.paginate)
             dates = [archive.by_source[s].article.date for s in sources]
             topics = Counter(t for s in sources for t in archive.by_source[s].topics if t in archive.paged_topics)
@@ -121,18 +123,28 @@ def _card(archive: Archive, source: str) -> dict[str, Any]:
     return card(archive.by_source[source])
 
 
-def _mention_item(archive: Archive, source: str, entity: Entity) -> dict[str, Any]:
-    """An article on an entity page: the first linked mention in its sentence, with its anchor."""
-    from .pages import anchor_for, card
+def _mention_item(archive: Archive, source: str, entity: Entity, spans: Sequence[Any]) -> dict[str, Any]:
+    """An article on an entity page: its first linked mention in its sentence, with its anchor.
+
+    When no mention could be linked (only in the headline, a heading or a link), the snippet
+    shows the first mention and points at the article itself.
+    """
+    from .markdown import BLOCK_SEPARATOR
+    from .pages import card
 
     entry = archive.by_source[source]
     text = entry.article.text
-    mention = next((m for m in entry.mentions if m.entity == entity.key
-                    and m.start >= entry.article.headline_end), None)
-    mention = mention or next(m for m in entry.mentions if m.entity == entity.key)
-    before, hit, after = snippet(text, mention.start, mention.end)
+    href = entity_url(entity)
+    span = next((s for s in spans if s.href == href), None)
+    if span is not None:
+        offset = entry.article.headline_end + len(BLOCK_SEPARATOR)
+        start, end, anchor = span.start + offset, span.end + offset, span.anchor
+    else:
+        mention = next(m for m in entry.mentions if m.entity == entity.key)
+        start, end, anchor = mention.start, mention.end, ""
+    before, hit, after = snippet(text, start, end)
     item = card(entry)
-    item.update(before=before, hit=hit, after=after, anchor=anchor_for(entity.slug, 0))
+    item.update(before=before, hit=hit, after=after, anchor=anchor)
     return item
 
 

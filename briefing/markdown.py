@@ -211,11 +211,19 @@ def _render_mention_open(self, tokens, idx, options, env) -> str:  # noqa: ANN00
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~=:\"'$^])")
 
 
+_WRAP_WIDTH = 100
+
+
 def escape_plain(text: str) -> str:
     """Turn plain text into Markdown that renders to the same characters, paragraph for paragraph."""
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
     out = []
-    for para in paragraphs:
-        lines = [_MD_SPECIAL.sub(r"\\\1", line.strip()) for line in para.splitlines() if line.strip()]
-        out.append("\n".join(lines))
+    for block in blocks:
+        lines = [_MD_SPECIAL.sub(r"\\\1", line.strip()) for line in block.splitlines() if line.strip()]
+        # Blank lines separate paragraphs. Within a block, long lines are paragraphs of their
+        # own (one paragraph per line, as scraped news often is); short ones are a hard wrap.
+        if any(len(line) > _WRAP_WIDTH for line in lines[:-1]):
+            out.extend(lines)
+        else:
+            out.append("\n".join(lines))
     return "\n\n".join(out) + ("\n" if out else "")

@@ -79,10 +79,11 @@ def plan(archive: Archive, config: Config, asset_urls: Mapping[str, str] | None 
     """Every page of the site. Raises ContentError for URL collisions and broken local links."""
     problems: list[Problem] = []
     pages: list[Page] = []
-    pages += _article_pages(archive, config, asset_urls or {}, problems)
+    linked = {e.source: _mention_links(e, archive, config) for e in archive.entries}
+    pages += _article_pages(archive, config, linked, asset_urls or {}, problems)
     pages += _home_pages(archive, config)
     pages += _archive_pages(archive, config)
-    pages += entity_pages.plan(archive, config)
+    pages += entity_pages.plan(archive, config, {s: spans for s, (spans, _) in linked.items()})
     pages += feeds.plan(archive, config, pages)
     pages.append(Page("404.html", "404.html", "404.html", {"title": "Page not found"}, in_sitemap=False))
     if config.search.enabled:
@@ -113,8 +114,8 @@ def _collisions(pages: list[Page], archive: Archive) -> list[Problem]:
 # --- articles ------------------------------------------------------------------------------
 
 
-def _article_pages(archive: Archive, config: Config, asset_urls: Mapping[str, str],
-                   problems: list[Problem]) -> list[Page]:
+def _article_pages(archive: Archive, config: Config, linked: Mapping[str, tuple[tuple[LinkedSpan, ...], list]],
+                   asset_urls: Mapping[str, str], problems: list[Problem]) -> list[Page]:
     pages = []
     entries = archive.entries
     url_of_source = {e.source: e.url for e in entries}
@@ -122,7 +123,7 @@ def _article_pages(archive: Archive, config: Config, asset_urls: Mapping[str, st
         a = entry.article
         newer = entries[i - 1] if i > 0 else None
         older = entries[i + 1] if i + 1 < len(entries) else None
-        spans, panel = _mention_links(entry, archive, config)
+        spans, panel = linked[entry.source]
         links = _local_links(a, url_of_source, asset_urls, problems)
         topics = [{"name": archive.topics[t].name, "url": f"topics/{t}/"}
                   for t in entry.topics if t in archive.paged_topics]
