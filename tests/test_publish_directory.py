@@ -138,6 +138,28 @@ def test_a_file_becomes_a_folder_and_back(tmp_path, rsync):
     assert tree(www) == {"news": b"a file again", "keep.html": b"k"}
 
 
+def test_a_failure_midway_says_what_was_done(tmp_path, monkeypatch):
+    config, www = project(tmp_path, False)
+    run(config)
+    write_site(config.output_path, edited(SITE, {"a.html": "a", "b.html": "b", "feed.xml": None}))
+    real_replace = directory.os.replace
+    done = []
+
+    def replace_then_fail(src, dst):
+        if done:
+            raise PermissionError(13, "Permission denied", str(dst))
+        done.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(directory.os, "replace", replace_then_fail)
+    with pytest.raises(PublishError) as info:
+        run(config)
+    message = str(info.value)
+    assert "cannot write" in message and "b.html: Permission denied" in message
+    assert "uploaded 1 of 2 new" in message and "deleted 0 of 1" in message
+    assert tree(www) == {**as_bytes(SITE), "a.html": b"a"}  # a.html new, the rest as it was, no temp files
+
+
 def test_target_inside_the_output_folder_is_refused(tmp_path):
     config = make_project(tmp_path / "proj", {"targets": {"www": {"type": "directory", "path": "site/www"}}})
     with pytest.raises(PublishError, match="overlaps the output folder"):

@@ -208,6 +208,37 @@ def test_transient_errors_are_retried(tmp_path, endpoint, client, monkeypatch):
     assert objects(client, bucket, "news/") == as_bytes(SITE)
 
 
+def test_access_denied_midway_says_what_was_done(tmp_path, endpoint, client, monkeypatch):
+    from botocore.awsrequest import AWSResponse
+
+    class Raw:
+        def stream(self, **kw):
+            yield b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+
+    def deny_feed(request, **kw):
+        return AWSResponse(request.url, 403, {}, Raw()) if request.url.endswith("/feed.xml") else None
+
+    bucket = new_bucket(client)
+    client.put_object(Bucket=bucket, Key="news/old.html", Body=b"old")
+    config = project(tmp_path, endpoint, bucket, workers=1)
+    make = s3._make_client
+
+    def patched(options):
+        made = make(options)
+        made.meta.events.register("before-send.s3.PutObject", deny_feed)
+        return made
+
+    monkeypatch.setattr(s3, "_make_client", patched)
+    with pytest.raises(PublishError) as info:
+        run(config)
+    message = str(info.value)
+    assert "access denied while uploading news/feed.xml" in message
+    assert "deleted 0 of 1" in message and "run publish again" in message
+    held = objects(client, bucket, "news/")
+    assert "old.html" in held and "feed.xml" not in held  # no deletes after a failed upload
+    assert all(held[k] == v for k, v in as_bytes(SITE).items() if k in held)
+
+
 def test_unreachable_endpoint_is_a_clear_error(tmp_path, endpoint, client, monkeypatch):
     import socket
 
