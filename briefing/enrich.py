@@ -213,7 +213,7 @@ class Enricher:
     def pipeline(self, curation: Curation) -> nlp_mod.Pipeline:
         digest = curation.patterns_digest()
         if self._pipeline is None or digest != self._patterns_digest:
-            self._pipeline = nlp_mod.load(self.config.nlp.model, curation.patterns())
+            self._pipeline = nlp_mod.load_shared(self.config.nlp.model, curation.patterns())
             self._patterns_digest = digest
         return self._pipeline
 

@@ -86,6 +86,20 @@ def lexicon(package: str) -> dict[str, frozenset[str]] | None:
         return None
 
 
+_LOADED: dict[str, Pipeline] = {}
+
+
+def load_shared(model: str = "auto", patterns: Sequence[dict[str, Any]] = ()) -> Pipeline:
+    """`load`, but one pipeline per (model, patterns) per process: spaCy pipelines are large
+    and only read here, so every Enricher (builds, the dev server, tests) can share one."""
+    key = json.dumps([model, list(patterns)], sort_keys=True)
+    if key not in _LOADED:
+        if len(_LOADED) >= 4:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = load(model, patterns)
+    return _LOADED[key]
+
+
 def load(model: str = "auto", patterns: Sequence[dict[str, Any]] = ()) -> Pipeline:
     """Load the NER pipeline: the first installed model of `candidates(model)`, trimmed."""
     import spacy
