@@ -115,7 +115,7 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
                     raise links.BrokenLinksError(broken)
                 clock.lap("links", "every internal link and anchor resolves")
             result.written = writer.rewritten
-            writer.commit(inputs)
+            writer.commit(inputs, drafts=drafts)
             clock.lap("write", f"{result.written} files written, {len(writer.records) - result.written} kept")
         except BaseException:
             writer.abort()

@@ -35,10 +35,12 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)  # relpath -> sha256 of bytes
     pages: dict[str, str] = field(default_factory=dict)  # relpath -> render fingerprint
     inputs: str = ""  # fingerprint of everything the build read (for no-op detection)
+    drafts: bool = False  # the build included drafts: a preview, never to be published
 
     def to_json(self) -> str:
         return json.dumps({"version": MANIFEST_VERSION, "files": dict(sorted(self.files.items())),
-                           "pages": dict(sorted(self.pages.items())), "inputs": self.inputs},
+                           "pages": dict(sorted(self.pages.items())), "inputs": self.inputs,
+                           "drafts": self.drafts},
                           indent=0, sort_keys=True)
 
 
@@ -49,7 +51,7 @@ def read_manifest(output: Path) -> Manifest | None:
         if data.get("version") != MANIFEST_VERSION:
             return None
         return Manifest(files=dict(data["files"]), pages=dict(data.get("pages", {})),
-                        inputs=str(data.get("inputs", "")))
+                        inputs=str(data.get("inputs", "")), drafts=bool(data.get("drafts", False)))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -153,11 +155,11 @@ class SiteWriter:
             return False
 
     # -- finishing -----------------------------------------------------------------------------
-    def commit(self, inputs: str = "") -> Manifest:
+    def commit(self, inputs: str = "", drafts: bool = False) -> Manifest:
         """Carry over foreign files, write the manifest, swap the new site in."""
         manifest = Manifest(files={r.path: r.sha256 for r in self.records.values()},
                             pages={r.path: r.fingerprint for r in self.records.values() if r.fingerprint},
-                            inputs=inputs)
+                            inputs=inputs, drafts=drafts)
         if self.output.is_dir():
             self._carry_over_foreign_files(set(manifest.files) | set(self.previous.files if self.previous else ()))
         (self.staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
