@@ -1,0 +1,86 @@
+"""The annotation cache: atomic files, corrupt entries recomputed, model calls counted."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+from briefing.cache import Cache
+from briefing.config import Config, NlpConfig
+from briefing.enrich import Enricher
+from briefing.model import Article
+
+
+def article(source: str, title: str, body: str) -> Article:
+    text = f"{title}\n\n{body}"
+    return Article(source=source, title=title, date=dt.datetime(2025, 3, 14, tzinfo=dt.timezone.utc),
+                   slug=source, summary="", body=body, body_line=3, text=text, headline_end=len(title),
+                   content_hash=str(hash(text)))
+
+
+ARTICLES = [
+    article("a.md", "Talks in Baghdad", "Iraqi Prime Minister Mohammed Shia al-Sudani met Fouad Hussein in Baghdad."),
+    article("b.md", "Visit to Damascus", "Ahmed al-Sharaa received envoys in Damascus. Al-Sharaa spoke at length."),
+    article("c.md", "Coalition plans", "The U.S.-led coalition will leave Iraq by September 2025, Washington said."),
+]
+
+
+def test_get_put_and_corrupt_entries(tmp_path: Path):
+    cache = Cache(tmp_path, "fp")
+    assert cache.get("k") is None
+    cache.put("k", {"x": [1, 2]})
+    assert cache.get("k") == {"x": [1, 2]}
+    assert not list((tmp_path / "fp").glob(".tmp-*"))  # no temp file left behind
+    (tmp_path / "fp" / "k.json").write_text("{not json", encoding="utf-8")
+    assert cache.get("k") is None
+    (tmp_path / "fp" / "k.json").write_bytes(b"\xff\xfe\x00")
+    assert cache.get("k") is None
+    (tmp_path / "fp" / "k.json").write_text(json.dumps({"key": "other", "value": 1}), encoding="utf-8")
+    assert cache.get("k") is None
+
+
+def test_second_run_runs_the_model_on_nothing(tmp_path: Path):
+    config = Config(root=tmp_path)
+    first = Enricher(config).run(ARTICLES)
+    assert first.model_calls == 3
+    second = Enricher(config).run(ARTICLES)
+    assert second.model_calls == 0
+    assert second.mentions == first.mentions
+    assert second.entities == first.entities
+    assert second.topics == first.topics
+
+
+def test_changing_one_article_runs_the_model_once(tmp_path: Path):
+    config = Config(root=tmp_path)
+    enricher = Enricher(config)
+    enricher.run(ARTICLES)
+    changed = dataclasses.replace(ARTICLES[1], text=ARTICLES[1].text + " Hama was calm.")
+    result = enricher.run([ARTICLES[0], changed, ARTICLES[2]])
+    assert result.model_calls == 1
+    assert any(m.text == "Hama" for m in result.mentions["b.md"])
+
+
+def test_corrupt_entry_is_recomputed_not_a_crash(tmp_path: Path):
+    config = Config(root=tmp_path)
+    first = Enricher(config).run(ARTICLES)
+    files = sorted(p for p in config.cache_path.rglob("*.json"))
+    assert len(files) == 3
+    files[0].write_text("garbage", encoding="utf-8")
+    files[1].write_bytes(b"")
+    again = Enricher(config).run(ARTICLES)
+    assert again.model_calls == 2
+    assert again.mentions == first.mentions
+
+
+def test_fingerprint_changes_with_settings(tmp_path: Path):
+    enricher = Enricher(Config(root=tmp_path))
+    curation = enricher.curation()
+    pipeline = enricher.pipeline(curation)
+    fp = enricher.fingerprint(pipeline, curation)
+    assert fp == enricher.fingerprint(pipeline, curation)
+    # the cache folder is named by the fingerprint; a different cache_dir is a different place
+    other = Enricher(Config(root=tmp_path, nlp=NlpConfig(cache_dir="elsewhere")))
+    other.run(ARTICLES[:1])
+    assert (tmp_path / "elsewhere" / fp).is_dir()
