@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from .archive import Archive, co_mentions
 from .config import Config
-from .model import KIND_LABELS, KIND_SECTIONS, Entity
+from .model import KIND_LABELS, KIND_NAMES, KIND_SECTIONS, Entity
 
 
 def entity_url(entity: Entity) -> str:
@@ -47,7 +47,7 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
             dates = [archive.by_source[s].article.date for s in sources]
             topics = Counter(t for s in sources for t in archive.by_source[s].topics if t in archive.paged_topics)
             common = {
-                "entity": {"name": entity.name, "kind": entity.kind, "kind_label": KIND_LABELS[kind],
+                "entity": {"name": entity.name, "kind": entity.kind, "kind_label": KIND_NAMES[kind],
                            "aliases": list(entity.aliases), "description": entity.description,
                            "links": list(entity.links), "key": entity.key},
                 "count": len(sources),

@@ -24,6 +24,13 @@ KIND_SECTIONS: Mapping[str, str] = {
     "group": "groups",
     "event": "events",
 }
+KIND_NAMES: Mapping[str, str] = {
+    "person": "Person",
+    "organization": "Organisation",
+    "place": "Place",
+    "group": "Group",
+    "event": "Event",
+}
 KIND_LABELS: Mapping[str, str] = {
     "person": "People",
     "organization": "Organisations",
