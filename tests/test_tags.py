@@ -1,0 +1,73 @@
+"""Tags: normalisation, rule topics on lemmas and entities, TF-IDF key phrases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+
+from briefing.config import TagsConfig, TopicRule
+from briefing.model import Article, Entity, Mention
+from briefing.tags import GENERIC, assign, key_phrases, lemma, tag_key
+
+
+def article(source: str, body: str, tags: tuple[str, ...] = (), title: str = "Title") -> Article:
+    text = f"{title}\n\n{body}"
+    return Article(source=source, title=title, date=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
+                   slug=source, summary="", body=body, body_line=3, text=text, headline_end=len(title),
+                   content_hash="", tags=tags)
+
+
+def test_lemma_and_keys():
+    assert lemma("strikes") == "strike"
+    assert lemma("cities") == "city"
+    assert lemma("crises") == "crisis"
+    assert lemma("news") == "news"
+    assert tag_key("Air  Strikes") == tag_key("air strike") == "air-strike"
+
+
+def test_front_matter_tags_merge_variants():
+    arts = [article("a", "x", ("Air strikes", "Iraq")), article("b", "y", ("air strike",)),
+            article("c", "z", ("air strike", " IRAQ "))]
+    topics, table = assign(arts, {}, {}, TagsConfig(auto=False))
+    assert topics["a"] == ("air-strike", "iraq")
+    assert table["air-strike"].name == "air strike" and table["air-strike"].origin == "tag"
+    assert set(table) == {"air-strike", "iraq"}
+
+
+def test_rule_topics_match_lemmas_and_entities():
+    rules = types.MappingProxyType({
+        "Counterterrorism": TopicRule(phrases=("airstrike", "raid"), entities=()),
+        "Diplomacy": TopicRule(phrases=("foreign minister",), entities=("person/fouad-hussein",)),
+        "Assad": TopicRule(entities=("Bashar al-Assad",)),
+    })
+    arts = [article("a", "Two raids and several airstrikes hit the town."),
+            article("b", "The foreign ministers met."),
+            article("c", "Hussein spoke. Assad left.")]
+    ents = {"person/fouad-hussein": Entity("person/fouad-hussein", "Fouad Hussein", "person"),
+            "person/bashar-al-assad": Entity("person/bashar-al-assad", "Bashar al-Assad", "person", ("Assad",))}
+    mentions = {"c": (Mention(13, 20, "Hussein", "person", "person/fouad-hussein"),
+                      Mention(27, 32, "Assad", "person", "person/bashar-al-assad"))}
+    topics, table = assign(arts, mentions, ents, TagsConfig(auto=False, topics=rules))
+    assert topics["a"] == ("counterterrorism",)
+    assert topics["b"] == ("diplomacy",)
+    assert set(topics["c"]) == {"diplomacy", "assad"}
+    assert all(t.origin == "rule" for t in table.values())
+
+
+def test_auto_tags_rank_phrases_without_generic_words():
+    arts = [
+        article("a", "The drone strike hit the camp. A second drone strike followed. Officials said people "
+                     "died this year. The drone strike was the third this time."),
+        article("b", "World oil prices rose. Then oil prices fell later in the year as people sold. Officials said so."),
+        article("c", "The camp held refugees. Refugees left the camp each year."),
+    ]
+    phrases = key_phrases(arts, 3)
+    assert phrases["a"][0] == "drone strike"
+    assert phrases["b"][0] == "oil price"
+    for chosen in phrases.values():
+        for p in chosen:
+            assert not set(p.split()) & GENERIC
+    topics, table = assign(arts, {}, {}, TagsConfig(auto=True, auto_per_article=2))
+    assert "drone-strike" in topics["a"] and table["drone-strike"].origin == "auto"
+    off, table_off = assign(arts, {}, {}, TagsConfig(auto=False))
+    assert not any(off.values()) and not table_off
