@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from briefing import nlp as nlp_mod  # noqa: E402
 from briefing.config import Config  # noqa: E402
+from briefing.curation import EMPTY  # noqa: E402
 from briefing.enrich import annotate, enrich_from_annotations  # noqa: E402
 from briefing.model import Article  # noqa: E402
 from briefing.names import LABEL_KINDS  # noqa: E402
-from briefing.curation import EMPTY  # noqa: E402
 
 TARGETS = {"ner_f1": 0.65, "b3_f1": 0.89, "found": 3380}
 NER_KINDS = {"person": "PER", "organization": "ORG", "place": "LOC"}
@@ -49,7 +49,7 @@ def load_gold(shared: Path) -> tuple[list[dict], list[dict]]:
 
 def as_article(doc_id: str, text: str) -> Article:
     title = text.split("\n", 1)[0]
-    return Article(source=doc_id, title=title, date=dt.datetime(1996, 8, 30, tzinfo=dt.timezone.utc),
+    return Article(source=doc_id, title=title, date=dt.datetime(1996, 8, 30, tzinfo=dt.UTC),
                    slug=doc_id, summary="", body=text[len(title):], body_line=1, text=text,
                    headline_end=len(title), content_hash="")
 
@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gold: {len(aida)} documents, {linked_total:,} linked mentions (AIDA testa); "
           f"model {pipeline.package} {pipeline.pipe_names}; annotate {t1 - t0:.1f}s, resolve+tags {t2 - t1:.2f}s")
     print()
-    print(f"{'system':<28} {'NER P':>6} {'NER R':>6} {'NER F1':>6}   {'B3 P':>6} {'B3 R':>6} {'B3 F1':>6}   {'found':>6}")
+    print(f"{'system':<28} {'NER P':>6} {'NER R':>6} {'NER F1':>6}   "
+          f"{'B3 P':>6} {'B3 R':>6} {'B3 F1':>6}   {'found':>6}")
     for name, ner, b3, found in rows:
         ner_s = "   -      -      -  " if ner is None else f"{ner[0]:6.3f} {ner[1]:6.3f} {ner[2]:6.3f}"
         print(f"{name:<28} {ner_s:>20}   {b3[0]:6.3f} {b3[1]:6.3f} {b3[2]:6.3f}   {found:6,}")
@@ -163,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.dump, "w", encoding="utf-8") as fh:
             for doc in aida:
                 ms = enrichment.mentions.get(doc["id"], ())
-                fh.write(json.dumps({"id": doc["id"], "mentions": [[m.start, m.end, m.text, m.kind, m.entity] for m in ms]},
+                rows = [[m.start, m.end, m.text, m.kind, m.entity] for m in ms]
+                fh.write(json.dumps({"id": doc["id"], "mentions": rows},
                                     ensure_ascii=False) + "\n")
     return 0 if ok or not args.check else 1
 

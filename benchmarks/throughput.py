@@ -38,7 +38,7 @@ def load_articles(shared: Path, limit: int) -> list[Article]:
             row = json.loads(line)
             title, body = row["title"], row["body"]
             text = f"{title}\n\n{body}"
-            out.append(Article(source=row["id"], title=title, date=dt.datetime(2005, 1, 1, tzinfo=dt.timezone.utc),
+            out.append(Article(source=row["id"], title=title, date=dt.datetime(2005, 1, 1, tzinfo=dt.UTC),
                                slug=row["id"], summary="", body=body, body_line=3, text=text,
                                headline_end=len(title), content_hash=""))
     return out

@@ -176,7 +176,8 @@ def _entities(data: Mapping, path: str, problems: list[Problem]) -> list[tuple[C
     out = []
     for i, item in enumerate(raw):
         if not isinstance(item, Mapping):
-            problems.append(Problem(path, top, f"entry {i + 1} of 'entities' must be a mapping with a name and a kind."))
+            problems.append(Problem(path, top,
+                                    f"entry {i + 1} of 'entities' must be a mapping with a name and a kind."))
             continue
         line = _line(item, "name", None) or (min(item.lines.values()) if getattr(item, "lines", None) else top)
         before = len(problems)
@@ -195,9 +196,11 @@ def _entities(data: Mapping, path: str, problems: list[Problem]) -> list[tuple[C
         if description is None:
             description = ""
         if not isinstance(description, str):
-            problems.append(Problem(path, _line(item, "description", line), f"entity {name!r}: description must be a string."))
+            problems.append(Problem(path, _line(item, "description", line),
+                                    f"entity {name!r}: description must be a string."))
             description = ""
-        aliases = _str_list(item.get("aliases"), path, _line(item, "aliases", line), f"entity {name!r}: aliases", problems)
+        aliases = _str_list(item.get("aliases"), path, _line(item, "aliases", line),
+                            f"entity {name!r}: aliases", problems)
         links = _str_list(item.get("links"), path, _line(item, "links", line), f"entity {name!r}: links", problems)
         for link in links:
             if not link.startswith(("http://", "https://")):
@@ -216,7 +219,8 @@ def _not_same(data: Mapping, path: str, problems: list[Problem]) -> frozenset[fr
     if raw is None:
         return frozenset()
     if not isinstance(raw, list):
-        problems.append(Problem(path, line, "'not_same' must be a list of groups, e.g. [[\"Assad\", \"Hafez al-Assad\"]]."))
+        problems.append(Problem(path, line,
+                                "'not_same' must be a list of groups, e.g. [[\"Assad\", \"Hafez al-Assad\"]]."))
         return frozenset()
     pairs = set()
     for group in raw:

@@ -217,7 +217,8 @@ def local_clusters(source: str, text: str, cands: list[Candidate],
     return out
 
 
-def _defined_aliases(text: str, cands: list[Candidate], curation: Curation) -> tuple[list[Candidate], list[tuple[int, int]], set[int]]:
+def _defined_aliases(text: str, cands: list[Candidate],
+                     curation: Curation) -> tuple[list[Candidate], list[tuple[int, int]], set[int]]:
     """Acronyms defined in parentheses and `known as "..."` aliases: new links (and mentions)."""
     cands = list(cands)
     pairs: list[tuple[tuple[int, int], tuple[int, int], str]] = []  # (full span, alias span, kind)
@@ -272,7 +273,7 @@ def _defined_aliases(text: str, cands: list[Candidate], curation: Curation) -> t
 def _link_short_forms(cands: list[Candidate], by_form: dict[str, int], uf: _Union, curation: Curation) -> None:
     """Tie "Assad" to "Bashar al-Assad" when one full name in the article fits."""
     forms = sorted(by_form.items(), key=lambda kv: len(name_tokens(cands[kv[1]].text)))
-    for key, i in forms:
+    for _, i in forms:
         short = cands[i]
         if short.curated:
             continue

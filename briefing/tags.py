@@ -28,7 +28,8 @@ _IRREGULAR = {
     "people": "people", "men": "man", "women": "woman", "children": "child", "mice": "mouse",
     "geese": "goose", "feet": "foot", "teeth": "tooth", "crises": "crisis", "analyses": "analysis",
     "theses": "thesis", "media": "media", "data": "data", "news": "news", "series": "series",
-    "species": "species", "politics": "politics", "economics": "economics", "physics": "physics", "aircraft": "aircraft", "police": "police",
+    "species": "species", "politics": "politics", "economics": "economics", "physics": "physics",
+    "aircraft": "aircraft", "police": "police",
 }
 GENERIC: frozenset[str] = frozenset("""
 year month week day time today yesterday tomorrow people person man woman thing way part lot
@@ -148,7 +149,8 @@ def _noun_phrase(phrase: str, lexicon: Lexicon | None) -> bool:
     known = head in nouns or head in verbs or head in adjs or head in advs
     if len(parts) == 1:
         if not known:
-            return len(head) >= 5 and not head.endswith("ing")  # "airstrike", "counterterrorism": compounds the lists lack
+            # "airstrike", "counterterrorism": compounds the word lists lack
+            return len(head) >= 5 and not head.endswith("ing")
         return head in nouns and head not in adjs and head not in advs
     if known and head not in nouns:
         return False

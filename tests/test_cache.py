@@ -15,7 +15,7 @@ from briefing.model import Article
 
 def article(source: str, title: str, body: str) -> Article:
     text = f"{title}\n\n{body}"
-    return Article(source=source, title=title, date=dt.datetime(2025, 3, 14, tzinfo=dt.timezone.utc),
+    return Article(source=source, title=title, date=dt.datetime(2025, 3, 14, tzinfo=dt.UTC),
                    slug=source, summary="", body=body, body_line=3, text=text, headline_end=len(title),
                    content_hash=str(hash(text)))
 

@@ -30,7 +30,7 @@ def bbc(n: int) -> list[Article]:
                 break
             row = json.loads(line)
             text = f"{row['title']}\n\n{row['body']}"
-            out.append(Article(source=row["id"], title=row["title"], date=dt.datetime(2005, 1, 1, tzinfo=dt.timezone.utc),
+            out.append(Article(source=row["id"], title=row["title"], date=dt.datetime(2005, 1, 1, tzinfo=dt.UTC),
                                slug=row["id"], summary="", body=row["body"], body_line=3, text=text,
                                headline_end=len(row["title"]), content_hash=""))
     return out

@@ -12,7 +12,7 @@ from briefing.tags import GENERIC, assign, key_phrases, lemma, tag_key
 
 def article(source: str, body: str, tags: tuple[str, ...] = (), title: str = "Title") -> Article:
     text = f"{title}\n\n{body}"
-    return Article(source=source, title=title, date=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
+    return Article(source=source, title=title, date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
                    slug=source, summary="", body=body, body_line=3, text=text, headline_end=len(title),
                    content_hash="", tags=tags)
 
@@ -58,7 +58,8 @@ def test_auto_tags_rank_phrases_without_generic_words():
     arts = [
         article("a", "The drone strike hit the camp. A second drone strike followed. Officials said people "
                      "died this year. The drone strike was the third this time."),
-        article("b", "World oil prices rose. Then oil prices fell later in the year as people sold. Officials said so."),
+        article("b", "World oil prices rose. Then oil prices fell later in the year as people sold. "
+                     "Officials said so."),
         article("c", "The camp held refugees. Refugees left the camp each year."),
     ]
     phrases = key_phrases(arts, 3)
