@@ -1,0 +1,75 @@
+"""Site features on small archives: renamed entities redirect, link policy, page thresholds."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+from briefing import links
+from conftest import make_project, run_cli
+
+CURATION = textwrap.dedent("""\
+    entities:
+      - name: Port of Rotterdam Authority
+        kind: organization
+        aliases: [Port Authority]
+        description: "Runs Europe's largest port."
+        links: ["https://en.wikipedia.org/wiki/Port_of_Rotterdam"]
+        formerly: ["organization/rotterdam-port-board"]
+    """)
+
+
+def build(root: Path) -> Path:
+    result = run_cli("build", "--project", str(root))
+    assert result.returncode == 0, result.stderr
+    return root / "site"
+
+
+def test_renamed_entity_keeps_its_old_url_working(tmp_path: Path):
+    root = make_project(tmp_path / "p")
+    (root / "entities.yaml").write_text(CURATION)
+    site = build(root)
+    new = site / "organizations/port-of-rotterdam-authority/index.html"
+    assert "Runs Europe&#39;s largest port." in new.read_text()
+    old = (site / "organizations/rotterdam-port-board/index.html").read_text()
+    assert 'http-equiv="refresh" content="0; url=/organizations/port-of-rotterdam-authority/"' in old
+    assert ("/organizations/rotterdam-port-board/ /organizations/port-of-rotterdam-authority/ 301"
+            in (site / "_redirects").read_text())
+    assert links.check(site) == []
+
+
+def test_every_mention_linked_when_configured(tmp_path: Path):
+    root = make_project(tmp_path / "p", config='title: T\nbase_url: "https://example.org/"\n'
+                                                "search: {enabled: false}\nentities: {link: every}\n")
+    site = build(root)
+    page = (site / "articles/strike-ends/index.html").read_text()
+    rutte = re.findall(r'<a href="/people/mark-rutte/" class="mention mention-person" id="(m-mark-rutte[-0-9]*)"',
+                       page)
+    assert rutte == ["m-mark-rutte", "m-mark-rutte-2"]  # "Mark Rutte" and then "Rutte"
+
+
+def test_first_mention_only_by_default(tmp_path: Path):
+    site = build(make_project(tmp_path / "p"))
+    page = (site / "articles/strike-ends/index.html").read_text()
+    assert len(re.findall(r'href="/people/mark-rutte/" class="mention', page)) == 1
+
+
+def test_entities_below_the_threshold_get_no_page_and_stay_unlinked(tmp_path: Path):
+    root = make_project(tmp_path / "p", config='title: T\nbase_url: "https://example.org/"\n'
+                                                "search: {enabled: false}\nentities: {min_articles: 2}\n")
+    site = build(root)
+    assert (site / "places/rotterdam/index.html").exists()  # in all three articles
+    assert not (site / "people/mark-rutte").exists()  # in one article only
+    page = (site / "articles/strike-ends/index.html").read_text()
+    assert "Mark Rutte" in page and "/people/mark-rutte/" not in page
+    assert links.check(site) == []
+
+
+def test_topic_pages_need_two_articles(tmp_path: Path):
+    site = build(make_project(tmp_path / "p"))
+    assert (site / "topics/port/index.html").exists()  # tagged "ports" on three articles
+    assert (site / "topics/labour/index.html").exists()  # two
+    assert not (site / "topics/trade").exists()  # one
+    topic = (site / "topics/port/index.html").read_text()
+    assert topic.count('class="card"') == 3 and "Most associated" in topic
