@@ -101,7 +101,7 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
                         ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
             renderer = Renderer(config, asset_versions=versions)
             writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
-            records, rendered = render_pages(planned, renderer, writer, jobs)
+            records, rendered, summaries = render_pages(planned, renderer, writer, jobs)
             writer.add(records)
             result.rendered = rendered
             clock.lap("render", f"{rendered} rendered, {len(planned) - rendered} unchanged")
@@ -110,7 +110,7 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
                 writer.add(_search_index(writer))
                 clock.lap("search", "Pagefind index built")
             if check_links:
-                broken = links.check(writer.staging, config.base_path)
+                broken = check_links_of(writer, summaries, config)
                 if broken:
                     raise links.BrokenLinksError(broken)
                 clock.lap("links", "every internal link and anchor resolves")
@@ -124,8 +124,12 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
 
 
 def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter,
-                 jobs: int) -> tuple[list[Written], int]:
-    """Render every page whose fingerprint changed; link the rest from the previous build."""
+                 jobs: int) -> tuple[list[Written], int, dict[str, links.Summary]]:
+    """Render every page whose fingerprint changed; link the rest from the previous build.
+
+    Returns the files, how many pages were rendered, and the link summary of each rendered HTML
+    page (read while its text is in memory, in the worker that rendered it).
+    """
     records: list[Written] = []
     todo: list[tuple[pages.Page, str]] = []
     for page in planned:
@@ -136,22 +140,34 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
         else:
             todo.append((page, fp))
     if jobs > 1 and len(todo) >= 400 and sys.platform != "win32":
-        records += _render_parallel(todo, renderer, writer, jobs)
+        done = _render_parallel(todo, renderer, writer, jobs)
     else:
-        records += [writer.put(p.path, renderer.render(p), fp) for p, fp in todo]
-    return records, len(todo)
+        done = [_render_one(p, fp, renderer, writer) for p, fp in todo]
+    summaries = {}
+    for record, summary in done:
+        records.append(record)
+        if summary is not None:
+            summaries[record.path] = summary
+    return records, len(todo), summaries
+
+
+def _render_one(page: pages.Page, fp: str, renderer: Renderer,
+                writer: SiteWriter) -> tuple[Written, links.Summary | None]:
+    data = renderer.render(page)
+    summary = links.summarize(data.decode("utf-8")) if page.path.endswith(".html") else None
+    return writer.put(page.path, data, fp), summary
 
 
 _WORK: tuple | None = None
 
 
-def _render_chunk(bounds: tuple[int, int]) -> list[Written]:
+def _render_chunk(bounds: tuple[int, int]) -> list[tuple[Written, links.Summary | None]]:
     assert _WORK is not None
     todo, renderer, writer = _WORK
-    return [writer.put(p.path, renderer.render(p), fp) for p, fp in todo[bounds[0]:bounds[1]]]
+    return [_render_one(p, fp, renderer, writer) for p, fp in todo[bounds[0]:bounds[1]]]
 
 
-def _render_parallel(todo, renderer, writer, jobs) -> list[Written]:  # noqa: ANN001
+def _render_parallel(todo, renderer, writer, jobs) -> list[tuple[Written, links.Summary | None]]:  # noqa: ANN001
     """Fork workers that inherit the pages and write their share straight to the staging folder."""
     import multiprocessing
 
@@ -161,12 +177,45 @@ def _render_parallel(todo, renderer, writer, jobs) -> list[Written]:  # noqa: AN
         step = max(50, len(todo) // (jobs * 8))
         chunks = [(i, min(i + step, len(todo))) for i in range(0, len(todo), step)]
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            out: list[Written] = []
+            out: list[tuple[Written, links.Summary | None]] = []
             for part in pool.imap(_render_chunk, chunks):
                 out += part
             return out
     finally:
         _WORK = None
+
+
+def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: Config) -> list[links.Broken]:
+    """Check every internal link of the staged site.
+
+    Rendered pages come with their summaries (`fresh`); an unchanged page's summary, and the
+    files it links to, come from the last successful check (cache folder), and it is checked
+    again only when one of those files is gone or its ids changed. Other HTML files are read.
+    """
+    key = hashlib.sha256(str(writer.output.resolve()).encode()).hexdigest()[:16]
+    store = links.SummaryStore(config.cache_path / "links" / f"{key}.pickle")
+    stored = store.load()
+    summaries: dict[str, links.Summary] = {}
+    known: dict[str, frozenset[str]] = {}
+    for rel, record in writer.records.items():
+        if not rel.endswith(".html") or rel.startswith("pagefind/"):
+            continue
+        entry = stored.get(rel)
+        if rel in fresh:
+            summaries[rel] = fresh[rel]
+        elif entry is not None and record.fingerprint is not None and entry[0] == record.fingerprint:
+            summaries[rel] = entry[1]
+            known[rel] = entry[2]
+        else:
+            summaries[rel] = links.summarize((writer.staging / rel).read_text(encoding="utf-8", errors="replace"))
+    changed = {rel for rel in stored if rel not in writer.records}
+    changed |= {rel for rel, s in fresh.items() if rel in stored and stored[rel][1].ids != s.ids}
+    broken, targets = links.check_pages(summaries, set(writer.records), config.base_path,
+                                        known=known, changed=changed)
+    if not broken:
+        store.save({rel: (writer.records[rel].fingerprint, summaries[rel], targets[rel])
+                    for rel in summaries if writer.records[rel].fingerprint is not None})
+    return broken
 
 
 def _static_files(config: Config, content_assets: list[Path]) -> dict[str, tuple[str, Path]]:

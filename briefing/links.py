@@ -6,9 +6,14 @@ folder. A link is internal when it is relative or starts with the site's base pa
 
 from __future__ import annotations
 
+import os
+import pickle
 import posixpath
+import re
+import sys
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from html.parser import HTMLParser
+from html import unescape
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -29,79 +34,185 @@ class Broken:
     reason: str
 
 
-class _Collector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.ids: set[str] = set()
-        self.links: list[str] = []
+# The links and ids of a page come from a small regex tokenizer rather than html.parser's
+# HTMLParser, which was most of a large build's time. It reads tags as HTMLParser does (the two
+# patterns are html.parser's own; names lower-cased, values unescaped, comments skipped, the
+# content of script and style not parsed as markup); a test compares the two on a built site.
+_TAG = re.compile(r"""
+  <!--.*?(?:-->|\Z)                    # a comment
+  |<([a-zA-Z][^\t\n\r\f />\x00]*)      # a start tag's name
+  ((?:[\s/]*(?:(?<=['"\s/])[^\s/>][^\s/=>]*(?:\s*=+\s*(?:'[^']*'|"[^"]*"|(?!['"])[^>\s]*)\s*)?(?:\s|/(?!>))*)*)?)
+  \s*/?>""", re.S | re.X)
+_ATTR = re.compile(r"""((?<=['"\s/])[^\s/>][^\s/=>]*)(\s*=+\s*('[^']*'|"[^"]*"|(?!['"])[^>\s]*))?(?:\s|/(?!>))*""")
+_RELEVANT = re.compile(r"id|href|src|name", re.I)
+_CDATA_END = {t: re.compile(rf"</{t}[\s/>]", re.I) for t in ("script", "style")}
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if value is None:
-                continue
-            if name in ("id",) or (name == "name" and tag == "a"):
-                self.ids.add(value)
-            elif (name == "href" and tag in ("a", "link", "area")) or (name == "src" and tag in
-                                                                          ("img", "script", "source", "iframe")):
-                if tag == "link" and dict(attrs).get("rel") in ("preconnect", "dns-prefetch"):
-                    continue
-                self.links.append(value)
+
+@dataclass(frozen=True)
+class Summary:
+    """What the link check needs of one HTML page: the ids it defines, the URLs it links to."""
+
+    ids: frozenset[str]
+    links: tuple[str, ...]  # in order of first appearance, without repeats
 
 
 def scan(html: str) -> tuple[set[str], list[str]]:
-    c = _Collector()
-    c.feed(html)
-    c.close()
-    return c.ids, c.links
+    """The ids a page defines and the URLs it links to (in order, with repeats)."""
+    ids: set[str] = set()
+    links: list[str] = []
+    pos = 0
+    while (m := _TAG.search(html, pos)) is not None:
+        pos = m.end()
+        tag, raw = m.group(1, 2)
+        if tag is None:
+            continue  # a comment
+        tag = tag.lower()
+        if tag in _CDATA_END:  # what follows is text up to the end tag, not markup
+            end = _CDATA_END[tag].search(html, pos)
+            pos = end.start() if end else len(html)
+        if not raw or not _RELEVANT.search(raw):
+            continue  # no attribute the check reads (most tags): skip parsing them
+        attrs: list[tuple[str, str | None]] = []
+        for am in _ATTR.finditer(" " + raw):
+            name, rest, value = am.group(1, 2, 3)
+            if not rest:
+                value = None
+            elif value[:1] == "'" == value[-1:] or value[:1] == '"' == value[-1:]:
+                value = value[1:-1]
+            if value:
+                value = unescape(value)
+            attrs.append((name.lower(), value))
+        _collect(tag, attrs, ids, links)
+    return ids, links
+
+
+def _collect(tag: str, attrs: list[tuple[str, str | None]], ids: set[str], links: list[str]) -> None:
+    for name, value in attrs:
+        if value is None:
+            continue
+        if name == "id" or (name == "name" and tag == "a"):
+            ids.add(value)
+        elif (name == "href" and tag in ("a", "link", "area")) or (name == "src" and tag in
+                                                                   ("img", "script", "source", "iframe")):
+            if tag == "link" and dict(attrs).get("rel") in ("preconnect", "dns-prefetch"):
+                continue
+            links.append(value)
+
+
+def summarize(html: str) -> Summary:
+    ids, links = scan(html)
+    intern = sys.intern  # the same URLs and ids recur on thousands of pages: keep one copy
+    return Summary(frozenset(intern(i) for i in ids), tuple(intern(h) for h in dict.fromkeys(links)))
 
 
 def check(site: Path, base_path: str = "/", skip: tuple[str, ...] = ("pagefind/",)) -> list[Broken]:
     """Every broken internal link in the HTML files under `site`."""
     site = Path(site)
     files = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
-    html_files = sorted(f for f in files if f.endswith(".html") and not f.startswith(skip))
-    ids: dict[str, set[str]] = {}
-    links: dict[str, list[str]] = {}
-    for rel in html_files:
-        ids[rel], links[rel] = scan((site / rel).read_text(encoding="utf-8", errors="replace"))
-    broken = []
-    for rel in html_files:
+    summaries = {rel: summarize((site / rel).read_text(encoding="utf-8", errors="replace"))
+                 for rel in sorted(files) if rel.endswith(".html") and not rel.startswith(skip)}
+    return find_broken(summaries, files, base_path)
+
+
+class SummaryStore:
+    """The link summaries of the last checked build, by page fingerprint, in the cache folder.
+
+    A page whose fingerprint is unchanged has the same bytes, so its summary (and the files it
+    links to) need not be read again. One pickle per output folder; never written into site/.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def load(self) -> dict[str, tuple[str, Summary, frozenset[str]]]:
+        try:
+            with open(self.path, "rb") as fh:
+                data = pickle.load(fh)
+            return data if isinstance(data, dict) else {}
+        except Exception:  # noqa: BLE001 - an unreadable cache is a miss, never an error
+            return {}
+
+    def save(self, entries: Mapping[str, tuple[str, Summary, frozenset[str]]]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".tmp-{os.getpid()}")
+            with open(tmp, "wb") as fh:
+                pickle.dump(dict(entries), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
+def find_broken(summaries: Mapping[str, Summary], files: Collection[str], base_path: str = "/") -> list[Broken]:
+    """Every link of `summaries` (HTML file -> Summary) that misses a file of `files` or an id."""
+    return check_pages(summaries, set(files), base_path)[0]
+
+
+def check_pages(summaries: Mapping[str, Summary], files: set[str], base_path: str = "/", *,
+                known: Mapping[str, frozenset[str]] | None = None,
+                changed: set[str] | frozenset[str] = frozenset()) -> tuple[list[Broken], dict[str, frozenset[str]]]:
+    """Broken links, and the files each page links to.
+
+    `known`: pages checked by the previous build and unchanged since, with the files they link
+    to. Such a page is checked again only when one of those files is in `changed` (gone, or
+    its ids changed), which makes the check of a one-page edit proportional to that edit.
+    """
+    known = known or {}
+    resolved: dict[tuple[str, str], tuple[str | None, str | None, str]] = {}
+    broken: list[Broken] = []
+    targets: dict[str, frozenset[str]] = {}
+    for rel in sorted(summaries):
+        previous = known.get(rel)
+        if previous is not None and previous.isdisjoint(changed):
+            targets[rel] = previous
+            continue
         page_dir = posixpath.dirname(rel)
-        for href in dict.fromkeys(links[rel]):
-            reason = _check_one(href, rel, page_dir, base_path, files, ids)
+        mine: set[str] = set()
+        for href in summaries[rel].links:
+            # Site-absolute URLs resolve the same from every page: resolve each one once.
+            key = (href, "" if href.startswith("/") else page_dir)
+            if key not in resolved:
+                resolved[key] = _resolve(href, page_dir, base_path, files)
+            target, reason, fragment = resolved[key]
+            if target == "":
+                target = rel  # "#anchor" or "?query": this page
+            if target is not None:
+                mine.add(target)
+            if reason is None and fragment and target is not None and target.endswith(".html"):
+                summary = summaries.get(target)
+                if summary is not None and fragment not in summary.ids:
+                    reason = f"no element with id {fragment!r} in {target}"
             if reason:
                 broken.append(Broken(rel, href, reason))
-    return broken
+        targets[rel] = frozenset(mine)
+    return broken, targets
 
 
-def _check_one(href: str, rel: str, page_dir: str, base_path: str, files: set[str],
-               ids: dict[str, set[str]]) -> str | None:
+def _resolve(href: str, page_dir: str, base_path: str, files: Collection[str]) -> tuple[str | None, str | None, str]:
+    """(site file it points to, or "" for the page itself; why it is broken; its #fragment)."""
     parts = urlsplit(href)
+    fragment = unquote(parts.fragment) if parts.fragment else ""
     if parts.scheme or parts.netloc or href.startswith(("mailto:", "tel:", "data:")):
         if parts.scheme.lower() == "javascript":
-            return "javascript: links are not allowed"
-        return None
+            return None, "javascript: links are not allowed", ""
+        return None, None, ""
     path = unquote(parts.path)
     if not path:
-        target = rel
-    elif path.startswith("/"):
+        return "", None, fragment
+    if path.startswith("/"):
         if not path.startswith(base_path):
-            return f"it is outside the site's base path {base_path}"
+            return None, f"it is outside the site's base path {base_path}", ""
         target = path[len(base_path):]
     else:
         target = posixpath.normpath(posixpath.join(page_dir, path))
         if target == ".":
             target = ""
     if target.startswith("../") or target == "..":
-        return "it points above the site's root"
+        return None, "it points above the site's root", ""
     if target == "" or target.endswith("/"):
         target = target + "index.html"
     elif target not in files and target + "/index.html" in files:
         target = target + "/index.html"
     if target not in files:
-        return f"no such file ({target}) in the site"
-    if parts.fragment and target.endswith(".html"):
-        anchors = ids.get(target)
-        if anchors is not None and unquote(parts.fragment) not in anchors:
-            return f"no element with id {parts.fragment!r} in {target}"
-    return None
+        return None, f"no such file ({target}) in the site", ""
+    return target, None, fragment
