@@ -19,6 +19,9 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,7 +229,7 @@ def swap_into_place(staging: Path, output: Path) -> None:
     if renameat2 is not None:
         res = renameat2(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(output), _RENAME_EXCHANGE)
         if res == 0:
-            shutil.rmtree(staging, ignore_errors=True)  # now holds the old site
+            discard(staging)  # now holds the old site
             return
     # Fallback: two renames. A kill between them leaves `.<name>.old`, which recover() restores.
     old = output.parent / f".{output.name}.old"
@@ -235,6 +238,27 @@ def swap_into_place(staging: Path, output: Path) -> None:
     os.rename(output, old)
     os.rename(staging, output)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def discard(folder: Path) -> None:
+    """Delete an old site folder without waiting for it.
+
+    Removing a tree of tens of thousands of folders costs seconds (rmdir is the slow part), and
+    nothing reads the old tree once it is swapped out: it is renamed to `.<name>.trash-<pid>`
+    and a detached process deletes it. If that process dies, recover() finishes the job.
+    """
+    trash = folder.with_name(f"{folder.name.split('.staging-')[0]}.trash-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        os.rename(folder, trash)
+        _delete_in_background(trash)
+    except OSError:
+        shutil.rmtree(trash if trash.exists() else folder, ignore_errors=True)
+
+
+def _delete_in_background(folder: Path) -> None:
+    subprocess.Popen([sys.executable, "-c", "import shutil, sys; shutil.rmtree(sys.argv[1], ignore_errors=True)",
+                      str(folder)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
 
 
 def recover(output: Path) -> None:
@@ -249,6 +273,9 @@ def recover(output: Path) -> None:
             if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
                 continue
             shutil.rmtree(p, ignore_errors=True)
+        for p in parent.glob(f".{output.name}.trash-*"):
+            if os.path.getmtime(p) < time.time() - 600:  # its deleter was interrupted
+                _delete_in_background(p)
 
 
 def _pid_alive(pid: int) -> bool:
