@@ -148,12 +148,11 @@ def from_mapping(data: Any, root: Path, path: str = CONFIG_NAME) -> Config:
     if not isinstance(data, Mapping):
         raise ConfigError(Problem(path, 1, "the configuration must be a mapping of keys to values"))
     values = _convert(Config, data, path, "", problems, skip={"root"})
-    config = Config(root=root, **values) if not problems else None
-    if config is not None:
-        problems.extend(_check_values(config, data, path))
+    # Check the values that did convert too, so one run reports every problem.
+    config = Config(root=root, **values)
+    problems.extend(_check_values(config, data, path))
     if problems:
-        raise ConfigError(problems)
-    assert config is not None
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
     return config
 
 
