@@ -125,8 +125,9 @@ def _article_pages(archive: Archive, config: Config, linked: Mapping[str, tuple[
         older = entries[i + 1] if i + 1 < len(entries) else None
         spans, panel = linked[entry.source]
         links = _local_links(a, url_of_source, asset_urls, problems)
-        topics = [{"name": archive.topics[t].name, "url": f"topics/{t}/"}
-                  for t in entry.topics if t in archive.paged_topics]
+        topics = [{"name": archive.topics[t].name,
+                   "url": f"topics/{t}/" if t in archive.paged_topics else None}
+                  for t in entry.topics if t in archive.topics]
         related = [card(archive.by_source[s]) for s in related_articles(archive, a.source)]
         context = {
             "source": a.source,
