@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import tempfile
@@ -61,7 +60,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
         problems = []
         for path in paths:
             try:
-                articles.append(_parse_loose(sources, sources.read_source(path.resolve(), config.root), config))
+                # a plain .txt has no date, and extraction does not need one
+                src = sources.read_source(path.resolve(), config.root)
+                articles.append(sources.parse(src, config, require_date=False))
             except ContentError as exc:
                 problems.extend(exc.problems)
         if problems:
@@ -70,20 +71,6 @@ def cmd_extract(args: argparse.Namespace) -> int:
     for art in articles:
         print(json.dumps(extract_record(art, enrichment), ensure_ascii=False))
     return 0
-
-
-_NO_DATE = "---\ndate: 1970-01-01\n---\n"
-
-
-def _parse_loose(sources: Any, src: Any, config: config_mod.Config) -> Article:
-    """Parse a file for extraction, where a missing date does not matter (a plain .txt has none)."""
-    try:
-        return sources.parse(src, config)
-    except ContentError as exc:
-        only_date = all("date" in p.message for p in exc.problems)
-        if not only_date or src.data.lstrip().startswith(b"---"):
-            raise
-    return sources.parse(dataclasses.replace(src, data=_NO_DATE.encode() + src.data), config)
 
 
 def extract_record(article: Article, enrichment: Enrichment) -> dict[str, Any]:

@@ -129,8 +129,12 @@ def _rel(path: Path, root: Path) -> str:
 # --- parsing -----------------------------------------------------------------------------
 
 
-def parse(src: SourceFile, config: Config) -> Article:
-    """Parse one content file. Raises ContentError listing every problem found in it."""
+def parse(src: SourceFile, config: Config, require_date: bool = True) -> Article:
+    """Parse one content file. Raises ContentError listing every problem found in it.
+
+    With `require_date=False` a missing date is not a problem: the article gets the placeholder
+    date 1970-01-01 UTC (for `briefing extract` on a plain .txt). A date given but invalid still is.
+    """
     problems: list[Problem] = []
     path = src.relpath
     data = src.data
@@ -164,7 +168,7 @@ def parse(src: SourceFile, config: Config) -> Article:
         title = ""
     title = " ".join(str(title).split())
 
-    date = _parse_date(front, src, is_txt, problems)
+    date = _parse_date(front, src, is_txt, problems, require_date)
 
     slug_value = front.get("slug")
     stem = src.path.stem
@@ -292,7 +296,7 @@ def _txt_headline(body: str, body_line: int) -> tuple[str, str, int]:
 
 
 def _parse_date(front: Mapping[str, Any], src: SourceFile, is_txt: bool,
-                problems: list[Problem]) -> dt.datetime:
+                problems: list[Problem], require_date: bool = True) -> dt.datetime:
     path = src.relpath
     value = front.get("date")
     line = yamlload.line_of(front, "date", 1)
@@ -306,6 +310,8 @@ def _parse_date(front: Mapping[str, Any], src: SourceFile, is_txt: bool,
             except ValueError:
                 problems.append(Problem(path, None, f"the file name's date {value!r} is not a real date."))
                 return fallback
+        if not require_date:
+            return fallback
         hint = " or name the file YYYY-MM-DD-title.txt" if is_txt else ""
         problems.append(Problem(path, 1, f"missing date. Add `date: YYYY-MM-DD` to the front matter{hint}."))
         return fallback

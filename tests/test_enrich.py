@@ -116,3 +116,25 @@ def test_entities_command(tmp_path: Path):
     bad = subprocess.run([sys.executable, "-c", "from briefing.entities_cli import main; raise SystemExit(main())",
                           "extract", str(tmp_path / "missing.txt")], capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 1 and "no such file" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_parse_without_a_date_when_not_required(tmp_path: Path):
+    from briefing import sources
+    from briefing.errors import ContentError
+
+    config = Config(root=tmp_path)
+    txt = tmp_path / "notes.txt"
+    txt.write_text("Talks In Baghdad\n\nFouad Hussein met envoys.\n", encoding="utf-8")
+    md = tmp_path / "notes.md"
+    md.write_text("---\ntitle: Talks\n---\n\nFouad Hussein met envoys.\n", encoding="utf-8")
+    bad = tmp_path / "bad.md"
+    bad.write_text("---\ntitle: Talks\ndate: soon\n---\n\nText.\n", encoding="utf-8")
+    for path in (txt, md):
+        src = sources.read_source(path, tmp_path)
+        with pytest.raises(ContentError, match="missing date"):
+            sources.parse(src, config)
+        art = sources.parse(src, config, require_date=False)
+        assert art.date == dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        assert art.title in ("Talks In Baghdad", "Talks")
+    with pytest.raises(ContentError, match="is not a date"):
+        sources.parse(sources.read_source(bad, tmp_path), config, require_date=False)

@@ -10,7 +10,7 @@ import pytest
 from briefing import config as config_mod
 from briefing import sources
 from briefing.enrich import Enricher
-from briefing.entities_cli import _parse_loose, extract_record
+from briefing.entities_cli import extract_record
 
 SEED_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "seed"
 
@@ -26,7 +26,7 @@ def seed(tmp_path_factory):
     shutil.copy(files[0], copy)
     config = config_mod.Config(root=root)
     assert not config.curation_path.exists()
-    art = _parse_loose(sources, sources.read_source(copy, root), config)
+    art = sources.parse(sources.read_source(copy, root), config, require_date=False)
     enrichment = Enricher(config).run([art])
     return art, enrichment
 
