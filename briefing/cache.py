@@ -2,18 +2,22 @@
 
 Layout: `<cache_dir>/<fingerprint>/<key>.json`, one small JSON file per article. The folder name
 is a digest of everything that changes the result, so a changed model, pipeline, curation or
-step version misses by construction and old folders are simply left behind (`prune` removes
-them). Writes are atomic (temp file + os.replace); an unreadable or corrupt entry is a miss.
+step version misses by construction; `prune`, called after each successful run, removes the
+folders of settings used before. Writes are atomic (temp file + os.replace); an unreadable or
+corrupt entry is a miss.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")
 
 
 class Cache:
@@ -57,13 +61,32 @@ class Cache:
         except OSError:
             pass
 
+    def touch(self) -> None:
+        """Mark the current folder as used now (what `prune` compares against)."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            os.utime(self.folder)
+        except OSError:
+            pass
+
     def prune(self) -> int:
-        """Remove folders of other fingerprints; returns how many were removed."""
+        """Remove the folders of other fingerprints last used before the current one; returns
+        how many were removed. A folder used more recently (another process, other settings)
+        is left alone. Only fingerprint-named folders are considered; errors are ignored."""
         removed = 0
-        if not self.root.is_dir():
+        try:
+            current = self.folder.stat().st_mtime
+            children = list(self.root.iterdir())
+        except OSError:
             return 0
-        for child in self.root.iterdir():
-            if child.is_dir() and child.name != self.fingerprint and len(child.name) == len(self.fingerprint):
-                shutil.rmtree(child, ignore_errors=True)
-                removed += 1
+        for child in children:
+            if child.name == self.fingerprint or not _FINGERPRINT.fullmatch(child.name):
+                continue
+            try:
+                if not child.is_dir() or child.is_symlink() or child.stat().st_mtime >= current:
+                    continue
+            except OSError:
+                continue
+            shutil.rmtree(child, ignore_errors=True)
+            removed += 1
         return removed

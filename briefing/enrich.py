@@ -226,11 +226,14 @@ class Enricher:
         pipeline = self.pipeline(curation)
         cache = Cache(self.config.cache_path, self.fingerprint(pipeline, curation))
         ordered = sorted(articles, key=lambda a: a.source)
+        cache.touch()
         annotations, calls = annotate(ordered, pipeline, cache, curation,
                                       batch_size=self.config.nlp.batch_size, jobs=self.jobs,
                                       progress=self.progress)
-        return enrich_from_annotations(ordered, annotations, curation, self.config, calls,
-                                       lexicon=nlp_mod.lexicon(pipeline.package))
+        result = enrich_from_annotations(ordered, annotations, curation, self.config, calls,
+                                         lexicon=nlp_mod.lexicon(pipeline.package))
+        cache.prune()  # folders of older settings are never read again
+        return result
 
 
 def enrich_from_annotations(articles: Sequence[Article], annotations: dict[str, Annotation],

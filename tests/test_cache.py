@@ -84,3 +84,30 @@ def test_fingerprint_changes_with_settings(tmp_path: Path):
     other = Enricher(Config(root=tmp_path, nlp=NlpConfig(cache_dir="elsewhere")))
     other.run(ARTICLES[:1])
     assert (tmp_path / "elsewhere" / fp).is_dir()
+
+
+def test_successful_run_prunes_older_fingerprint_folders(tmp_path: Path):
+    import os
+    import time
+
+    config = Config(root=tmp_path)
+    root = config.cache_path
+    old = root / ("0" * 20)
+    newer = root / ("f" * 20)
+    unrelated = root / "notes"
+    for folder in (old, newer, unrelated):
+        folder.mkdir(parents=True)
+        (folder / "x.json").write_text("{}", encoding="utf-8")
+    past = time.time() - 3600
+    os.utime(old, (past, past))
+    os.utime(unrelated, (past, past))
+    future = time.time() + 3600  # used by another process after this run started
+    os.utime(newer, (future, future))
+    enricher = Enricher(config)
+    enricher.run(ARTICLES[:1])
+    current = root / enricher.fingerprint(enricher.pipeline(enricher.curation()), enricher.curation())
+    assert current.is_dir() and len(list(current.glob("*.json"))) == 1
+    assert not old.exists()
+    assert newer.is_dir() and unrelated.is_dir()
+    # the unit: nothing to prune when the root is missing
+    assert Cache(tmp_path / "missing", "a" * 20).prune() == 0
