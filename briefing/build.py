@@ -123,6 +123,10 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
     return result
 
 
+# Fewer pages than this to render are rendered in-process: a worker pool costs more than it saves.
+PARALLEL_RENDER_MIN = 400
+
+
 def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter,
                  jobs: int) -> tuple[list[Written], int, dict[str, links.Summary]]:
     """Render every page whose fingerprint changed; link the rest from the previous build.
@@ -139,7 +143,7 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
             records.append(kept)
         else:
             todo.append((page, fp))
-    if jobs > 1 and len(todo) >= 400 and sys.platform != "win32":
+    if jobs > 1 and len(todo) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
         done = _render_parallel(todo, renderer, writer, jobs)
     else:
         done = [_render_one(p, fp, renderer, writer) for p, fp in todo]
