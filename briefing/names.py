@@ -61,11 +61,33 @@ TITLE_PHRASES = _title_phrases()
 _ARTICLES = {"the", "a", "an"}
 # Arabic and similar name particles: "al-Assad" is found as "Assad" too.
 _PARTICLE = re.compile(r"^(?:al|el|ad|ar|as|ash|at|az|an|ath)[-‐‑](?=\w)", re.IGNORECASE)
-_MONTHS_DAYS = {
+_MONTHS = {
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
-    "saturday", "sunday", "today", "yesterday", "tomorrow",
+    "october", "november", "december",
 }
+_MONTHS_DAYS = _MONTHS | {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today",
+    "yesterday", "tomorrow", "tonight",
+}
+# Words that only ever make up dates, times and numbers ("Early September", "Thirty-First").
+_NUMBER_WORDS = set(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
+    "thousand million billion trillion dozen first second third fourth fifth sixth seventh eighth "
+    "ninth tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth "
+    "nineteenth twentieth thirtieth".split())
+_DATE_WORDS = _MONTHS_DAYS | _NUMBER_WORDS | {"spring", "summer", "autumn", "winter", "noon", "midnight",
+                                             "am", "pm", "gmt", "utc", "bst", "est"}
+_DATE_GLUE = {"of", "the", "and", "to", "early", "mid", "late", "end", "on", "in", "around"}
+# A number that is never part of a name: a year, a date, a score, a grouped or ordinal number.
+_DATE_NUMBER = re.compile(
+    r"(?:1\d|20|21)\d\d(?:s|['’]s)?"  # 1996, 2020s
+    r"|\d{1,4}(?:[-/.]\d{1,4}){2}"  # 1996-08-30, 09/05/96
+    r"|\d+(?:-\d+)+-?"  # 2-0, 4-0-25-0
+    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # 442,201
+    r"|\d+(?:st|nd|rd|th)"  # 13th, 182nd
+    r"|\d{1,2}[:.]\d\d(?:am|pm|h)?",  # 10:30, 10.30pm
+    re.IGNORECASE)
 _PARTICLES = {"al", "el", "bin", "ibn", "abu", "de", "la", "le", "van", "von", "the"}
 # Generic words after a place name: "Anbar province" is Anbar.
 _PLACE_TAIL = re.compile(r"\s+(?:province|governorate|region|district|county|prefecture)$", re.IGNORECASE)
@@ -174,6 +196,12 @@ def clean_span(text: str, start: int, end: int, kind: str) -> tuple[int, int] | 
                     changed = True
     if start >= end:
         return None
+    if kind != "event":  # an event's year is part of its name ("the 2003 invasion")
+        start, end = strip_dates(text, start, end)
+        while end > start and text[end - 1] in _EDGE_JUNK and not _keeps_final_dot(text, start, end):
+            end -= 1
+        if start >= end:
+            return None
     if kind == "place":
         m = _PLACE_TAIL.search(text, start, end)
         if m and m.end() == end and m.start() > start:
@@ -205,6 +233,61 @@ def _title_length(form: str) -> int:
     return 0
 
 
+def _date_token(token: str) -> str:
+    """"number" (a year, date, score...), "word" (a month, weekday, number word), "glue" or ""."""
+    t = token.strip(",.;:()'’").lower()
+    if not t:
+        return "glue"
+    if _DATE_NUMBER.fullmatch(t):
+        return "number"
+    if t.isdigit():
+        return "digits"
+    parts = [p for p in re.split(r"[-‐‑–]", t) if p]
+    if parts and all(p in _DATE_WORDS or p in _DATE_GLUE or _DATE_NUMBER.fullmatch(p) or p.isdigit()
+                     for p in parts):
+        return "glue" if all(p in _DATE_GLUE for p in parts) else "word"
+    return ""
+
+
+def is_date_like(form: str) -> bool:
+    """Every word is part of a date, time or number: "September 2026", "Early June", "182nd"."""
+    kinds = [_date_token(t) for t in form.split()]
+    return bool(kinds) and all(kinds) and any(k != "glue" for k in kinds)
+
+
+def strip_dates(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop a date at either end of a name ("Mosul June 2014" -> "Mosul"), when it is one: a run
+    of date words holding a year, a full date, a score or a grouped number (not a bare "4":
+    "Channel 4"), and a name remains."""
+    tokens = [(m.start() + start, m.end() + start, m.group(0)) for m in re.finditer(r"\S+", text[start:end])]
+
+    def run_length(seq: list[tuple[int, int, str]]) -> int:
+        n = 0
+        strong = False
+        for _, _, tok in seq:
+            kind = _date_token(tok)
+            if not kind:
+                break
+            strong = strong or kind == "number"
+            n += 1
+        return n if strong else 0
+
+    tail = run_length(tokens[::-1])
+    if 0 < tail < len(tokens):
+        rest = tokens[:len(tokens) - tail]
+        if not is_date_like(" ".join(t for _, _, t in rest)):
+            end = rest[-1][1]
+            tokens = rest
+    head = run_length(tokens)
+    if 0 < head < len(tokens):
+        rest = tokens[head:]
+        if not is_date_like(" ".join(t for _, _, t in rest)):
+            start = rest[0][0]
+    while end > start and text[end - 1] in ",;:(–—-" :
+        end -= 1
+    return start, end
+
+
 def is_junk(form: str) -> bool:
     """Forms that are never names: numbers, lower-case words, single letters, dates."""
     letters = [ch for ch in form if ch.isalpha()]
@@ -212,7 +295,7 @@ def is_junk(form: str) -> bool:
         return True
     if not any(ch.isupper() for ch in letters):
         return True
-    if norm(form) in _MONTHS_DAYS or norm(form) in _PARTICLES:
+    if norm(form) in _MONTHS_DAYS or norm(form) in _PARTICLES or is_date_like(form):
         return True
     first = words(form)
     return bool(first and first[0][:1].isdigit() and len(first) == 1)

@@ -72,6 +72,28 @@ def test_dates_numbers_never_entities():
     assert [e.name for e in res.entities.values()] == ["Paris"]
 
 
+@pytest.mark.parametrize("form", ["September 2026", "Early June", "13 June 2014", "182nd", "Thirty-First",
+                                  "the 1990s", "10:30 GMT", "2-0"])
+def test_date_like_forms_are_junk(form):
+    assert is_junk(form)
+
+
+@pytest.mark.parametrize("form", ["Arab Spring", "Black September", "Channel 4", "Mosul"])
+def test_names_with_date_words_are_not_junk(form):
+    assert not is_junk(form)
+
+
+def test_date_spans_dropped_and_trailing_dates_stripped():
+    text = ("Support continues until around September 2026. Mosul June 2014 was chaos; "
+            "Mexico 2-0 win. JOHANNESBURG 1996-08-30 dateline. Channel 4 covered World Cup 2002.")
+    res, _ = resolve(("a", text, (("September 2026", "EVENT"), ("Mosul June 2014", "GPE"), ("Mexico 2-0", "ORG"),
+                                  ("JOHANNESBURG 1996-08-30", "GPE"), ("Channel 4", "ORG"),
+                                  ("World Cup 2002", "EVENT"))))
+    got = {m.text: m.kind for m in res.mentions["a"]}
+    assert got == {"Mosul": "place", "Mexico": "organization", "JOHANNESBURG": "place",
+                   "Channel 4": "organization", "World Cup 2002": "event"}  # an event keeps its year
+
+
 def test_surname_acronym_and_alias_within_article():
     text = ("Syrian President Bashar al-Assad met the Islamic State in Iraq and Syria (ISIS) envoy "
             'Abdallah al-Rifai, known as "Abu Khadija," on Monday. Assad said al-Rifai\'s men and ISIS agreed.')
