@@ -148,6 +148,10 @@ class Rebuilder:
             self._cond.notify()
         self._thread.join(timeout=1)
 
+    def _say(self, message: str) -> None:
+        if not self._stopped:  # a build cut short by Ctrl-C has nothing to tell
+            self.log(message)
+
     def _run(self) -> None:
         first = True
         while True:
@@ -163,10 +167,10 @@ class Rebuilder:
                 changed = self.builder(changes)
             except BriefingError as exc:
                 error = str(exc)
-                self.log(f"Build failed; still serving the last good site.\n{error}")
+                self._say(f"Build failed; still serving the last good site.\n{error}")
             except Exception:  # noqa: BLE001 - a bug must not kill the server either
                 error = "Internal error (a bug in briefing; please report it):\n" + traceback.format_exc()
-                self.log(error)
+                self._say(error)
             css_only = not first and bool(changes) and all(p.suffix.lower() == ".css" for p in changes)
             self.state.end(changed=changed or first, css_only=css_only, error=error)
             first = first and error is not None
@@ -188,7 +192,8 @@ class ProjectBuilder:
         self.verbose = verbose
         self.config: Config | None = None
         self.enricher: object | None = None
-        self.results: list = []  # every successful BuildResult, for tests and the benchmark
+        self.last = None  # the last successful BuildResult (for tests and the benchmark)
+        self.count = 0  # successful builds
         self.on_config: Callable[[Config], None] | None = None
         self._config_stale = True
 
@@ -223,7 +228,7 @@ class ProjectBuilder:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.25)
-        self.results.append(result)
+        self.last, self.count = result, self.count + 1
         took = time.perf_counter() - started
         shown = ", ".join(sorted(_shown(p, self.config.root) for p in changes)[:3])
         more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import queue
 import re
 import signal
 import socket
@@ -22,8 +23,10 @@ from pathlib import Path
 import pytest
 from conftest import make_project, write_article
 
+from briefing.config import Config
 from briefing.errors import BriefingError
 from briefing.serve import DevServer, LiveServer, Rebuilder, SiteState, inject, safe_parts
+from briefing.watch import Debouncer, Watcher
 
 SECRET = "TOP-SECRET-CONFIG-MARKER"
 
@@ -233,14 +236,14 @@ def test_an_edit_reanalyses_one_article_and_shows(served: DevServer):
     reload_before = served.state.reload
     try:
         edit(served, path, original.replace("The union FNV said", "The union FNV, led by Anna Vermeer, said"))
-        result = served.builder.results[-1]
+        result = served.builder.last
         assert result.model_calls == 1 and result.articles == 4
         assert result.rendered < result.pages  # unchanged pages were not re-rendered
         assert served.state.reload > reload_before
         assert b"led by Anna Vermeer" in request(served, "/articles/port-strike/")[2]
     finally:
         edit(served, path, original)
-    assert served.builder.results[-1].model_calls == 0  # the original's analysis is still cached
+    assert served.builder.last.model_calls == 0  # the original's analysis is still cached
 
 
 def test_a_burst_of_saves_is_one_rebuild(served: DevServer):
@@ -255,7 +258,7 @@ def test_a_burst_of_saves_is_one_rebuild(served: DevServer):
         assert time.monotonic() - start < 0.2 + 0.1  # (a loaded machine may stretch it a little)
         assert served.state.wait_builds(before + 1, 60)
         assert settle(served) == before + 1
-        assert served.builder.results[-1].model_calls == 1
+        assert served.builder.last.model_calls == 1
         assert b"Save number 19." in request(served, "/articles/port-strike/")[2]
     finally:
         edit(served, path, original)
@@ -461,3 +464,69 @@ def test_the_cli_serves_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path):
         if proc.poll() is None:
             proc.kill()
     assert not (root / "site").exists()
+
+
+# -- the watcher ------------------------------------------------------------------------------
+
+
+class Batches:
+    def __init__(self) -> None:
+        self.items: queue.Queue[frozenset[Path]] = queue.Queue()
+
+    def __call__(self, batch: frozenset[Path]) -> None:
+        self.items.put(batch)
+
+    def next(self, timeout: float = 5) -> frozenset[Path]:
+        return self.items.get(timeout=timeout)
+
+    def none_within(self, seconds: float) -> bool:
+        try:
+            self.items.get(timeout=seconds)
+            return False
+        except queue.Empty:
+            return True
+
+
+@pytest.mark.parametrize("poll", [False, True], ids=["inotify", "polling"])
+def test_the_watcher_sees_inputs_only(tmp_path: Path, poll: bool):
+    root = tmp_path / "p"
+    (root / "content").mkdir(parents=True)
+    batches = Batches()
+    watcher = Watcher(Config(root=root), batches, poll=poll, quiet=0.05).start()
+    wait = 5 if poll else 2
+    try:
+        (root / "config.yaml").write_text("title: x\n")
+        assert batches.next(wait) == {root / "config.yaml"}
+        (root / "entities.yaml").write_text("entities: []\n")
+        assert batches.next(wait) == {root / "entities.yaml"}
+        (root / "content" / "a.md").write_text("x")
+        assert batches.next(wait) == {root / "content" / "a.md"}
+        for noise in ("README.md", "site/index.html", ".briefing-cache/x.json", "content/.a.md.swp",
+                      "content/a.md~", "content/4913"):
+            (root / noise).parent.mkdir(parents=True, exist_ok=True)
+            (root / noise).write_text("x")
+        assert batches.none_within(1.5 if poll else 0.5)
+        (root / "templates").mkdir()  # a folder that did not exist at the start
+        time.sleep(1.2 if poll else 0.2)
+        (root / "templates" / "base.html").write_text("x")
+        seen: set[Path] = set()
+        while root / "templates" / "base.html" not in seen:
+            seen |= batches.next(wait)
+    finally:
+        watcher.stop()
+
+
+def test_the_debouncer_waits_for_quiet_but_not_forever():
+    batches = Batches()
+    debouncer = Debouncer(batches, quiet=0.1, max_wait=0.5)
+    try:
+        started = time.monotonic()
+        for i in range(12):  # never quiet for 0.1 s: flushed at max_wait
+            debouncer.add([Path(f"/x/{i}")])
+            time.sleep(0.06)
+        first = batches.next(2)
+        assert 0.4 < time.monotonic() - started < 1.2 and len(first) < 12
+        rest = batches.next(2)
+        assert first | rest == {Path(f"/x/{i}") for i in range(12)}
+    finally:
+        debouncer.stop()
