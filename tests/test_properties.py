@@ -1,0 +1,233 @@
+"""Property tests for the pure stages: parse, slugify, and Markdown rendering with woven mentions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from briefing import markdown, sources
+from briefing.config import Config
+from briefing.errors import ContentError
+from briefing.markdown import LinkedSpan
+from briefing.model import Article, SourceFile
+from briefing.slug import slugify
+
+CONFIG = Config(root=Path("/nonexistent/project"))
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# --- parse -----------------------------------------------------------------------------------------
+
+scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+           | st.dates() | st.datetimes(timezones=st.none() | st.just(dt.UTC)))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                      | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+keys = st.sampled_from(sources.KNOWN_KEYS) | st.text(min_size=1, max_size=12)
+front_matter = st.dictionaries(keys, values, max_size=8)
+# Front matter that is usually valid, so the success path is explored as well as the errors.
+plausible = st.fixed_dictionaries(
+    {"title": st.text(min_size=1), "date": st.dates(min_value=dt.date(1900, 1, 1))},
+    optional={"tags": st.lists(st.text(max_size=20), max_size=5), "summary": st.text(), "author": st.text(),
+              "slug": st.text(max_size=30), "draft": st.booleans(), "extra_key": values},
+)
+
+
+def source(data: bytes, name: str = "content/2025/article.md") -> SourceFile:
+    return SourceFile(path=Path("/nonexistent/project") / name, relpath=name, data=data)
+
+
+def parse_or_error(data: bytes, name: str = "content/2025/article.md") -> Article | None:
+    """Article, or None for a ContentError; any other exception fails the test."""
+    try:
+        return sources.parse(source(data, name), CONFIG)
+    except ContentError as exc:
+        assert exc.problems and all(p.path == name for p in exc.problems), exc.problems
+        assert str(exc)
+        return None
+
+
+def emit(mapping: dict, allow_unicode: bool) -> str:
+    return yaml.safe_dump(mapping, allow_unicode=allow_unicode, sort_keys=False)
+
+
+@SETTINGS
+@given(front=front_matter | plausible, body=st.text(), allow_unicode=st.booleans())
+def test_parse_any_yaml_front_matter(front: dict, body: str, allow_unicode: bool) -> None:
+    text = "---\n" + emit(front, allow_unicode) + "---\n" + body
+    article = parse_or_error(text.encode("utf-8"))
+    if article is None:
+        return
+    # It round-trips: what YAML wrote is what the article holds.
+    loaded = yaml.safe_load(emit(front, allow_unicode))
+    assert dict(article.meta) == {k: v for k, v in loaded.items() if k not in sources.KNOWN_KEYS}
+    title = loaded.get("title")
+    if isinstance(title, str):
+        assert article.title == " ".join(title.split())
+    if isinstance(loaded.get("date"), dt.date) and not isinstance(loaded["date"], dt.datetime):
+        assert article.date.date() == loaded["date"]
+    if isinstance(loaded.get("tags"), list):
+        assert list(article.tags) == [" ".join(str(t).split()) for t in loaded["tags"] if str(t).strip()]
+    if isinstance(loaded.get("draft"), bool):
+        assert article.draft == loaded["draft"]
+    assert article.date.tzinfo is not None
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", article.slug), article.slug
+    assert article.text.startswith(article.title)
+    assert article.headline_end == len(article.title)
+    for start, end in article.linkable:
+        assert 0 <= start <= end <= len(article.text) - article.headline_end
+
+
+@SETTINGS
+@given(text=st.text())
+def test_parse_any_text_after_an_opening_fence(text: str) -> None:
+    parse_or_error(("---\n" + text).encode("utf-8"))
+    parse_or_error(text.encode("utf-8"), "content/2025-01-01-x.txt")
+
+
+@SETTINGS
+@given(data=st.binary(max_size=400))
+def test_parse_any_bytes(data: bytes) -> None:
+    parse_or_error(data)
+    parse_or_error(b"---\ntitle: T\ndate: 2025-01-01\n---\n" + data)
+
+
+# --- slugify ---------------------------------------------------------------------------------------
+
+
+def check_slug(slug: str) -> None:
+    assert slug, "empty slug"
+    assert slug.isascii(), slug
+    assert "/" not in slug and ".." not in slug and "\\" not in slug, slug
+    assert re.fullmatch(r"[a-z0-9-]+", slug), slug
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.text(), fallback=st.sampled_from(["item", "article", ""]) | st.text(max_size=10))
+def test_slugify_is_never_empty_and_always_safe(text: str, fallback: str) -> None:
+    check_slug(slugify(text, fallback=fallback))
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.sampled_from(["..", "/", "\\", ".", "etc", "é", "北京", "🙂", " ", "-", "Ω"]), max_size=12))
+def test_slugify_path_like_input(parts: list[str]) -> None:
+    check_slug(slugify("".join(parts)))
+
+
+def test_slugify_distinct_symbols_get_distinct_slugs() -> None:
+    assert slugify("🙂") != slugify("🙃")
+    assert slugify("🙂") == slugify("🙂")
+
+
+# --- Markdown with mentions ------------------------------------------------------------------------
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class Balance(HTMLParser):
+    """Checks that tags balance, that no <a> sits inside another, and collects the text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.text: list[str] = []
+        self.mentions: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            if "a" in self.stack:
+                self.errors.append(f"<a> inside <a> at {self.getpos()}")
+            if (dict(attrs).get("class") or "").startswith("mention"):
+                self.mentions.append(dict(attrs))
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in VOID:
+            self.errors.append(f"self-closed <{tag}/>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            self.errors.append(f"end tag for void <{tag}>")
+        elif not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'} at {self.getpos()}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def check_html(html: str) -> Balance:
+    b = Balance()
+    b.feed(html)
+    b.close()
+    assert not b.errors, (b.errors, html)
+    assert not b.stack, (f"unclosed {b.stack}", html)
+    return b
+
+
+markdownish = st.text(alphabet=st.sampled_from(list("ab Z*_`[]()<>#!-+.1\n&\"'|:\\~=^")) | st.characters(),
+                      max_size=200)
+hostile = st.sampled_from(['"><script>alert(1)</script>', "javascript:alert(1)", "a&b", "'", "people/x/", ""])
+
+
+@st.composite
+def body_and_spans(draw: Any) -> tuple[str, list[LinkedSpan]]:
+    body = draw(markdownish | st.text(max_size=200))
+    plain = markdown.body_plain_text(body)
+    n = len(plain)
+    spans = []
+    for _ in range(draw(st.integers(0, 8))):
+        start = draw(st.integers(0, n))
+        end = draw(st.integers(start, n))
+        spans.append(LinkedSpan(start, end, draw(hostile), draw(st.sampled_from(["person", "place", "x\"y"])),
+                                draw(st.sampled_from(["m-a", "m-b-2", '"id'])), draw(hostile)))
+    # Spans that fall exactly on the linkable ranges, so mentions are actually woven in.
+    _, ranges = markdown.body_plain_text_and_linkable(body)
+    for start, end in draw(st.lists(st.sampled_from(ranges), max_size=3, unique=True)) if ranges else []:
+        a = draw(st.integers(start, end))
+        spans.append(LinkedSpan(a, draw(st.integers(a, end)), "people/x/", "person", "m-x", "X"))
+    return body, spans
+
+
+@settings(max_examples=500, deadline=None)
+@given(case=body_and_spans())
+def test_render_with_mentions_is_well_formed(case: tuple[str, list[LinkedSpan]]) -> None:
+    body, spans = case
+    plain_html = markdown.render(body)
+    woven_html = markdown.render(body, spans=spans)
+    plain = check_html(plain_html)
+    woven = check_html(woven_html)
+    assert "".join(woven.text) == "".join(plain.text)
+    given_attrs = {(s.href, s.title, s.anchor) for s in spans}
+    for attrs in woven.mentions:
+        assert (attrs.get("href"), attrs.get("title", ""), attrs.get("id")) in given_attrs, attrs
+
+
+def test_render_weaves_a_mention_in_the_right_place() -> None:
+    body = "The *army* said **Mosul** fell.\n\nAl-Sudani spoke."
+    plain = markdown.body_plain_text(body)
+    start = plain.index("Al-Sudani")
+    html = markdown.render(body, spans=[LinkedSpan(start, start + 9, "people/al-sudani/", "person", "m-al-sudani",
+                                                   'He said "no" & <left>')])
+    assert ('<a href="people/al-sudani/" class="mention mention-person" id="m-al-sudani" '
+            'title="He said &quot;no&quot; &amp; &lt;left&gt;">Al-Sudani</a> spoke.') in html
+    check_html(html)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=markdownish)
+def test_escape_plain_renders_the_same_characters(text: str) -> None:
+    """A .txt body is escaped into Markdown; rendering it shows the text, never markup."""
+    assume(text.strip())
+    html = markdown.render(markdown.escape_plain(text))
+    b = check_html(html)
+    assert {tag for tag in re.findall(r"<([a-z0-9]+)", html)} <= {"p", "br"}, html
+    assert "".join("".join(b.text).split()) == "".join(text.split())  # the same characters, bar spacing
