@@ -145,7 +145,8 @@ def test_folders_are_never_listed(served: DevServer):
 @pytest.mark.parametrize("path", [
     "/../config.yaml", "/../../../../etc/passwd", "/%2e%2e/config.yaml", "/%2E%2E/%2e%2e/etc/passwd",
     "/..%2fconfig.yaml", "/assets/..%2f..%2fconfig.yaml", "/assets/%2e%2e%2f%2e%2e%2fconfig.yaml",
-    "/..%5cconfig.yaml", "/%00/x", "/%ff%fe/",
+    "/..%5cconfig.yaml", "/%00/x", "/%ff%fe/", "/%c0%ae%c0%ae/config.yaml", "//../config.yaml",
+    "http://127.0.0.1/../config.yaml",
 ])
 def test_paths_outside_the_site_are_refused(served: DevServer, path: str):
     answer = raw(served, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
