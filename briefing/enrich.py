@@ -20,9 +20,11 @@ import re
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from . import curation as curation_mod
+from . import markdown
 from . import nlp as nlp_mod
 from . import tags as tags_mod
 from .cache import Cache
@@ -104,6 +106,48 @@ def recase(headline: str, vocab: dict[str, str]) -> str:
         pos = m.end()
     out.append(headline[pos:])
     return "".join(out)
+
+
+def title_like(line: str) -> bool:
+    """A heading whose capitals say little: Title Case, or one significant word ("Outlook")."""
+    significant = [w for w in _LETTERS.findall(line) if len(w) > 3 and w.lower() not in _stop_words()]
+    return len(significant) <= 1 or headline_cased(line)
+
+
+# Lines that may be Markdown headings (ATX "## ..." or a setext underline): parse only then.
+_HEADING_HINT = re.compile(r"^ {0,3}(?:#{1,6}(?:[ \t]|$)|=+[ \t]*$|-+[ \t]*$)", re.MULTILINE)
+
+
+def heading_ranges(article: Article, html: bool = False) -> tuple[tuple[int, int], ...]:
+    """Ranges of `article.text` holding Title Case headings of the body (see `title_like`)."""
+    if not _HEADING_HINT.search(article.body):
+        return ()
+    offset = article.headline_end + len(markdown.BLOCK_SEPARATOR)
+    return tuple((s, e) for s, e in _headings(article.body, html, offset) if title_like(article.text[s:e]))
+
+
+@lru_cache(maxsize=2048)
+def _headings(body: str, html: bool, offset: int) -> tuple[tuple[int, int], ...]:
+    """Every heading's range in the plain text, walking the blocks as `markdown.plain_text` does."""
+    tokens = markdown.parser(html).parse(body)
+    out = []
+    pos = offset
+    depth = 0
+    first = True
+    for tok in tokens:
+        if tok.type == "heading_open":
+            depth += 1
+        elif tok.type == "heading_close":
+            depth -= 1
+        elif tok.type == "inline":
+            if not first:
+                pos += len(markdown.BLOCK_SEPARATOR)
+            first = False
+            length = len(markdown.plain_text([tok])[0])
+            if depth:
+                out.append((pos, pos + length))
+            pos += length
+    return tuple(out)
 
 
 # -- annotation (the model, cached) -----------------------------------------------------------
@@ -242,7 +286,8 @@ def enrich_from_annotations(articles: Sequence[Article], annotations: dict[str, 
     """Resolution and tags, given the model's annotations (pure and cheap)."""
     clusters = []
     for art in articles:
-        cands = candidates(art.text, art.headline_end, annotations[art.source], curation)
+        cands = candidates(art.text, art.headline_end, annotations[art.source], curation,
+                           heading_ranges(art, config.markdown.html))
         clusters.extend(local_clusters(art.source, art.text, cands, curation))
     resolved = resolve_archive(clusters, curation, demonyms=config.entities.demonyms)
     mentions = {art.source: resolved.mentions.get(art.source, ()) for art in articles}

@@ -90,7 +90,7 @@ _DATE_NUMBER = re.compile(
     re.IGNORECASE)
 _PARTICLES = {"al", "el", "bin", "ibn", "abu", "de", "la", "le", "van", "von", "the"}
 # Generic words after a place name: "Anbar province" is Anbar.
-_PLACE_TAIL = re.compile(r"\s+(?:province|governorate|region|district|county|prefecture)$", re.IGNORECASE)
+PLACE_TAIL = re.compile(r"\s+(?:province|governorate|region|district|county|prefecture)$", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"(?:['’]s|(?<=s)['’])$")
 _EDGE_JUNK = " \t\n\"'“”‘’«»()[]{},.;:!?*_-–—/\\|"
 _WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*\.?")
@@ -203,7 +203,7 @@ def clean_span(text: str, start: int, end: int, kind: str) -> tuple[int, int] | 
         if start >= end:
             return None
     if kind == "place":
-        m = _PLACE_TAIL.search(text, start, end)
+        m = PLACE_TAIL.search(text, start, end)
         if m and m.end() == end and m.start() > start:
             end = m.start()
     return start, end

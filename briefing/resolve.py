@@ -2,13 +2,15 @@
 
 Pure functions on plain dataclasses, in three steps:
 
-1. `candidates`: clean each predicted span (articles, possessives, titles), drop junk, and keep a
-   headline span only when it is supported (found in the body, or in the re-cased headline).
-2. `local_clusters`: within one article, tie short forms to full names (surnames, acronyms
-   defined in parentheses, `known as "..."` aliases) and vote one kind per entity.
+1. `candidates`: clean each predicted span (articles, possessives, titles), drop junk, keep a
+   headline or Title Case heading span only when it is supported (found in the body, or in the
+   re-cased headline), and weigh each label against the words around it (kinds.py).
+2. `local_clusters`: within one article, tie short forms to full names (surnames, "the
+   Framework" after "Coordination Framework", acronyms defined in parentheses, `known as "..."`
+   aliases) and vote one kind per entity.
 3. `resolve_archive`: across articles, merge clusters by full name and strong aliases (acronym,
-   known-as, curated), then attach a lone short form ("Clinton") only when one entity in the
-   whole archive could be meant; curation always wins.
+   known-as, curated), give one name one kind by archive-wide vote, then attach a lone short
+   form ("Clinton") only when one entity in the whole archive could be meant; curation always wins.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from . import kinds
 from .curation import EMPTY, Curation
 from .model import Entity, Mention
 from .names import (
     LABEL_KINDS,
+    PLACE_TAIL,
     acronym_letters,
     acronym_of,
     clean_span,
@@ -63,6 +67,7 @@ class Candidate:
     text: str
     kind: str
     curated: str = ""  # curated entity name
+    weight: float = 1.0  # how sure the kind is (kinds.py)
 
 
 @dataclass
@@ -77,6 +82,7 @@ class LocalCluster:
     forms: Counter = field(default_factory=Counter)  # display form -> mentions
     curated: str = ""
     demonym: bool = False  # a nationality word attached to its place: never names the entity
+    votes: Counter = field(default_factory=Counter)  # kind -> weighted votes (kinds.py)
 
     @property
     def lone(self) -> bool:
@@ -87,13 +93,23 @@ class LocalCluster:
 # -- 1. candidates -----------------------------------------------------------------------------
 
 
-def candidates(text: str, headline_end: int, ann: Annotation, curation: Curation = EMPTY) -> list[Candidate]:
-    """Clean, filtered, non-overlapping candidate mentions, sorted by start."""
+def candidates(text: str, headline_end: int, ann: Annotation, curation: Curation = EMPTY,
+               headings: Sequence[tuple[int, int]] = ()) -> list[Candidate]:
+    """Clean, filtered, non-overlapping candidate mentions, sorted by start.
+
+    `headings` are ranges of `text` holding Title Case headings ("## Outlook"): like a Title Case
+    headline, their capitals say little, so a name found there needs the body to name it too.
+    """
     main = _clean_all(text, ann.spans, curation)
-    if not ann.headline_cased or headline_end <= 0:
-        return _non_overlapping(main)
-    body = [c for c in main if c.start >= headline_end]
+    # a span that runs from a heading into the next paragraph ("Outlook\n\nAirpower") taints both
+    weak = list(headings) + [(sp.start, sp.end) for sp in ann.spans
+                             if any(sp.start < e and s < sp.end for s, e in headings)]
+    in_heading = lambda c: any(s <= c.start < e for s, e in weak)  # noqa: E731
+    body = [c for c in main if c.start >= headline_end and not in_heading(c)]
     body_norms = {norm(c.text) for c in body}
+    body += [c for c in main if c.start >= headline_end and in_heading(c) and _supported(c, body, body_norms)]
+    if not ann.headline_cased or headline_end <= 0:
+        return _finish(text, [c for c in main if c.start < headline_end] + body)
     recased = {(c.start, c.end): c for c in _clean_all(text, ann.recased, curation)}
     head = []
     for c in main:
@@ -101,7 +117,8 @@ def candidates(text: str, headline_end: int, ann: Annotation, curation: Curation
             continue
         again = recased.get((c.start, c.end))
         if again is not None:
-            c.kind = again.kind if not c.curated else c.kind
+            if not c.curated:
+                c.kind, c.weight = again.kind, again.weight
             head.append(c)
         elif c.curated or norm(c.text) in body_norms:
             head.append(c)
@@ -109,16 +126,31 @@ def candidates(text: str, headline_end: int, ann: Annotation, curation: Curation
     for c in recased.values():
         if c.end <= headline_end and not any(s < c.end and c.start < e for s, e in taken):
             head.append(c)
-    return _non_overlapping(head + body)
+    return _finish(text, head + body)
+
+
+def _supported(c: Candidate, body: list[Candidate], body_norms: set[str]) -> bool:
+    """Curated, or named in the body (in full, or as a fuller name: "Sudani" for "al-Sudani")."""
+    return bool(c.curated) or norm(c.text) in body_norms or any(is_short_form(c.text, b.text) for b in body)
+
+
+def _finish(text: str, cands: list[Candidate]) -> list[Candidate]:
+    out = _non_overlapping(cands)
+    kinds.apply_cues(text, out)
+    return out
 
 
 def _clean_all(text: str, spans: Iterable[Span], curation: Curation) -> list[Candidate]:
     out = []
     for span in spans:
-        kind = LABEL_KINDS.get(span.label)
-        if kind is None:
+        label_kind = LABEL_KINDS.get(span.label)
+        if label_kind is None:
             continue
         for start, end in _split_lines(text, span.start, span.end):
+            kind, weight = label_kind, kinds.label_weight(span.label)
+            tail = PLACE_TAIL.search(text, start, end)
+            if tail and tail.end() == end and tail.start() > start:  # "Nineveh province"
+                kind, weight = "place", kinds.CUE_WEIGHT
             cleaned = clean_span(text, start, end, kind)
             if cleaned is None:
                 continue
@@ -130,7 +162,8 @@ def _clean_all(text: str, spans: Iterable[Span], curation: Curation) -> list[Can
             if cur is None and span.ent_id:
                 cur = curation.find(span.ent_id)
             fixed = curation.kind_of(form)
-            out.append(Candidate(s, e, form, cur.kind if cur else fixed or kind, cur.name if cur else ""))
+            out.append(Candidate(s, e, form, cur.kind if cur else fixed or kind, cur.name if cur else "",
+                                 weight))
     return out
 
 
@@ -204,7 +237,7 @@ def local_clusters(source: str, text: str, cands: list[Candidate],
     for a, b in links:
         if not curation.apart(cands[a].text, cands[b].text):
             uf.union(a, b)
-    _link_short_forms(cands, by_form, uf, curation)
+    _link_short_forms(text, cands, by_form, uf, curation)
 
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(n):
@@ -270,20 +303,30 @@ def _defined_aliases(text: str, cands: list[Candidate],
     return cands, out_links, strong
 
 
-def _link_short_forms(cands: list[Candidate], by_form: dict[str, int], uf: _Union, curation: Curation) -> None:
-    """Tie "Assad" to "Bashar al-Assad" when one full name in the article fits."""
+_DEFINITE = re.compile(r"\b[Tt]he\s+$")
+
+
+def _link_short_forms(text: str, cands: list[Candidate], by_form: dict[str, int], uf: _Union,
+                      curation: Curation) -> None:
+    """Tie "Assad" to "Bashar al-Assad" when one full name in the article fits, and "the
+    Framework" to the "Coordination Framework" named before it."""
     forms = sorted(by_form.items(), key=lambda kv: len(name_tokens(cands[kv[1]].text)))
     for _, i in forms:
         short = cands[i]
         if short.curated:
             continue
+        back_ref = len(name_tokens(short.text)) == 1 and bool(_DEFINITE.search(text, max(0, short.start - 8),
+                                                                                 short.start))
         targets: dict[int, str] = {}
         for _, j in forms:
             full = cands[j]
             if len(name_tokens(full.text)) <= len(name_tokens(short.text)):
                 continue
             how = is_short_form(short.text, full.text)
-            if how is None or not _kinds_fit(short.kind, full.kind, how):
+            if how is None:
+                continue
+            head_word = back_ref and how == "suffix" and full.kind == "organization" and j < i
+            if not head_word and not _kinds_fit(short.kind, full.kind, how):
                 continue
             if curation.apart(short.text, full.text):
                 continue
@@ -296,7 +339,9 @@ def _link_short_forms(cands: list[Candidate], by_form: dict[str, int], uf: _Unio
 
 def _kinds_fit(short: str, full: str, how: str) -> bool:
     if full == "organization" and short == full:
-        return how == "prefix"  # "Pirelli" for "Pirelli Cables"; "Framework" is not "Coordination Framework"
+        # "Pirelli" for "Pirelli Cables"; a bare "Framework" is not "Coordination Framework"
+        # (but "the Framework" after it is: see _link_short_forms)
+        return how == "prefix"
     if full != "person":
         return False  # "Mosul" is not "Eastern Mosul"
     if short == full:
@@ -309,16 +354,11 @@ def _make_cluster(source: str, ms: list[Candidate], strong_ids: set[int], cands:
     forms = Counter(c.text for c in ms)
     curated = next((c.curated for c in ms if c.curated), "")
     name = _fullest(forms)
-    if curated:
-        kind = next(c.kind for c in ms if c.curated)
-    else:
-        votes = Counter(c.kind for c in ms)
-        top = max(votes.values())
-        tied = {k for k, v in votes.items() if v == top}
-        long_kind = max(ms, key=lambda c: len(c.text)).kind
-        kind = long_kind if long_kind in tied else min(tied)
+    votes = kinds.cluster_votes(ms)
+    kind = next(c.kind for c in ms if c.curated) if curated else kinds.cluster_kind(ms)
     strong = {norm(name)} | {norm(cands[i].text) for i in strong_ids}
-    return LocalCluster(source, curated or name, kind, sorted(ms, key=lambda c: c.start), strong, forms, curated)
+    return LocalCluster(source, curated or name, kind, sorted(ms, key=lambda c: c.start), strong, forms, curated,
+                        votes=votes)
 
 
 def _fullest(forms: Counter) -> str:
@@ -353,11 +393,13 @@ def resolve_archive(clusters: Sequence[LocalCluster], curation: Curation = EMPTY
             else:
                 index[key] = i
     groups = _groups(uf, n)
-    _merge_kinds(clusters, groups, uf, curation)
+    kinds.merge_same_names(clusters, groups, uf, curation)
     groups = _groups(uf, n)
     if demonyms:
         _attach_demonyms(clusters, groups, uf, curation)
         groups = _groups(uf, n)
+    kinds.merge_group_plurals(clusters, groups, uf, curation)
+    groups = _groups(uf, n)
     _attach_lone(clusters, groups, uf, curation)
     groups = _groups(uf, n)
     return _build(clusters, groups, curation)
@@ -368,25 +410,6 @@ def _groups(uf: _Union, n: int) -> dict[int, list[int]]:
     for i in range(n):
         groups[uf.find(i)].append(i)
     return groups
-
-
-def _merge_kinds(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
-                 curation: Curation) -> None:
-    """One name seen as two kinds ("Idlib" as a place and as an organization) is one entity,
-    unless it is a lone short name, where a person and a place can share it ("Jordan")."""
-    by_name: dict[str, list[int]] = defaultdict(list)
-    for root, members in groups.items():
-        if any(clusters[i].curated for i in members):
-            continue
-        by_name[norm(clusters[root].name)].append(root)
-    for name, roots in by_name.items():
-        if len(roots) < 2:
-            continue
-        kinds = {clusters[r].kind for r in roots}
-        if len(name_tokens(name)) <= 1 and "person" in kinds:
-            continue
-        for r in roots[1:]:
-            uf.union(roots[0], r)
 
 
 def _attach_demonyms(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
@@ -408,13 +431,16 @@ def _attach_demonyms(clusters: Sequence[LocalCluster], groups: dict[int, list[in
                 for c in cls:
                     c.kind = "place"
                     c.demonym = True
+                    c.votes = Counter({"place": sum(c.votes.values())})
                 uf.union(target, root)
                 break
 
 
 def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
                  curation: Curation) -> None:
-    """Attach entities known only by one short name to the single entity it can mean."""
+    """Attach entities known only by one short name to the single entity it can mean; a lone
+    word labelled an organization may mean a person ("Sistani's call")."""
+    people = kinds.person_short_names(clusters, groups)
     short_index: dict[tuple[str, tuple[str, ...]], set[int]] = defaultdict(set)
     for root, members in groups.items():
         if all(clusters[i].lone for i in members):
@@ -435,11 +461,13 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
             continue
         cl = clusters[root]
         acronym = acronym_letters(cl.name)
-        key = (cl.kind, ("#acronym", acronym) if acronym else name_tokens(cl.name))
-        targets = short_index.get(key, set())
-        if len(targets) != 1:
+        kind = kinds.archive_kind(clusters[i] for i in members)
+        targets = short_index.get((kind, ("#acronym", acronym) if acronym else name_tokens(cl.name)), set())
+        target = next(iter(targets)) if len(targets) == 1 else None
+        if not targets:
+            target = kinds.person_for_short_name(clusters, groups, root, people)
+        if target is None:
             continue
-        target = next(iter(targets))
         target_names = {clusters[i].name for i in groups[target]}
         if any(curation.apart(cl.name, t) for t in target_names):
             continue
@@ -464,11 +492,7 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
             name, kind = cur.name, cur.kind
         else:
             name = _canonical_name(cls)
-            votes = Counter()
-            for c in cls:
-                votes[c.kind] += len(c.mentions)
-            kind = max(sorted(votes), key=lambda k: votes[k])
-            kind = curation.kind_of(name) or kind
+            kind = curation.kind_of(name) or kinds.archive_kind(cls)
         key = _unique_key(f"{kind}/{slug(name)}", entities, cls)
         aliases = {f for f in forms if norm(f) != norm(name)}
         if cur is not None:
