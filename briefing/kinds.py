@@ -16,7 +16,8 @@ an organization, "Samarra" a nationality), so a label is a vote, not a verdict:
   only when no person in the archive has it as a name ("Baghouz", but not "Jordan" beside
   Michael Jordan). A lone organization-labelled word that is the surname of exactly one person
   joins that person ("Sistani's call" -> Ali al-Sistani). Plural and singular group names are
-  one group ("Muslims", "Muslim").
+  one group ("Muslims", "Muslim"), and a nationality word is its place when the archive names
+  it ("Iraqi" -> Iraq).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from .curation import Curation
-from .names import name_tokens, norm, surname_keys
+from .names import demonym_places, name_tokens, norm, surname_keys
 
 if TYPE_CHECKING:
     from .resolve import Candidate, LocalCluster, _Union
@@ -248,3 +249,27 @@ def _singulars(name: str) -> list[str]:
     if name.endswith("es"):
         out.append(name[:-2])
     return out
+
+
+def attach_demonyms(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
+                     curation: Curation) -> None:
+    """"Iraqi", "Iraqis" are mentions of Iraq when the archive names Iraq (a place)."""
+    places: dict[str, int] = {}
+    for root, members in groups.items():
+        for i in members:
+            if clusters[i].kind == "place":
+                for form in {clusters[i].name, *clusters[i].forms}:
+                    places.setdefault(norm(form), root)
+    for root, members in groups.items():
+        cls = [clusters[i] for i in members]
+        if any(c.kind != "group" or c.curated for c in cls):
+            continue
+        for place in demonym_places(clusters[root].name):
+            target = places.get(norm(place))
+            if target is not None and not curation.apart(clusters[root].name, place):
+                for c in cls:
+                    c.kind = "place"
+                    c.demonym = True
+                    c.votes = Counter({"place": sum(c.votes.values())})
+                uf.union(target, root)
+                break

@@ -20,16 +20,14 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import kinds
+from . import aliases, kinds
 from .curation import EMPTY, Curation
 from .model import Entity, Mention
 from .names import (
     LABEL_KINDS,
     PLACE_TAIL,
     acronym_letters,
-    acronym_of,
     clean_span,
-    demonym_places,
     initials,
     is_junk,
     is_short_form,
@@ -192,13 +190,6 @@ def _non_overlapping(cands: list[Candidate]) -> list[Candidate]:
 
 # -- 2. within one article --------------------------------------------------------------------
 
-_ALIAS_INTRO = re.compile(
-    r"""[,(]?\s*(?:(?:also|better|commonly|widely|popularly)\s+)?(?:known\s+as|called|nicknamed|dubbed|a\.?k\.?a\.?)"""
-    r"""\s+["“'‘]?(?P<alias>[A-Z][\w'’.-]*(?:\s+(?:(?:al|bin|ibn|abu|de|van|von|el|da|di|du|la|le)[-\s])?[A-Z][\w'’.-]*)*)""",
-)
-_ACRONYM = re.compile(r"\(\s*([A-Z][A-Za-z.&]*[A-Z]\.?)\s*\)")
-
-
 class _Union:
     def __init__(self, n: int):
         self.parent = list(range(n))
@@ -254,38 +245,7 @@ def _defined_aliases(text: str, cands: list[Candidate],
                      curation: Curation) -> tuple[list[Candidate], list[tuple[int, int]], set[int]]:
     """Acronyms defined in parentheses and `known as "..."` aliases: new links (and mentions)."""
     cands = list(cands)
-    pairs: list[tuple[tuple[int, int], tuple[int, int], str]] = []  # (full span, alias span, kind)
-    for m in _ACRONYM.finditer(text):
-        acr_s, acr_e = m.start(1), m.end(1)
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        before = list(re.finditer(r"\S+", text[line_start:m.start()]))[-(len(m.group(1)) + 6):]
-        found = None
-        for j in range(len(before) - 1, -1, -1):
-            ws = [w.group(0).strip(",;:\"“”") for w in before[j:]]
-            if not ws[0][:1].isupper():
-                continue
-            if acronym_of(m.group(1), ws):
-                found = (line_start + before[j].start(), line_start + before[-1].end())
-                break
-        if found is None:
-            continue
-        full_s, full_e = found
-        inside = [c for c in cands if c.start < full_e and full_s < c.end]
-        acr = [c for c in cands if c.start == acr_s and c.end == acr_e]
-        if not inside and not acr:
-            continue  # the model saw no entity here: an ordinary parenthesis
-        kind = acr[0].kind if acr else max(inside, key=lambda c: c.end - c.start).kind
-        pairs.append(((full_s, full_e), (acr_s, acr_e), kind))
-    for c in list(cands):
-        if c.kind not in ("person", "organization", "group"):
-            continue
-        m = _ALIAS_INTRO.match(text, c.end)
-        if m:
-            a_s, a_e = m.start("alias"), m.end("alias")
-            while a_e > a_s and text[a_e - 1] in ".,'’":
-                a_e -= 1
-            if a_e > a_s and not is_junk(text[a_s:a_e]):
-                pairs.append(((c.start, c.end), (a_s, a_e), c.kind))
+    pairs = aliases.defined_pairs(text, cands)
     for (fs, fe), (as_, ae), kind in pairs:
         for s, e in ((fs, fe), (as_, ae)):
             if not any(c.start == s and c.end == e for c in cands):
@@ -396,7 +356,7 @@ def resolve_archive(clusters: Sequence[LocalCluster], curation: Curation = EMPTY
     kinds.merge_same_names(clusters, groups, uf, curation)
     groups = _groups(uf, n)
     if demonyms:
-        _attach_demonyms(clusters, groups, uf, curation)
+        kinds.attach_demonyms(clusters, groups, uf, curation)
         groups = _groups(uf, n)
     kinds.merge_group_plurals(clusters, groups, uf, curation)
     groups = _groups(uf, n)
@@ -410,30 +370,6 @@ def _groups(uf: _Union, n: int) -> dict[int, list[int]]:
     for i in range(n):
         groups[uf.find(i)].append(i)
     return groups
-
-
-def _attach_demonyms(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
-                     curation: Curation) -> None:
-    """"Iraqi", "Iraqis" are mentions of Iraq when the archive names Iraq (a place)."""
-    places: dict[str, int] = {}
-    for root, members in groups.items():
-        for i in members:
-            if clusters[i].kind == "place":
-                for form in {clusters[i].name, *clusters[i].forms}:
-                    places.setdefault(norm(form), root)
-    for root, members in groups.items():
-        cls = [clusters[i] for i in members]
-        if any(c.kind != "group" or c.curated for c in cls):
-            continue
-        for place in demonym_places(clusters[root].name):
-            target = places.get(norm(place))
-            if target is not None and not curation.apart(clusters[root].name, place):
-                for c in cls:
-                    c.kind = "place"
-                    c.demonym = True
-                    c.votes = Counter({"place": sum(c.votes.values())})
-                uf.union(target, root)
-                break
 
 
 def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
