@@ -10,12 +10,16 @@ codec below covers exactly the types Pagefind writes (integers, strings, arrays,
 
 from __future__ import annotations
 
+import ctypes
 import gzip
 import hashlib
 import json
+import os
+import signal
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +32,7 @@ def run_pagefind(site: Path) -> None:
     """Index `site` in place (writes `site/pagefind/`), deterministically."""
     try:
         proc = subprocess.run([sys.executable, "-m", "pagefind", "--site", str(site), "--quiet"],
-                              capture_output=True, text=True, timeout=3600)
+                              capture_output=True, text=True, timeout=3600, preexec_fn=_die_with_parent())
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise OutputError(f"the search indexer (Pagefind) failed to run: {exc}. Install it with "
                           "`pip install \"pagefind[bin]\"`, or set `search: {enabled: false}`.") from None
@@ -36,6 +40,25 @@ def run_pagefind(site: Path) -> None:
         raise OutputError("the search indexer (Pagefind) failed:\n" + (proc.stderr or proc.stdout).strip()
                           + "\nSet `search: {enabled: false}` in config.yaml to build without search.")
     canonicalize(site / "pagefind")
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A hook that makes the indexer die with the build (Linux): a build killed mid-index must not
+    leave Pagefind writing into a staging folder that the next build has already removed."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:  # runs in the child, between fork and exec (which keeps the setting)
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the build died before the line above
+            os._exit(1)
+
+    return hook
 
 
 def canonicalize(bundle: Path) -> None:
