@@ -112,6 +112,17 @@ def copy_project(src: Path, dst: Path) -> Path:
     return dst
 
 
-def leftovers(project: Path, output: str = "site") -> list[str]:
-    """Staging or half-swapped folders an interrupted build may have left beside the output."""
-    return sorted(p.name for p in project.iterdir() if p.name.startswith(f".{output}."))
+def leftovers(project: Path, output: str = "site", wait: float = 15.0) -> list[str]:
+    """Staging or half-swapped folders an interrupted build left beside the output.
+
+    A swapped-out old site (`.site.trash-*`) is deleted by a detached process after the build;
+    it counts as left over only if it is still there after `wait` seconds.
+    """
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        found = sorted(p.name for p in project.iterdir() if p.name.startswith(f".{output}."))
+        if not any(".trash-" in name for name in found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
