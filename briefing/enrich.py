@@ -33,8 +33,9 @@ from .curation import Curation
 from .model import Article, Enrichment
 from .resolve import Annotation, Span, candidates, local_clusters, resolve_archive
 
-# Bump when the annotation step changes what it stores or how it reads the text.
-STEP_VERSION = "annotate-3"
+# Bump when the annotation step changes what it stores or how it reads the text, or when the
+# enrichment results change (annotate-4: dates, headings, kind votes), so every cache misses.
+STEP_VERSION = "annotate-4"
 # Archives with at least this many articles to analyse use several processes when jobs > 1.
 PARALLEL_MIN = 64
 

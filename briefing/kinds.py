@@ -40,7 +40,9 @@ _PLACE_NOUNS = r"(?:province|governorate|region|district|county|prefecture|munic
 _PLURAL_PLACES = r"(?:provinces|governorates|regions|districts|counties|cities|towns|villages|countries)"
 _DIRECTION = r"(?:north|south|east|west)(?:-?(?:east|west))?(?:ern)?"
 _AFTER = re.compile(rf"\s+(?:{_PLACE_NOUNS}\b|to the {_DIRECTION}\b)")
-_BEFORE = re.compile(rf"(?:(?<!home )\b(?:{_PLACE_NOUNS}|capital|outskirts|suburbs?|{_DIRECTION}) of|\bcapital,)\s+$")
+_NOT_A_CITY = "".join(rf"(?<![{w[0].upper()}{w[0]}]{w[1:]} )" for w in
+                      ("home", "venture", "working", "risk", "share", "private", "human"))
+_BEFORE = re.compile(rf"{_NOT_A_CITY}\b(?:(?:{_PLACE_NOUNS}|capital|outskirts|suburbs?|{_DIRECTION}) of|capital,)\s+$")
 _LIST_HEAD = re.compile(rf"\b{_PLURAL_PLACES}(?:,| such as| like| including| of)?\s+$")
 # A nationality word used as a bare noun after these is a place ("an Iraqi from Samarra, ...").
 _LOCATIVE = re.compile(r"\b(?:from|towards?|around|near|outside|reach(?:ed|es|ing)?)\s+$")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import subprocess
@@ -138,3 +139,43 @@ def test_parse_without_a_date_when_not_required(tmp_path: Path):
         assert art.title in ("Talks In Baghdad", "Talks")
     with pytest.raises(ContentError, match="is not a date"):
         sources.parse(sources.read_source(bad, tmp_path), config, require_date=False)
+
+
+def test_heading_ranges_are_title_case_headings_of_the_plain_text(tmp_path: Path):
+    from briefing import sources
+    from briefing.enrich import heading_ranges
+
+    md = tmp_path / "a.md"
+    md.write_text("---\ntitle: Talks\ndate: 2025-03-15\n---\n\nFirst [paragraph](https://x.org) with *emphasis*.\n\n"
+                  "## Outlook\n\n| a | b |\n|---|---|\n| Iraq | Syria |\n\n## The view from Iraq\n\n"
+                  "Kobani *and* Turkey\n-------------------\n\nText.\n\n### Why `Anbar` Matters\n",
+                  encoding="utf-8")
+    art = sources.parse(sources.read_source(md, tmp_path), Config(root=tmp_path))
+    got = [art.text[s:e] for s, e in heading_ranges(art)]
+    assert got == ["Outlook", "Kobani and Turkey", "Why Anbar Matters"]  # not the sentence-case one
+    assert heading_ranges(dataclasses.replace(art, body="No headings here.\n")) == ()
+
+
+def test_sample_archive_has_one_page_per_entity(tmp_path: Path):
+    """The repository's own content/ with its curation: no date, heading or duplicate pages."""
+    from briefing import config as config_mod
+    from briefing import sources
+    from briefing.names import is_date_like, norm
+
+    config = config_mod.load(REPO)
+    config = dataclasses.replace(config, nlp=dataclasses.replace(config.nlp, cache_dir=str(tmp_path / "cache")))
+    found, _, _ = sources.discover(config)
+    articles, problems = sources.parse_all(found, config)
+    assert not problems
+    enrichment = Enricher(config).run([a for a in articles if not a.draft])
+    entities = list(enrichment.entities.values())
+    names = [norm(e.name) for e in entities]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    by_name = {e.name: e for e in entities}
+    assert not [e.name for e in entities if is_date_like(e.name)]
+    for junk in ("Outlook", "Airpower", "Framework", "Sistani", "Muslim"):
+        assert junk not in by_name, junk
+    assert "Framework" in by_name["Coordination Framework"].aliases
+    assert "Sistani" in by_name["Ali al-Sistani"].aliases
+    for place in ("Idlib", "Erbil", "Hasakah", "Tal Afar", "Nineveh", "Hama", "Salahuddin", "Samarra", "Baghouz"):
+        assert by_name[place].kind == "place", place
