@@ -116,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"error: {url} answered {response and response.status}")
                 latencies: list[float] = []
                 builds: list[float] = []
+                session = time.time_ns() % 10**9  # new words each time: a real re-analysis, never a cache hit
                 for run in range(1, args.runs + 1):
                     server.state.wait_idle()
                     time.sleep(0.3)  # let the previous reload finish and its event stream connect
-                    probe = f"Latency probe number {run} ends here."
+                    probe = f"Latency probe {session} number {run} ends here."
                     before = server.builder.count
                     started = time.perf_counter()
                     target.write_text(original.rstrip("\n") + f"\n\n{probe}\n", encoding="utf-8")
