@@ -440,6 +440,11 @@ def test_a_port_in_use_is_a_clear_message(tmp_path: Path):
     assert proc.returncode == 1 and "is already in use" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_missing_project_is_a_clear_message(tmp_path: Path):
+    with pytest.raises(BriefingError, match="no such project folder"):
+        DevServer(tmp_path / "nope", port=0)
+
+
 def test_the_cli_serves_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path):
     root = make_project(tmp_path / "p")
     write_article(root, "2024/2024-06-03-secret-draft.md", "A draft", "2024-06-03", "Not yet.", draft=True)
