@@ -22,7 +22,7 @@ from pathlib import Path
 from . import archive as archive_stage
 from . import links, pages, search, sources
 from .config import Config
-from .errors import BriefingError, BuildLockedError, ContentError, OutputError
+from .errors import BriefingError, BuildLockedError, ContentError, OutputError, Problem
 from .model import Article, Enrichment
 from .output import SiteWriter, Written, read_manifest
 from .render import THEME_STATIC, Renderer
@@ -60,7 +60,7 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
     with project_lock(config):
         # 1. Read the archive.
         found, assets, problems = sources.discover(config)
-        static_files = _static_files(config, assets)
+        static_files = _static_files(config, assets, problems)
         inputs = _inputs_fingerprint(config, found, static_files, drafts)
         previous = read_manifest(output) if output.is_dir() else None
         if not problems and previous is not None and previous.inputs == inputs:
@@ -222,15 +222,26 @@ def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: 
     return broken
 
 
-def _static_files(config: Config, content_assets: list[Path]) -> dict[str, tuple[str, Path]]:
-    """Files copied as they are: key (for ordering) -> (site-relative URL, path on disk)."""
+def _static_files(config: Config, content_assets: list[Path],
+                  problems: list[Problem]) -> dict[str, tuple[str, Path]]:
+    """Files copied as they are: key (for ordering) -> (site-relative URL, path on disk).
+
+    As in content/, a link in static/ that leads outside the project is refused, not copied.
+    """
     files: dict[str, tuple[str, Path]] = {}
+    root = os.path.realpath(config.root)
     for base, prefix in ((THEME_STATIC, "assets/"), (config.static_path, "")):
         if base.is_dir():
             for p in sorted(base.rglob("*")):
-                if p.is_file() and not sources.is_ignored_name(p.name):
-                    url = prefix + p.relative_to(base).as_posix()
-                    files[url] = (url, p)
+                if not p.is_file() or sources.is_ignored_name(p.name):
+                    continue
+                if base != THEME_STATIC and not os.path.realpath(p).startswith(root + os.sep):
+                    problems.append(Problem(p.relative_to(config.root).as_posix(), None,
+                                            "is a link to a file outside the project; refusing to copy it. "
+                                            "Copy the file into the project instead."))
+                    continue
+                url = prefix + p.relative_to(base).as_posix()
+                files[url] = (url, p)
     for p in content_assets:
         rel = p.relative_to(config.root).as_posix()
         url = "files/" + p.relative_to(config.content_path).as_posix()

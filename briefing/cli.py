@@ -123,12 +123,6 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import main as serve_main
-
-    return serve_main(args)
-
-
 def _add_project(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", default=".", metavar="DIR", help="the archive folder (default: .)")
 

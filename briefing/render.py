@@ -47,6 +47,7 @@ class Renderer:
         base_path = config.base_path
         base_url = config.base_url if config.base_url.endswith("/") else config.base_url + "/"
         versions = dict(asset_versions or {})
+        self.asset_versions = versions
 
         def url(target: str) -> str:
             """A site-relative URL ("articles/x/") as a link that works under base_url's path."""
@@ -93,6 +94,9 @@ class Renderer:
                 if p.is_file():
                     h.update(p.relative_to(d).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
         h.update(pickle.dumps(sorted((k, repr(v)) for k, v in self.env.globals["site"].items())))
+        # Pages link assets with a content version (style.css?v=...): a changed stylesheet
+        # must re-render them, or deployed pages would keep the stale version.
+        h.update(pickle.dumps(sorted(self.asset_versions.items())))
         return h.hexdigest()
 
     def fingerprint(self, page: Page) -> str:

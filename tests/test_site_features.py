@@ -73,3 +73,28 @@ def test_topic_pages_need_two_articles(tmp_path: Path):
     assert not (site / "topics/trade").exists()  # one
     topic = (site / "topics/port/index.html").read_text()
     assert topic.count('class="card"') == 3 and "Most associated" in topic
+
+
+def test_a_changed_stylesheet_changes_the_version_in_every_page(tmp_path: Path):
+    root = make_project(tmp_path / "p")
+    site = build(root)
+    before = re.search(r'style\.css\?v=(\w+)', (site / "index.html").read_text()).group(1)
+    (root / "static" / "assets").mkdir(parents=True)
+    (root / "static" / "assets" / "style.css").write_text("body { color: rebeccapurple; }\n")
+    build(root)
+    for page in (site / "index.html", site / "articles/strike-ends/index.html"):
+        after = re.search(r'style\.css\?v=(\w+)', page.read_text()).group(1)
+        assert after != before
+    assert "rebeccapurple" in (site / "assets/style.css").read_text()
+
+
+def test_a_static_link_out_of_the_project_is_refused(tmp_path: Path):
+    root = make_project(tmp_path / "p")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the web\n")
+    (root / "static").mkdir()
+    (root / "static" / "leak.txt").symlink_to(secret)
+    result = run_cli("build", "--project", str(root))
+    assert result.returncode == 1
+    assert "static/leak.txt: is a link to a file outside the project; refusing to copy it." in result.stderr
+    assert not (root / "site").exists()
