@@ -4,8 +4,8 @@ whole archive.
 The small model's label on a lone, unfamiliar name is often wrong ("Tal Afar" a person, "Erbil"
 an organization, "Samarra" a nationality), so a label is a vote, not a verdict:
 
-- Each mention votes for its label's kind with a weight: 1, or 2 for GPE (the model rarely calls
-  a non-place a GPE). Words around it can overrule the label with a stronger vote: a place noun
+- Each mention votes for its label's kind with a weight: 1, or 1.5 for GPE (the model rarely
+  calls a non-place a GPE). Words around it can overrule the label with a stronger vote: a place noun
   after or before the name ("Nineveh province", "the regional capital, Erbil"), a compass
   direction ("Tal Afar to the west"), a list of places ("Aleppo, Hama and Homs"), or a
   nationality word standing alone after a preposition of place ("roads towards Samarra.").
@@ -33,7 +33,7 @@ from .names import demonym_places, name_tokens, norm, surname_keys
 if TYPE_CHECKING:
     from .resolve import Candidate, LocalCluster, _Union
 
-LABEL_WEIGHT = {"GPE": 2.0}  # every other label: 1
+LABEL_WEIGHT = {"GPE": 1.5}  # every other label: 1
 CUE_WEIGHT = 3.0  # words around the name that say "place"
 
 _PLACE_NOUNS = r"(?:province|governorate|region|district|county|prefecture|municipality|city|town|village)"
@@ -134,12 +134,18 @@ def _top(votes: Counter, ms: Sequence[Candidate]) -> str:
 
 def archive_kind(cls: Iterable[LocalCluster]) -> str:
     """The kind of one canonical entity: the weighted vote of all its clusters."""
-    votes: Counter = Counter()
+    cls = list(cls)
+    votes: dict[str, float] = {}
     for c in cls:
-        votes.update(c.votes)
+        for k, v in c.votes.items():
+            votes[k] = votes.get(k, 0.0) + v
     top = max(votes.values())
     tied = sorted(k for k, v in votes.items() if v == top)
-    return "place" if "place" in tied else tied[0]
+    if len(tied) == 1:
+        return tied[0]
+    # a tie goes to the kind more mentions had, then to the first in the alphabet
+    mentions = Counter(m.kind for c in cls for m in c.mentions)
+    return max(tied, key=lambda k: (mentions[k], -tied.index(k)))
 
 
 def _strong_place(cls: Iterable[LocalCluster]) -> bool:
@@ -163,6 +169,27 @@ def person_names(clusters: Sequence[LocalCluster], groups: dict[int, list[int]])
                         out[key].add(root)
                     out[toks[:1]].add(root)
     return out
+
+
+def person_words_stay_people(clusters: Sequence[LocalCluster]) -> None:
+    """A lone word that is the surname or first name of a person named in full somewhere in the
+    archive ("Agassi" beside "Andre Agassi"): its GPE labels are no stronger than its PERSON ones."""
+    words: set[tuple[str, ...]] = set()
+    for cl in clusters:
+        if cl.kind == "person" and not cl.curated:
+            for form in set(cl.forms) | {cl.name}:
+                toks = name_tokens(form)
+                if len(toks) > 1:
+                    words.update(surname_keys(form))
+                    words.add(toks[:1])
+    for cl in clusters:
+        if cl.kind == "person" or cl.curated or not cl.lone or name_tokens(cl.name) not in words:
+            continue
+        votes: Counter = Counter()
+        for m in cl.mentions:
+            votes[m.kind] += 1.0 if m.weight == LABEL_WEIGHT["GPE"] else m.weight
+        if votes["person"] and votes["person"] >= max(votes.values()):
+            cl.kind, cl.votes = "person", votes
 
 
 def merge_same_names(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
@@ -203,7 +230,9 @@ def person_short_names(clusters: Sequence[LocalCluster],
     al-Sistani") -> the groups of those people."""
     out: dict[tuple[str, ...], set[int]] = defaultdict(set)
     for root, members in groups.items():
-        if all(clusters[i].lone for i in members) or _group_kind(clusters, members) != "person":
+        if not any(clusters[i].kind == "person" for i in members) or all(clusters[i].lone for i in members):
+            continue
+        if _group_kind(clusters, members) != "person":
             continue
         for i in members:
             for form in clusters[i].forms:
@@ -218,13 +247,19 @@ def person_for_short_name(clusters: Sequence[LocalCluster], groups: dict[int, li
     """The one person a lone organization-labelled word stands for ("Sistani's call" -> Ali
     al-Sistani, known as "Sistani" elsewhere), unless it was ever labelled a place with conviction.
     A word that is only the last word of a name ("Hezbollah" of "Kata'ib Hezbollah", mislabelled a
-    person) is not enough: the word must have been seen standing for the person."""
+    person) is not enough: the word must have been seen standing for the person, and not be used
+    alone more often than the person is named ("Islam" is not "Mohammed Islam")."""
     cls = [clusters[i] for i in groups[root]]
     if _group_kind(clusters, groups[root]) != "organization" or _strong_place(cls):
         return None
     toks = name_tokens(clusters[root].name)
     targets = short_names.get(toks, set()) if len(toks) == 1 else set()
-    return next(iter(targets)) if len(targets) == 1 else None
+    if len(targets) != 1:
+        return None
+    target = next(iter(targets))
+    # a word used on its own more often than the person is named is something else ("Islam")
+    mentions = lambda members: sum(len(clusters[i].mentions) for i in members)  # noqa: E731
+    return target if mentions(groups[root]) <= mentions(groups[target]) else None
 
 
 def merge_group_plurals(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
@@ -233,7 +268,9 @@ def merge_group_plurals(clusters: Sequence[LocalCluster], groups: dict[int, list
     by_name: dict[str, int] = {}
     for root, members in groups.items():
         cls = [clusters[i] for i in members]
-        if any(c.curated or c.demonym for c in cls) or _group_kind(clusters, members) != "group":
+        if not any(c.kind == "group" for c in cls) or any(c.curated or c.demonym for c in cls):
+            continue
+        if _group_kind(clusters, members) != "group":
             continue
         by_name.setdefault(norm(clusters[root].name), root)
     for name, root in sorted(by_name.items()):

@@ -93,6 +93,7 @@ _PARTICLES = {"al", "el", "bin", "ibn", "abu", "de", "la", "le", "van", "von", "
 PLACE_TAIL = re.compile(r"\s+(?:province|governorate|region|district|county|prefecture)$", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"(?:['’]s|(?<=s)['’])$")
 _EDGE_JUNK = " \t\n\"'“”‘’«»()[]{},.;:!?*_-–—/\\|"
+_NONSPACE = re.compile(r"\S+")
 _WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*\.?")
 
 
@@ -233,6 +234,7 @@ def _title_length(form: str) -> int:
     return 0
 
 
+@lru_cache(maxsize=65536)
 def _date_token(token: str) -> str:
     """"number" (a year, date, score...), "word" (a month, weekday, number word), "glue" or ""."""
     t = token.strip(",.;:()'’").lower()
@@ -251,15 +253,20 @@ def _date_token(token: str) -> str:
 
 def is_date_like(form: str) -> bool:
     """Every word is part of a date, time or number: "September 2026", "Early June", "182nd"."""
-    kinds = [_date_token(t) for t in form.split()]
-    return bool(kinds) and all(kinds) and any(k != "glue" for k in kinds)
+    tokens = form.split()
+    if not tokens or not all(_date_token(t) for t in tokens):
+        return False
+    return any(_date_token(t) != "glue" for t in tokens)
 
 
 def strip_dates(text: str, start: int, end: int) -> tuple[int, int]:
     """Drop a date at either end of a name ("Mosul June 2014" -> "Mosul"), when it is one: a run
     of date words holding a year, a full date, a score or a grouped number (not a bare "4":
     "Channel 4"), and a name remains."""
-    tokens = [(m.start() + start, m.end() + start, m.group(0)) for m in re.finditer(r"\S+", text[start:end])]
+    piece = text[start:end].split()
+    if not piece or not (_date_token(piece[0]) or _date_token(piece[-1])):
+        return start, end  # the common case: no date at either end
+    tokens = [(m.start() + start, m.end() + start, m.group(0)) for m in _NONSPACE.finditer(text[start:end])]
 
     def run_length(seq: list[tuple[int, int, str]]) -> int:
         n = 0

@@ -339,6 +339,7 @@ class Resolved:
 def resolve_archive(clusters: Sequence[LocalCluster], curation: Curation = EMPTY, *,
                     demonyms: bool = True) -> Resolved:
     """One canonical entity per real-world entity across all articles' clusters."""
+    kinds.person_words_stay_people(clusters)
     n = len(clusters)
     uf = _Union(n)
     index: dict[tuple[str, str], int] = {}
@@ -390,7 +391,8 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
                         short_index[(cl.kind, key)].add(root)
                 if len(toks) > 1 and initials(form):
                     short_index[(cl.kind, ("#acronym", initials(form)))].add(root)
-                elif toks:
+                elif toks and not (cl.kind != "person" and is_short_form(form, cl.name) == "suffix"):
+                    # "the Parliament" meant the European Parliament in one article, not in all
                     short_index[(cl.kind, toks)].add(root)
     for root, members in groups.items():
         if not all(clusters[i].lone for i in members):

@@ -292,3 +292,36 @@ def test_capitalised_head_word_refers_back_to_an_organisation():
                  "The Framework met. Later the Coordination Framework met."):
         res, _ = resolve(("b", text, (("Coordination Framework", "ORG"), ("Framework", "FAC"))))
         assert len(res.entities) == 2, text
+
+
+def nth(text: str, surface: str, n: int, label: str) -> Span:
+    """A span on the n-th (0-based) occurrence of `surface`."""
+    starts = [m.start() for m in re.finditer(re.escape(surface), text)]
+    return Span(starts[n], starts[n] + len(surface), label)
+
+
+def test_cross_article_care_with_short_words():
+    res, _ = resolve(
+        # "the Parliament" is the European Parliament here, but not in every article
+        ("a", "The European Parliament voted. Later the Parliament met.", (("European Parliament", "ORG"),
+                                                                           ("Parliament", "ORG"))),
+        ("b", "Parliament debated the bill.", (("Parliament", "ORG"),)),
+        # a word used alone far more often than the person is named is not that person
+        ("e", "Mohammed Islam was charged. Islam denied it.", (("Mohammed Islam", "PERSON"), ("Islam", "ORG"))),
+        ("f", "Islam teaches. Islam grew. Islam spread.", (("Islam", "ORG"),)),
+    )
+    assert {m.entity for m in res.mentions["a"]} == {"organization/european-parliament"}
+    assert {m.entity for m in res.mentions["b"]} == {"organization/parliament"}
+    assert {m.entity for m in res.mentions["f"]} == {"organization/islam"}
+
+
+def test_surname_labelled_a_place_is_still_the_person():
+    one = "Andre Agassi won. Agassi smiled."
+    two = "Agassi fear for Melbourne. Agassi was serving."
+    clusters = local_clusters("a", one, candidates(one, 0, Annotation(spans(one, ("Andre Agassi", "PERSON"),
+                                                                            ("Agassi", "PERSON")))))
+    ann = Annotation((nth(two, "Agassi", 0, "GPE"), nth(two, "Melbourne", 0, "GPE"), nth(two, "Agassi", 1, "PERSON")))
+    clusters += local_clusters("b", two, candidates(two, 0, ann))
+    assert next(c for c in clusters if c.source == "b" and c.name == "Agassi").kind == "place"  # 1.5 to 1
+    res = resolve_archive(clusters)
+    assert {m.entity for m in res.mentions["b"] if m.text == "Agassi"} == {"person/andre-agassi"}
