@@ -5,19 +5,20 @@ The small model's label on a lone, unfamiliar name is often wrong ("Tal Afar" a 
 an organization, "Samarra" a nationality), so a label is a vote, not a verdict:
 
 - Each mention votes for its label's kind with a weight: 1, or 1.5 for GPE (the model rarely
-  calls a non-place a GPE). Words around it can overrule the label with a stronger vote: a place noun
-  after or before the name ("Nineveh province", "the regional capital, Erbil"), a compass
+  calls a non-place a GPE). Words around it can overrule the label with a stronger vote: a place
+  noun after or before the name ("Nineveh province", "the regional capital, Erbil"), a compass
   direction ("Tal Afar to the west"), a list of places ("Aleppo, Hama and Homs"), or a
   nationality word standing alone after a preposition of place ("roads towards Samarra.").
 - Within an article, a cluster that ties short forms to a full name takes the full name's kind
   ("Assad" labelled GPE is still Bashar al-Assad); otherwise the weighted vote decides.
 - Across the archive, the same name seen as several kinds becomes one entity whose kind is the
-  weighted vote of all its mentions; a bare word labelled a person joins a place of that name
-  only when no person in the archive has it as a name ("Baghouz", but not "Jordan" beside
-  Michael Jordan). A lone organization-labelled word that is the surname of exactly one person
-  joins that person ("Sistani's call" -> Ali al-Sistani). Plural and singular group names are
-  one group ("Muslims", "Muslim"), and a nationality word is its place when the archive names
-  it ("Iraqi" -> Iraq).
+  weighted vote of all its mentions (a tie goes to the kind more mentions had). A bare word
+  labelled a person joins a place of that name only when no person in the archive has it as a
+  name ("Baghouz", but not "Jordan" beside Michael Jordan), and such a word's GPE labels count
+  no more than its PERSON ones ("Agassi"). A lone organization-labelled word joins the one person
+  it was seen standing for ("Sistani's call" -> Ali al-Sistani), unless it is used alone more
+  often than that person is named. Plural and singular group names are one group ("Muslims",
+  "Muslim"), and a nationality word is its place when the archive names it ("Iraqi" -> Iraq).
 """
 
 from __future__ import annotations
