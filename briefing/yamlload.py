@@ -113,6 +113,9 @@ def load(text: str, path: str, first_line: int = 1) -> Any:
         raise YamlProblem(Problem(path, line, f"YAML syntax error: {what}.")) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(Problem(path, first_line, f"YAML error: {exc}")) from None
+    except RecursionError:
+        raise YamlProblem(Problem(path, first_line, "YAML nested too deeply (lists or mappings inside one "
+                                  "another thousands of levels down). Flatten it.")) from None
 
 
 class YamlProblem(Exception):
