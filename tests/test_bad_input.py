@@ -122,6 +122,10 @@ ROWS = [
         "Replace the tab with spaces."),
     Row("duplicate-key", article("content/c.md", "title: One\ndate: 2025-01-01\ntitle: Two\n"),
         "error: content/c.md:4: YAML syntax error: duplicate key 'title' (first on line 2). Keep only one of them."),
+    Row("deeply-nested-yaml",
+        article("content/c.md", "title: Deep\ndate: 2025-01-01\nx: " + "[" * 3000 + "]" * 3000 + "\n"),
+        "error: content/c.md:2: YAML nested too deeply (lists or mappings inside one another thousands of levels "
+        "down). Flatten it."),
     Row("list-for-string", article("content/c.md", "title: [Iraq, Syria]\ndate: 2025-01-01\n"),
         "error: content/c.md:2: title must be a string, not a list."),
     Row("impossible-date", article("content/c.md", "title: Leap\ndate: 2025-02-30\n"),
