@@ -11,9 +11,9 @@ from pathlib import Path
 import feedparser
 import pytest
 import yaml
+from conftest import REPO, run_cli, shared_path, tree_digest
 
 from briefing import links
-from conftest import REPO, run_cli, shared_path, tree_digest
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import re
 import textwrap
 from pathlib import Path
 
-from briefing import links
 from conftest import make_project, run_cli
+
+from briefing import links
 
 CURATION = textwrap.dedent("""\
     entities:

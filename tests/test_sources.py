@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import shared_path
 
 from briefing import sources
 from briefing.config import Config
 from briefing.errors import ContentError
 from briefing.model import SourceFile
-
-from conftest import shared_path
 
 CFG = Config(root=Path("/nowhere"))
 
