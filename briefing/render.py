@@ -114,7 +114,8 @@ class Renderer:
             raise TemplateError(Problem(self._template_path(exc.filename or exc.name), exc.lineno,
                                         f"template syntax error: {exc.message}")) from None
         except jinja2.TemplateNotFound as exc:
-            raise TemplateError(Problem(page.template, None,
+            path, line = self._failing_template(exc)  # the template that includes or extends it
+            raise TemplateError(Problem(page.template if path == "<template>" else path, line,
                                         f"template {exc.name!r} not found in "
                                         f"{', '.join(str(d) for d in self.search_dirs)}.")) from None
         except jinja2.UndefinedError as exc:
@@ -125,6 +126,15 @@ class Renderer:
             path, line = self._failing_template(exc)
             raise TemplateError(Problem(path, line, f"template error: {exc} (while rendering /{page.url})."))\
                 from None
+        except Exception as exc:
+            # Raised by the template's own expressions ({{ 1 / 0 }}, {{ page.title + 1 }}): the
+            # template's fault, so say where. Raised inside our code: a bug, with its traceback.
+            frames = traceback.extract_tb(exc.__traceback__)
+            if not frames or not self._is_template(frames[-1].filename):
+                raise
+            path, line = self._template_path(frames[-1].filename), frames[-1].lineno
+            raise TemplateError(Problem(path, line, f"{type(exc).__name__}: {exc} (while rendering /{page.url}). "
+                                        "Fix the expression on this line.")) from None
 
     def _template_path(self, filename: str | None) -> str:
         if not filename:
@@ -135,9 +145,11 @@ class Renderer:
         except ValueError:
             return p.as_posix()
 
+    def _is_template(self, filename: str) -> bool:
+        return any(filename.startswith(str(d) + "/") for d in self.search_dirs)
+
     def _failing_template(self, exc: BaseException) -> tuple[str, int | None]:
-        dirs = [str(d) for d in self.search_dirs]
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-            if any(frame.filename.startswith(d) for d in dirs):
+            if self._is_template(frame.filename):
                 return self._template_path(frame.filename), frame.lineno
         return "<template>", None
