@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from robust_helpers import copy_project, error_of, leftovers, make_archive, run_build, tree_hash, write
 
+from briefing.render import THEME_TEMPLATES
+
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -196,6 +198,15 @@ ROWS = [
                  "<p>{{ byline }}</p>\n{% endblock %}\n"),
         "error: templates/article.html:4: 'byline' is undefined (while rendering /articles/baghdad-talks/). "
         "Check the variable's name; `page` holds this page's data."),
+    Row("template-expression-raises",
+        template("article.html", '{% extends "base.html" %}\n{% block main %}\n<p>{{ page.title + 1 }}</p>\n'
+                 "{% endblock %}\n"),
+        "error: templates/article.html:3: TypeError: can only concatenate str (not \"int\") to str "
+        "(while rendering /articles/baghdad-talks/). Fix the expression on this line."),
+    Row("template-include-missing",
+        template("article.html", '{% extends "base.html" %}\n{% block main %}\n{% include "byline.html" %}\n'
+                 "{% endblock %}\n"),
+        "error: templates/article.html:3: template 'byline.html' not found in {root}/templates, {theme}."),
     Row("curation-alias-claimed-twice",
         curation("entities:\n  - name: Islamic State\n    kind: organization\n    aliases: [ISIS, IS]\n"
                  "  - name: Iraqi State\n    kind: organization\n    aliases: [IS]\n"),
@@ -234,7 +245,7 @@ def test_bad_input(row: Row, project: Path) -> None:
     finally:
         os.chmod(site, 0o755)
     assert proc.returncode == 1, proc.stderr
-    assert error_of(proc) == row.message.replace("{root}", str(project))
+    assert error_of(proc) == row.message.replace("{root}", str(project)).replace("{theme}", str(THEME_TEMPLATES))
     assert tree_hash(site) == before, "a failed build changed site/"
     assert leftovers(project) == []
 
