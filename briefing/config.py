@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -250,6 +251,30 @@ def _describe(value: Any) -> str:
     return f"{value!r}"
 
 
+def _check_folders(config: Config, at: Any, path: str) -> list[Problem]:
+    """The site is written to output_dir and read from the others: they must not overlap, or a
+    build reads its own output back (and the swap of output_dir would move the inputs)."""
+    root = config.root.resolve()
+    out = (root / config.output_dir).resolve()
+    if out == root or out in root.parents:
+        return [Problem(path, at("output_dir"), f"output_dir {config.output_dir!r} cannot be the project "
+                        "folder or a folder above it; the build replaces that folder whole. Use e.g. 'site'.")]
+    problems = []
+    inputs = {"content_dir": config.content_dir, "templates_dir": config.templates_dir,
+              "static_dir": config.static_dir}
+    for key, value in inputs.items():
+        folder = (root / value).resolve()
+        if folder == out or out in folder.parents or folder in out.parents:
+            problems.append(Problem(path, at("output_dir") or at(key),
+                                    f"output_dir {config.output_dir!r} and {key} {value!r} overlap, so the build "
+                                    f"would read its own output back. Use separate folders, e.g. {key}: "
+                                    f"{key.removesuffix('_dir')} and output_dir: site."))
+    if (root / config.static_dir).resolve() == root and not any("static_dir" in p.message for p in problems):
+        problems.append(Problem(path, at("static_dir"), "static_dir cannot be the project folder itself: it is "
+                                "copied into the site whole. Use a folder such as 'static'."))
+    return problems
+
+
 def _check_values(config: Config, data: Mapping, path: str) -> list[Problem]:
     problems = []
 
@@ -268,6 +293,13 @@ def _check_values(config: Config, data: Mapping, path: str) -> list[Problem]:
         problems.append(Problem(path, at("base_url"),
                                 f"base_url {config.base_url!r} needs a scheme and a host, "
                                 "e.g. 'https://example.org/briefings/'."))
+    elif re.search(r"[\s\"'<>`\\]", config.base_url):
+        problems.append(Problem(path, at("base_url"),
+                                f"base_url {config.base_url!r} contains a space, quote, '<', '>' or backslash; "
+                                "write the plain address, e.g. 'https://example.org/briefings/'."))
+    if not re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", config.language):
+        problems.append(Problem(path, at("language"),
+                                f"language {config.language!r} must be a language tag like 'en' or 'pt-BR'."))
     if config.paginate < 1:
         problems.append(Problem(path, at("paginate"), "paginate must be 1 or more."))
     for kind in config.entities.page_kinds:
@@ -286,8 +318,7 @@ def _check_values(config: Config, data: Mapping, path: str) -> list[Problem]:
         value = getattr(config, key)
         if os.path.isabs(value) and key != "output_dir" or ".." in Path(value).parts:
             problems.append(Problem(path, at(key), f"{key} must be a folder inside the project."))
-    if config.output_dir in ("", ".") or Path(config.output_dir).resolve() == config.root.resolve():
-        problems.append(Problem(path, at("output_dir"), "output_dir cannot be the project folder itself."))
+    problems.extend(_check_folders(config, at, path))
     if not isinstance(config.publish, Mapping):
         problems.append(Problem(path, at("publish"), "publish must be a mapping."))
     return problems
