@@ -27,6 +27,7 @@ def _load_config(args: argparse.Namespace):  # noqa: ANN202
     if getattr(args, "output", None):
         out = Path(args.output)
         cfg = cfg.with_changes(output_dir=str(out if out.is_absolute() else Path.cwd() / out))
+        config_mod.check_output(cfg)
     return cfg
 
 

@@ -251,6 +251,13 @@ def _describe(value: Any) -> str:
     return f"{value!r}"
 
 
+def check_output(config: Config, origin: str = "--output") -> None:
+    """Raise ConfigError when an output folder given outside config.yaml overlaps the inputs."""
+    problems = _check_folders(config, lambda *keys: None, origin)
+    if problems:
+        raise ConfigError(problems)
+
+
 def _check_folders(config: Config, at: Any, path: str) -> list[Problem]:
     """The site is written to output_dir and read from the others: they must not overlap, or a
     build reads its own output back (and the swap of output_dir would move the inputs)."""
