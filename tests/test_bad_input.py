@@ -114,6 +114,7 @@ class Row:
     id: str
     setup: Callable[[Path], None]
     message: str  # exact stderr from "error:" on; {root} is the project folder
+    args: tuple[str, ...] = ()  # extra command-line arguments
 
 
 ROWS = [
@@ -189,6 +190,16 @@ ROWS = [
     Row("config-base-url-without-scheme", config('title: T\nbase_url: "example.org/briefings/"\n'),
         "error: config.yaml:2: base_url 'example.org/briefings/' needs a scheme and a host, "
         "e.g. 'https://example.org/briefings/'."),
+    Row("config-base-url-with-quote", config('title: T\nbase_url: "https://example.org/\\"><script>/"\n'),
+        "error: config.yaml:2: base_url 'https://example.org/\"><script>/' contains a space, quote, '<', '>' or "
+        "backslash; write the plain address, e.g. 'https://example.org/briefings/'."),
+    Row("config-output-inside-content",
+        config('title: T\nbase_url: "https://example.org/"\noutput_dir: content/site\n'),
+        "error: config.yaml:3: output_dir 'content/site' and content_dir 'content' overlap, so the build would read "
+        "its own output back. Use separate folders, e.g. content_dir: content and output_dir: site."),
+    Row("cli-output-is-the-project", lambda root: None,
+        "error: --output: output_dir '{root}' cannot be the project folder or a folder above it; the build "
+        "replaces that folder whole. Use e.g. 'site'.", args=("--output", ".")),
     Row("template-syntax-error",
         template("article.html", '{% extends "base.html" %}\n{% block main %}\n<h1>{{ page.title }</h1>\n'
                  "{% endblock %}\n"),
@@ -241,7 +252,7 @@ def test_bad_input(row: Row, project: Path) -> None:
     before = tree_hash(site)
     row.setup(project)
     try:
-        proc = run_build(project, timeout=120)
+        proc = run_build(project, *row.args, timeout=120)
     finally:
         os.chmod(site, 0o755)
     assert proc.returncode == 1, proc.stderr
