@@ -112,17 +112,11 @@ def copy_project(src: Path, dst: Path) -> Path:
     return dst
 
 
-def leftovers(project: Path, output: str = "site", wait: float = 15.0) -> list[str]:
-    """Staging or half-swapped folders an interrupted build left beside the output.
+def leftovers(project: Path, output: str = "site") -> list[str]:
+    """Staging folders or a half-done swap that an interrupted build left beside the output.
 
-    A swapped-out old site (`.site.trash-*`) is deleted by a detached process after the build;
-    it counts as left over only if it is still there after `wait` seconds.
+    A swapped-out old site (`.site.trash-*`) is not counted: a detached process deletes it after
+    the build, and recover() deletes any whose deleter died.
     """
-    import time
-
-    deadline = time.monotonic() + wait
-    while True:
-        found = sorted(p.name for p in project.iterdir() if p.name.startswith(f".{output}."))
-        if not any(".trash-" in name for name in found) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+    return sorted(p.name for p in project.iterdir()
+                  if p.name.startswith(f".{output}.") and ".trash-" not in p.name)

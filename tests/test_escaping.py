@@ -224,6 +224,9 @@ def test_feeds_and_sitemap_carry_the_strings_intact(site: Path) -> None:
     assert SUMMARY in summaries
     authors = [n.text for n in feed.iter(f"{atom}name")]
     assert AUTHOR in authors
+    (folder,) = [p for p in (site / "organizations").iterdir() if p.is_dir()]
+    entity_feed = ET.fromstring((folder / "feed.xml").read_bytes())
+    assert entity_feed.findtext(f"{atom}title") == f"{ENTITY} — {SITE_TITLE}"
     for loc in ET.fromstring((site / "sitemap.xml").read_bytes()).iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc"):
         assert loc.text and loc.text.startswith("https://example.org/brief/")
         assert not set(loc.text) & set("<>\"' &"), loc.text
