@@ -69,10 +69,11 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
             return result
         articles, parse_problems = sources.parse_all(found, config)
         problems += parse_problems
-        if problems:
-            raise ContentError(problems)
         if not drafts:
             articles = [a for a in articles if not a.draft]
+        problems += _same_url(articles)  # reported now, with every other problem, not after NER
+        if problems:
+            raise ContentError(problems)
         result.articles = len(articles)
         result.articles_list = articles
         clock.lap("parse", f"{len(articles)} articles")
@@ -125,6 +126,20 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
 
 # Fewer pages than this to render are rendered in-process: a worker pool costs more than it saves.
 PARALLEL_RENDER_MIN = 400
+
+
+def _same_url(articles: list[Article]) -> list[Problem]:
+    """Articles that would be written to one URL: each later one (by path) is a problem."""
+    first: dict[str, Article] = {}
+    problems = []
+    for a in articles:
+        url = archive_stage.article_url(a)
+        if url in first:
+            problems.append(Problem(a.source, None, f"has the same slug as {first[url].source}: both would be "
+                                    f"written to /{url}. Give one of them a different `slug:`."))
+        else:
+            first[url] = a
+    return problems
 
 
 def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter,
