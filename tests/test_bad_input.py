@@ -107,6 +107,7 @@ def many_bad_files(root: Path) -> None:
     raw("content/empty.md", b"")(root)
     raw("content/zz-binary.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")(root)
     symlink_file_outside(root)
+    article("content/talks.md", "title: Talks again\ndate: 2025-01-07\nslug: baghdad-talks\n")(root)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ ROWS = [
         "error: content/photo.md: is a binary file (it contains NUL bytes); content files must be UTF-8 text. "
         "Move it out of content/."),
     Row("two-files-one-slug", article("content/2024/mosul-strike.md", "title: Again\ndate: 2024-01-01\n"),
-        "error: content/2024/mosul-strike.md: has the same slug as content/2025/2025-01-02-mosul-strike.md: "
+        "error: content/2025/2025-01-02-mosul-strike.md: has the same slug as content/2024/mosul-strike.md: "
         "both would be written to /articles/mosul-strike/. Give one of them a different `slug:`."),
     Row("slug-traversal", article("content/c.md", "title: Escape\ndate: 2025-01-01\nslug: ../../etc\n"),
         "error: content/c.md:4: slug '../../etc' may not contain '/', '\\' or '..'; use letters, digits "
@@ -242,7 +243,9 @@ ROWS = [
         "content/no-title.md:1: missing title. Add `title: \"...\"` to the front matter.\n"
         "content/zz-binary.md: is a binary file (it contains NUL bytes); content files must be UTF-8 text. "
         "Move it out of content/.\n"
-        "6 content problems found."),
+        "content/talks.md: has the same slug as content/2025/2025-01-05-baghdad-talks.md: both would be written "
+        "to /articles/baghdad-talks/. Give one of them a different `slug:`.\n"
+        "7 content problems found."),
 ]
 
 
