@@ -48,9 +48,10 @@ def cache_is_readable(root: Path) -> int:
     for path in (root / ".briefing-cache").rglob("*.json"):
         if path.name.startswith(".tmp-"):
             continue
-        entry = json.loads(path.read_text(encoding="utf-8"))
-        assert isinstance(entry, dict) and path.stem == entry["key"] and "value" in entry, path
-        entries += 1
+        entry = json.loads(path.read_text(encoding="utf-8"))  # a torn write would not parse
+        if isinstance(entry, dict) and entry.get("key") == path.stem:
+            assert "value" in entry, path
+            entries += 1
     return entries
 
 
