@@ -60,7 +60,7 @@ def test_entities_below_the_threshold_get_no_page_and_stay_unlinked(tmp_path: Pa
     root = make_project(tmp_path / "p", config='title: T\nbase_url: "https://example.org/"\n'
                                                 "search: {enabled: false}\nentities: {min_articles: 2}\n")
     site = build(root)
-    assert (site / "places/rotterdam/index.html").exists()  # in all three articles
+    assert (site / "places/netherlands/index.html").exists()  # in two articles
     assert not (site / "people/mark-rutte").exists()  # in one article only
     page = (site / "articles/strike-ends/index.html").read_text()
     assert "Mark Rutte" in page and "/people/mark-rutte/" not in page
