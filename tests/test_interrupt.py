@@ -107,7 +107,7 @@ def test_sigkill_at_random_points(tmp_path: Path) -> None:
     cfg = config_mod.load(root)
     enricher = Enricher(cfg)
     good = tree_hash(site)
-    killed = 0
+    killed = swapped = 0
     for i in range(RUNS):
         edit(root, i)
         status, where = kill_at_random(root, rng, full)
@@ -123,9 +123,12 @@ def test_sigkill_at_random_points(tmp_path: Path) -> None:
             raise AssertionError(f"{context}: the next build failed: {exc}") from None
         new = tree_hash(site)
         assert after_kill in (good, new), f"{context}: site/ was neither the previous build nor the new one"
+        swapped += after_kill == new != good
         assert leftovers(root) == [], f"{context}: left {leftovers(root)}"
         assert f"day {i}" in (site / "articles/baghdad-talks/index.html").read_text(encoding="utf-8")
         good = new
+    print(f"{killed}/{RUNS} builds killed mid-way (seed {seed}), {swapped} of them after the new site was "
+          "swapped in; the rest had finished before the signal")
     assert cache_is_readable(root) > 0
     assert killed >= RUNS // 2, f"only {killed} of {RUNS} builds were still running when killed"
     # And the CLI builds on what the last build left.
