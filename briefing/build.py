@@ -30,6 +30,15 @@ from .render import THEME_STATIC, Renderer
 BUILD_VERSION = "1"
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What the dev server needs to re-render one edited article at once (see quick.py)."""
+
+    archive: archive_stage.Archive
+    renderer: Renderer
+    asset_urls: dict[str, str]
+
+
 @dataclass
 class BuildResult:
     output: Path
@@ -42,6 +51,7 @@ class BuildResult:
     timings: list[tuple[str, float, str]] = field(default_factory=list)
     enrichment: Enrichment | None = None
     articles_list: list[Article] = field(default_factory=list)
+    preview: Preview | None = None
 
 
 def build(config: Config, *, output: Path | None = None, drafts: bool = False, jobs: int | None = None,
@@ -118,6 +128,7 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
             result.written = writer.rewritten
             writer.commit(inputs, drafts=drafts)
             clock.lap("write", f"{result.written} files written, {len(writer.records) - result.written} kept")
+            result.preview = Preview(archive, renderer, asset_urls)
         except BaseException:
             writer.abort()
             raise

@@ -79,7 +79,7 @@ def plan(archive: Archive, config: Config, asset_urls: Mapping[str, str] | None 
     """Every page of the site. Raises ContentError for URL collisions and broken local links."""
     problems: list[Problem] = []
     pages: list[Page] = []
-    linked = {e.source: _mention_links(e, archive, config) for e in archive.entries}
+    linked = {e.source: mention_links(e, archive, config) for e in archive.entries}
     pages += _article_pages(archive, config, linked, asset_urls or {}, problems)
     pages += _home_pages(archive, config)
     pages += _archive_pages(archive, config)
@@ -116,35 +116,41 @@ def _collisions(pages: list[Page], archive: Archive) -> list[Problem]:
 
 def _article_pages(archive: Archive, config: Config, linked: Mapping[str, tuple[tuple[LinkedSpan, ...], list]],
                    asset_urls: Mapping[str, str], problems: list[Problem]) -> list[Page]:
-    pages = []
+    url_of_source = {e.source: e.url for e in archive.entries}
+    return [article_page(archive, i, config, linked[entry.source], url_of_source, asset_urls, problems)
+            for i, entry in enumerate(archive.entries)]
+
+
+def article_page(archive: Archive, index: int, config: Config, linked: tuple[tuple[LinkedSpan, ...], list],
+                 url_of_source: Mapping[str, str], asset_urls: Mapping[str, str],
+                 problems: list[Problem]) -> Page:
+    """The page of `archive.entries[index]` (the dev server also makes one alone, see quick.py)."""
     entries = archive.entries
-    url_of_source = {e.source: e.url for e in entries}
-    for i, entry in enumerate(entries):
-        a = entry.article
-        newer = entries[i - 1] if i > 0 else None
-        older = entries[i + 1] if i + 1 < len(entries) else None
-        spans, panel = linked[entry.source]
-        links = _local_links(a, url_of_source, asset_urls, problems)
-        topics = [{"name": archive.topics[t].name,
-                   "url": f"topics/{t}/" if t in archive.paged_topics else None}
-                  for t in entry.topics if t in archive.topics]
-        related = [card(archive.by_source[s]) for s in related_articles(archive, a.source)]
-        context = {
-            "source": a.source,
-            "title": a.title,
-            "description": a.summary,
-            "article": _article_fields(a),
-            "body": Body(a.body, config.markdown.html, spans, links),
-            "entities": panel,
-            "topics": topics,
-            "related": related,
-            "newer": card(newer) if newer else None,
-            "older": card(older) if older else None,
-            "jsonld": feeds.article_jsonld(entry, archive, config),
-            "search_filters": _search_filters(entry, archive),
-        }
-        pages.append(Page(page_path(entry.url), entry.url, "article.html", context))
-    return pages
+    entry = entries[index]
+    a = entry.article
+    newer = entries[index - 1] if index > 0 else None
+    older = entries[index + 1] if index + 1 < len(entries) else None
+    spans, panel = linked
+    links = _local_links(a, url_of_source, asset_urls, problems)
+    topics = [{"name": archive.topics[t].name,
+               "url": f"topics/{t}/" if t in archive.paged_topics else None}
+              for t in entry.topics if t in archive.topics]
+    related = [card(archive.by_source[s]) for s in related_articles(archive, a.source)]
+    context = {
+        "source": a.source,
+        "title": a.title,
+        "description": a.summary,
+        "article": _article_fields(a),
+        "body": Body(a.body, config.markdown.html, spans, links),
+        "entities": panel,
+        "topics": topics,
+        "related": related,
+        "newer": card(newer) if newer else None,
+        "older": card(older) if older else None,
+        "jsonld": feeds.article_jsonld(entry, archive, config),
+        "search_filters": _search_filters(entry, archive),
+    }
+    return Page(page_path(entry.url), entry.url, "article.html", context)
 
 
 def _article_fields(a: Article) -> dict[str, Any]:
@@ -159,7 +165,7 @@ def anchor_for(entity_slug: str, occurrence: int) -> str:
     return f"m-{entity_slug}" if occurrence == 0 else f"m-{entity_slug}-{occurrence + 1}"
 
 
-def _mention_links(entry: Entry, archive: Archive, config: Config) -> tuple[tuple[LinkedSpan, ...], list]:
+def mention_links(entry: Entry, archive: Archive, config: Config) -> tuple[tuple[LinkedSpan, ...], list]:
     """Spans to link in the body, and the side panel of entities grouped by kind."""
     a = entry.article
     offset = a.headline_end + len(BLOCK_SEPARATOR)

@@ -68,6 +68,19 @@ class Rebuilder:
         if not self._stopped:  # a build cut short by Ctrl-C has nothing to tell
             self.log(message)
 
+    def _preview(self, changes: frozenset[Path]) -> bool:
+        preview = getattr(self.builder, "preview", None)
+        if preview is None or self.state.error is not None:  # an error box stays until a full build
+            return False
+        try:
+            if not preview(changes):
+                return False
+        except Exception as exc:  # noqa: BLE001 - the full build reports (or survives) the same problem
+            self._say(f"Quick preview skipped: {exc}")
+            return False
+        self.state.previewed()
+        return True
+
     def _run(self) -> None:
         first = True
         while True:
@@ -77,7 +90,12 @@ class Rebuilder:
                     return
                 changes = frozenset(self._pending or ())
                 self._pending = None
-            self.state.begin()
+            # Fast path: an edited article's page first (quick.py), so the browser shows the
+            # edit at once; the full build then runs without holding requests, since the
+            # site it replaces is whole and already shows the edit.
+            previewed = self._preview(changes)
+            if not previewed:
+                self.state.begin()
             changed, error = False, None
             try:
                 changed = self.builder(changes)
@@ -109,6 +127,8 @@ class ProjectBuilder:
         self.config: Config | None = None
         self.enricher: object | None = None
         self.last = None  # the last successful BuildResult (for tests and the benchmark)
+        self.preview_calls = 0  # NER runs of the fast path before the build in progress
+        self.analysed = 0  # NER runs for the last change: fast path and full build together
         self.count = 0  # successful builds
         self.on_config: Callable[[Config], None] | None = None
         self._config_stale = True
@@ -117,6 +137,21 @@ class ProjectBuilder:
         cfg = config_mod.load(self.project)
         return cfg.with_changes(base_url=self.base_url,
                                 search=SearchConfig(enabled=cfg.search.enabled and self.search))
+
+    def preview(self, changes: frozenset[Path]) -> bool:
+        """Re-render just the edited articles' pages from the last build (quick.py); True if done."""
+        from .quick import preview
+
+        if self.last is None or self.last.preview is None or self.config is None or self.enricher is None:
+            return False
+        started = time.perf_counter()
+        done = preview(self.config, self.last.preview, changes, self.enricher, self.output)
+        if done is None:
+            return False
+        self.preview_calls = done.model_calls
+        self.log(f"Previewed {', '.join(done.pages)} in {time.perf_counter() - started:.2f}s; "
+                 "rebuilding the rest.")
+        return True
 
     def __call__(self, changes: frozenset[Path]) -> bool:
         from .build import build
@@ -145,6 +180,7 @@ class ProjectBuilder:
                     raise
                 time.sleep(0.25)
         self.last, self.count = result, self.count + 1
+        self.analysed, self.preview_calls = self.preview_calls + result.model_calls, 0
         took = time.perf_counter() - started
         shown = ", ".join(sorted(_shown(p, self.config.root) for p in changes)[:3])
         more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""

@@ -83,6 +83,14 @@ class SiteState:
             self.version += 1
             self.cond.notify_all()
 
+    def previewed(self) -> None:
+        """Some pages were re-rendered ahead of a full build: reload, without counting a build."""
+        with self.cond:
+            self.generation += 1
+            self.reload = self.generation
+            self.version += 1
+            self.cond.notify_all()
+
     def close(self) -> None:
         with self.cond:
             self.closed = True
@@ -91,7 +99,8 @@ class SiteState:
 
     def wait_idle(self, timeout: float = 600.0) -> None:
         with self.cond:
-            self.cond.wait_for(lambda: not self.building or self.closed, timeout)
+            # Before the first build has finished there is nothing to serve yet: wait for it too.
+            self.cond.wait_for(lambda: (not self.building and self.builds > 0) or self.closed, timeout)
 
     def wait_builds(self, count: int, timeout: float = 60.0) -> bool:
         """Wait until `count` builds have finished (for tests and tools)."""

@@ -1,0 +1,139 @@
+"""The dev server's fast path: show an edited article at once, before the full rebuild.
+
+A full rebuild re-resolves the whole archive and re-plans every page, which takes seconds on a
+large archive. When a save only changed the body of existing articles, the dev server first
+re-renders just those articles' pages, from the last build's archive: the edited text is
+parsed and analysed alone (the model stays loaded, the cache answers for unchanged text), its
+names are matched to the archive's existing entities by name and alias, and the page is
+written over the old one with one atomic rename. The browser shows the edit within a fraction
+of a second; the full rebuild follows and brings every other page (entity pages, lists, feeds)
+up to date, as Hugo's "fast render" mode does.
+
+Anything this path cannot do right (a new or removed file, a changed slug, date or draft flag,
+a parse error, a template change) makes it step aside: the full build handles it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import pages, sources
+from .build import Preview
+from .config import Config
+from .errors import BriefingError
+from .model import Article, Mention
+from .names import norm
+from .output import MANIFEST
+
+CONTENT_SUFFIXES = sources.CONTENT_SUFFIXES
+
+
+@dataclasses.dataclass(frozen=True)
+class Previewed:
+    pages: list[str]  # files rewritten in the output folder
+    model_calls: int  # articles the NER model ran on
+
+
+def preview(config: Config, state: Preview, changes: Iterable[Path], enricher: object,
+            output: Path) -> Previewed | None:
+    """Re-render the pages of edited articles into `output`, or return None when this change
+    needs the full build first."""
+    changes = list(changes)
+    if not changes or any(p.suffix.lower() not in CONTENT_SUFFIXES for p in changes):
+        return None
+    archive = state.archive
+    index_of = {e.source: i for i, e in enumerate(archive.entries)}
+    edited: list[tuple[int, Article]] = []
+    for path in changes:
+        try:
+            article = sources.parse(sources.read_source(path, config.root), config)
+        except (BriefingError, OSError):
+            return None
+        i = index_of.get(article.source)
+        if i is None:
+            return None
+        old = archive.entries[i].article
+        if (article.slug, article.date, article.draft) != (old.slug, old.date, old.draft):
+            return None  # the page moves or appears elsewhere in lists: only the full build can say
+        edited.append((i, article))
+
+    mentions, calls = _mentions(config, enricher, [a for _, a in edited], archive)
+    entries = list(archive.entries)
+    for i, article in edited:
+        entries[i] = dataclasses.replace(entries[i], article=article, mentions=mentions[article.source])
+    by_source = dict(archive.by_source)
+    by_source.update({entries[i].source: entries[i] for i, _ in edited})
+    archive = dataclasses.replace(archive, entries=tuple(entries), by_source=by_source)
+
+    url_of_source = {e.source: e.url for e in archive.entries}
+    written = []
+    for i, _ in edited:
+        problems: list = []
+        page = pages.article_page(archive, i, config, pages.mention_links(archive.entries[i], archive, config),
+                                  url_of_source, state.asset_urls, problems)
+        if problems:
+            return None
+        data = state.renderer.render(page)
+        _replace(output / page.path, data)
+        _forget_page(output, page.path, data)
+        written.append(page.path)
+    return Previewed(written, calls)
+
+
+def _mentions(config: Config, enricher: object, articles: list[Article],
+              archive: object) -> tuple[dict[str, tuple], int]:
+    """Mentions in the edited articles, tied to the archive's existing entities by name."""
+    from . import enrich as enrich_mod
+    from .cache import Cache
+    from .resolve import candidates, local_clusters
+
+    curation = enricher.curation()  # type: ignore[attr-defined]
+    pipeline = enricher.pipeline(curation)  # type: ignore[attr-defined]
+    cache = Cache(config.cache_path, enricher.fingerprint(pipeline, curation))  # type: ignore[attr-defined]
+    annotations, calls = enrich_mod.annotate(articles, pipeline, cache, curation,
+                                         batch_size=config.nlp.batch_size, jobs=1, progress=False)
+    known: dict[tuple[str, str], str] = {}
+    for key, entity in archive.entities.items():  # type: ignore[attr-defined]
+        for form in (entity.name, *entity.aliases):
+            known.setdefault((entity.kind, norm(form)), key)
+            known.setdefault(("", norm(form)), key)
+    out: dict[str, tuple] = {}
+    for art in articles:
+        cands = candidates(art.text, art.headline_end, annotations[art.source], curation,
+                           enrich_mod.heading_ranges(art, config.markdown.html))
+        found: list[Mention] = []
+        for cluster in local_clusters(art.source, art.text, cands, curation):
+            forms = [cluster.name, *cluster.forms]
+            key = next((known[(k, norm(f))] for k in (cluster.kind, "") for f in forms if (k, norm(f)) in known),
+                       None)
+            if key is None:
+                continue  # a name new to the archive: linked once the full build has made its page
+            kind = archive.entities[key].kind  # type: ignore[attr-defined]
+            found += [Mention(m.start, m.end, m.text, kind, key) for m in cluster.mentions]
+        out[art.source] = tuple(sorted(found, key=lambda m: m.start))
+    return out, calls
+
+
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.quick-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _forget_page(output: Path, rel: str, data: bytes) -> None:
+    """Record the new bytes, and drop the page's fingerprint so the full build re-renders it."""
+    path = output / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    manifest.get("pages", {}).pop(rel, None)
+    manifest.setdefault("files", {})[rel] = hashlib.sha256(data).hexdigest()
+    manifest["inputs"] = ""  # never a no-op after this
+    _replace(path, json.dumps(manifest, indent=0, sort_keys=True).encode())
+
