@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import make_project
 
 from briefing import config as config_mod
 from briefing import quick
 from briefing.build import build
 from briefing.enrich import Enricher
-from conftest import make_project
 
 
 @pytest.fixture
