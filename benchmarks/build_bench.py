@@ -180,14 +180,14 @@ print(json.dumps({"words": sum(len(t.split()) for t in texts), "seconds": secs, 
 """
 
 EXPORT = r"""
-import json, sys
+import json, os, sys
 from briefing import archive, config as config_mod, sources
 from briefing.enrich import Enricher
 from briefing.model import KIND_SECTIONS
 cfg = config_mod.load(sys.argv[1])
 found, _, _ = sources.discover(cfg)
 arts, _ = sources.parse_all(found, cfg)
-enr = Enricher(cfg, jobs=1).run(arts)
+enr = Enricher(cfg, jobs=os.cpu_count() or 1).run(arts)
 arc = archive.build(arts, enr, cfg)
 out = {}
 for e in arc.entries:
@@ -422,14 +422,14 @@ def bench_size(n: int, args: argparse.Namespace, shared: Path, work: Path) -> di
         for _ in range(hugo_runs):
             res["hugo"].append(hugo_build(hroot))
             log(f"hugo {res['hugo'][-1]['wall']:.1f}s, {res['hugo'][-1]['pages']} pages")
-        shutil.rmtree(hroot)
+        shutil.rmtree(hroot, ignore_errors=True)
     pel_runs = args.pelican_runs.get(n, 1 if n > 2000 else runs)
     if pel_runs:
         proot = work / f"pelican-{n}"
         write_pelican(proot, articles, terms)
         res["pelican"] = []
         args.deferred.append((res, proot, pel_runs))  # run after every size: it is the slowest
-    shutil.rmtree(project)
+    shutil.rmtree(project, ignore_errors=True)  # a detached deleter may be removing an old site in it
     return res
 
 
@@ -441,7 +441,7 @@ def run_pelican(res: dict[str, Any], proot: Path, runs: int, timeout: float) -> 
         print(f"[N={res['n']}] pelican {took}s, {p['pages']} pages", file=sys.stderr, flush=True)
         if p["wall"] is None:
             break
-    shutil.rmtree(proot)
+    shutil.rmtree(proot, ignore_errors=True)
 
 
 # -- the table ---------------------------------------------------------------------------------
