@@ -30,6 +30,7 @@ from typing import Any
 from .errors import OutputError
 
 MANIFEST = ".briefing-manifest.json"
+MANIFEST_DIRTY = ".briefing-manifest.dirty"
 MANIFEST_VERSION = 1
 
 
@@ -39,6 +40,9 @@ class Manifest:
     pages: dict[str, str] = field(default_factory=dict)  # relpath -> render fingerprint
     inputs: str = ""  # fingerprint of everything the build read (for no-op detection)
     drafts: bool = False  # the build included drafts: a preview, never to be published
+    # Files the dev server rewrote after this build (see quick.py): their bytes and render
+    # fingerprint are unknown, so the next build renders and writes them afresh.
+    dirty: set[str] = field(default_factory=set)
 
     def to_json(self) -> str:
         return json.dumps({"version": MANIFEST_VERSION, "files": dict(sorted(self.files.items())),
@@ -53,10 +57,26 @@ def read_manifest(output: Path) -> Manifest | None:
         data = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
         if data.get("version") != MANIFEST_VERSION:
             return None
-        return Manifest(files=dict(data["files"]), pages=dict(data.get("pages", {})),
-                        inputs=str(data.get("inputs", "")), drafts=bool(data.get("drafts", False)))
+        manifest = Manifest(files=dict(data["files"]), pages=dict(data.get("pages", {})),
+                            inputs=str(data.get("inputs", "")), drafts=bool(data.get("drafts", False)))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+    try:
+        dirty = (output / MANIFEST_DIRTY).read_text(encoding="utf-8").split("\n")
+    except OSError:
+        return manifest
+    for rel in filter(None, dirty):
+        manifest.files.pop(rel, None)
+        manifest.pages.pop(rel, None)
+        manifest.dirty.add(rel)
+    manifest.inputs = ""  # never a no-op
+    return manifest
+
+
+def mark_dirty(output: Path, rel: str) -> None:
+    """Note that `rel` in the built site was rewritten outside a build (the dev server's fast path)."""
+    with open(output / MANIFEST_DIRTY, "a", encoding="utf-8") as fh:
+        fh.write(rel + "\n")
 
 
 def is_complete_build(output: Path) -> bool:
@@ -164,7 +184,8 @@ class SiteWriter:
                             pages={r.path: r.fingerprint for r in self.records.values() if r.fingerprint},
                             inputs=inputs, drafts=drafts)
         if self.output.is_dir():
-            self._carry_over_foreign_files(set(manifest.files) | set(self.previous.files if self.previous else ()))
+            previous = self.previous or Manifest()
+            self._carry_over_foreign_files(set(manifest.files) | set(previous.files) | previous.dirty)
         (self.staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         _fsync_tree_root(self.staging)
         swap_into_place(self.staging, self.output)
@@ -174,7 +195,7 @@ class SiteWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def _carry_over_foreign_files(self, ours: set[str]) -> None:
-        ours = ours | {MANIFEST}
+        ours = ours | {MANIFEST, MANIFEST_DIRTY}
         for dirpath, _dirnames, filenames in os.walk(self.output):
             rel_dir = Path(dirpath).relative_to(self.output)
             for name in filenames:

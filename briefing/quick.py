@@ -16,8 +16,6 @@ a parse error, a template change) makes it step aside: the full build handles it
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,7 +26,7 @@ from .config import Config
 from .errors import BriefingError
 from .model import Article, Mention
 from .names import norm
-from .output import MANIFEST
+from .output import mark_dirty
 
 CONTENT_SUFFIXES = sources.CONTENT_SUFFIXES
 
@@ -80,7 +78,7 @@ def preview(config: Config, state: Preview, changes: Iterable[Path], enricher: o
             return None
         data = state.renderer.render(page)
         _replace(output / page.path, data)
-        _forget_page(output, page.path, data)
+        _forget_page(output, page.path)
         written.append(page.path)
     return Previewed(written, calls)
 
@@ -125,15 +123,6 @@ def _replace(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _forget_page(output: Path, rel: str, data: bytes) -> None:
-    """Record the new bytes, and drop the page's fingerprint so the full build re-renders it."""
-    path = output / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    manifest.get("pages", {}).pop(rel, None)
-    manifest.setdefault("files", {})[rel] = hashlib.sha256(data).hexdigest()
-    manifest["inputs"] = ""  # never a no-op after this
-    _replace(path, json.dumps(manifest, indent=0, sort_keys=True).encode())
-
+def _forget_page(output: Path, rel: str) -> None:
+    """Tell the next full build this page's bytes are not the ones its manifest lists."""
+    mark_dirty(output, rel)

@@ -45,6 +45,8 @@ class Rebuilder:
         self.state = state
         self.log = log
         self._pending: set[Path] | None = None
+        self._busy = False  # a full build is running
+        self._preview_lock = threading.Lock()
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="briefing-build", daemon=True)
@@ -56,7 +58,12 @@ class Rebuilder:
     def request(self, changes: frozenset[Path] = frozenset()) -> None:
         with self._cond:
             self._pending = (self._pending or set()) | set(changes)
+            busy = self._busy
             self._cond.notify()
+        if busy and changes:
+            # The build in flight started before this save: show the edit now (fast path);
+            # the next full build, queued above, brings the rest up to date.
+            self._preview(frozenset(changes))
 
     def stop(self) -> None:
         with self._cond:
@@ -73,8 +80,9 @@ class Rebuilder:
         if preview is None or self.state.error is not None:  # an error box stays until a full build
             return False
         try:
-            if not preview(changes):
-                return False
+            with self._preview_lock:
+                if not preview(changes):
+                    return False
         except Exception as exc:  # noqa: BLE001 - the full build reports (or survives) the same problem
             self._say(f"Quick preview skipped: {exc}")
             return False
@@ -90,6 +98,7 @@ class Rebuilder:
                     return
                 changes = frozenset(self._pending or ())
                 self._pending = None
+                self._busy = True
             # Fast path: an edited article's page first (quick.py), so the browser shows the
             # edit at once; the full build then runs without holding requests, since the
             # site it replaces is whole and already shows the edit.
@@ -105,6 +114,11 @@ class Rebuilder:
             except Exception:  # noqa: BLE001 - a bug must not kill the server either
                 error = "Internal error (a bug in briefing; please report it):\n" + traceback.format_exc()
                 self._say(error)
+            with self._cond:
+                self._busy = False
+                late = frozenset(self._pending or ())
+            if late and error is None:
+                self._preview(late)  # saves made during the build stay shown over the new site
             css_only = not first and bool(changes) and all(p.suffix.lower() == ".css" for p in changes)
             self.state.end(changed=changed or first, css_only=css_only, error=error)
             first = first and error is not None

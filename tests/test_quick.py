@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from briefing import config as config_mod
 from briefing import quick
 from briefing.build import build
 from briefing.enrich import Enricher
+from briefing.output import read_manifest
 
 
 @pytest.fixture
@@ -40,8 +40,9 @@ def test_an_edited_body_is_rendered_alone_with_its_entity_links(built):
     assert "welcomed the long-awaited deal" in html
     assert 'href="/people/mark-rutte/" class="mention mention-person" id="m-mark-rutte"' in html
     assert {p: p.read_bytes() for p in out.rglob("*.html") if p != page} == others  # nothing else touched
-    manifest = json.loads((out / ".briefing-manifest.json").read_text())
-    assert "articles/strike-ends/index.html" not in manifest["pages"]  # the full build re-renders it
+    manifest = read_manifest(out)
+    assert "articles/strike-ends/index.html" not in manifest.pages  # the full build re-renders it
+    assert "articles/strike-ends/index.html" in manifest.dirty
     # The full build that follows agrees with the preview on the edited text.
     again = build(cfg, output=out, enricher=enricher, check_links=False)
     assert not again.noop and "welcomed the long-awaited deal" in page.read_text()
@@ -65,3 +66,17 @@ def test_changes_it_cannot_do_right_are_left_to_the_full_build(built, change):
     before = (out / "articles/strike-ends/index.html").read_bytes()
     assert quick.preview(cfg, result.preview, [path], enricher, out) is None
     assert (out / "articles/strike-ends/index.html").read_bytes() == before
+
+
+def test_a_reverted_edit_is_undone_by_the_full_build(built):
+    root, cfg, enricher, out, result = built
+    path = article_path(root)
+    original = path.read_text()
+    page = out / "articles/strike-ends/index.html"
+    before = page.read_bytes()
+    path.write_text(original.replace("welcomed the deal", "welcomed a different deal"))
+    assert quick.preview(cfg, result.preview, [path], enricher, out) is not None
+    assert b"a different deal" in page.read_bytes()
+    path.write_text(original)  # reverted before the full build ran: its inputs equal the last build's
+    build(cfg, output=out, enricher=enricher, check_links=False)
+    assert page.read_bytes() == before
