@@ -182,6 +182,18 @@ def _spans(doc: Any, offset: int = 0) -> tuple[Span, ...]:
     return tuple(Span(e.start_char + offset, e.end_char + offset, e.label_, e.ent_id_ or "") for e in doc.ents)
 
 
+_RUN_WITHOUT_SPACES = re.compile(r"\S{120,}")
+
+
+def model_text(text: str) -> str:
+    """The text as the model sees it: runs of 120+ characters without a space are blanked out.
+
+    No name is that long, and spaCy's tokenizer is quadratic on such runs (40 KB of `*` takes
+    minutes), so a scraped page of junk would stall the build. Blanking keeps every offset.
+    """
+    return _RUN_WITHOUT_SPACES.sub(lambda m: " " * len(m.group()), text)
+
+
 def annotate(articles: Sequence[Article], pipeline: nlp_mod.Pipeline, cache: Cache | None,
              curation: Curation = curation_mod.EMPTY, *, batch_size: int = 64, jobs: int = 1,
              progress: bool = False) -> tuple[dict[str, Annotation], int]:
@@ -200,7 +212,7 @@ def annotate(articles: Sequence[Article], pipeline: nlp_mod.Pipeline, cache: Cac
     curated_forms = [f for e in curation.entities for f in e.forms]
     tasks: list[tuple[str, tuple[int, int]]] = []
     for i, art in enumerate(todo):
-        tasks.append((art.text, (i, 0)))
+        tasks.append((model_text(art.text), (i, 0)))
         headline = art.text[:art.headline_end]
         if headline_cased(headline):
             vocab = casing_vocabulary(art.text[art.headline_end:], curated_forms)

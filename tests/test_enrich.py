@@ -179,3 +179,13 @@ def test_sample_archive_has_one_page_per_entity(tmp_path: Path):
     assert "Sistani" in by_name["Ali al-Sistani"].aliases
     for place in ("Idlib", "Erbil", "Hasakah", "Tal Afar", "Nineveh", "Hama", "Salahuddin", "Samarra", "Baghouz"):
         assert by_name[place].kind == "place", place
+
+
+def test_junk_runs_without_spaces_are_blanked_for_the_model_keeping_offsets():
+    from briefing.enrich import model_text
+
+    text = "Title\n\n" + "*[" * 20000 + " Bashar al-Assad met Donald Trump."
+    seen = model_text(text)
+    assert len(seen) == len(text) and "*" not in seen
+    assert seen.endswith(" Bashar al-Assad met Donald Trump.")
+    assert model_text("a normal https://example.org/short/url text") == "a normal https://example.org/short/url text"
