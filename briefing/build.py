@@ -206,7 +206,9 @@ def _render_parallel(todo, renderer, writer, jobs) -> list[tuple[Written, links.
     try:
         step = max(50, len(todo) // (jobs * 8))
         chunks = [(i, min(i + step, len(todo))) for i in range(0, len(todo), step)]
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        # Workers die with the build: a killed build must not leave them writing into a staging
+        # folder the next build has removed.
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=search.die_with_parent()) as pool:
             out: list[tuple[Written, links.Summary | None]] = []
             for part in pool.imap(_render_chunk, chunks):
                 out += part

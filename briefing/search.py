@@ -32,7 +32,7 @@ def run_pagefind(site: Path) -> None:
     """Index `site` in place (writes `site/pagefind/`), deterministically."""
     try:
         proc = subprocess.run([sys.executable, "-m", "pagefind", "--site", str(site), "--quiet"],
-                              capture_output=True, text=True, timeout=3600, preexec_fn=_die_with_parent())
+                              capture_output=True, text=True, timeout=3600, preexec_fn=die_with_parent())
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise OutputError(f"the search indexer (Pagefind) failed to run: {exc}. Install it with "
                           "`pip install \"pagefind[bin]\"`, or set `search: {enabled: false}`.") from None
@@ -42,7 +42,7 @@ def run_pagefind(site: Path) -> None:
     canonicalize(site / "pagefind")
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
     """A hook that makes the indexer die with the build (Linux): a build killed mid-index must not
     leave Pagefind writing into a staging folder that the next build has already removed."""
     if not sys.platform.startswith("linux"):
