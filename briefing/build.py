@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import archive as archive_stage
-from . import links, pages, search, sources
+from . import links, pages, parse_cache, search, sources
 from .config import Config
 from .errors import BriefingError, BuildLockedError, ContentError, OutputError, Problem
 from .model import Article, Enrichment
@@ -43,6 +43,7 @@ class Preview:
 class BuildResult:
     output: Path
     articles: int = 0
+    parsed: int = 0  # content files actually parsed (the others came from the parse cache)
     pages: int = 0
     rendered: int = 0  # pages whose template actually ran
     written: int = 0  # files whose bytes were written (not linked from the previous build)
@@ -77,7 +78,7 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
             result.noop = True
             clock.lap("discover", f"{len(found)} files unchanged: nothing to do")
             return result
-        articles, parse_problems = sources.parse_all(found, config)
+        articles, parse_problems, result.parsed = parse_cache.parse_all(found, config)
         problems += parse_problems
         if not drafts:
             articles = [a for a in articles if not a.draft]
@@ -86,7 +87,7 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
             raise ContentError(problems)
         result.articles = len(articles)
         result.articles_list = articles
-        clock.lap("parse", f"{len(articles)} articles")
+        clock.lap("parse", f"{len(articles)} articles, {result.parsed} parsed")
 
         # 2. Enrich: entities, resolution, tags (cached per article).
         if enricher is None:

@@ -19,7 +19,7 @@ import hashlib
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -194,10 +194,14 @@ def model_text(text: str) -> str:
     return _RUN_WITHOUT_SPACES.sub(lambda m: " " * len(m.group()), text)
 
 
-def annotate(articles: Sequence[Article], pipeline: nlp_mod.Pipeline, cache: Cache | None,
-             curation: Curation = curation_mod.EMPTY, *, batch_size: int = 64, jobs: int = 1,
-             progress: bool = False) -> tuple[dict[str, Annotation], int]:
-    """Annotations per article source, and how many articles the model ran on."""
+def annotate(articles: Sequence[Article], pipeline: nlp_mod.Pipeline | Callable[[], nlp_mod.Pipeline],
+             cache: Cache | None, curation: Curation = curation_mod.EMPTY, *, batch_size: int = 64,
+             jobs: int = 1, progress: bool = False) -> tuple[dict[str, Annotation], int]:
+    """Annotations per article source, and how many articles the model ran on.
+
+    `pipeline` may be a function that loads it: then it is called only when an article misses
+    the cache.
+    """
     result: dict[str, Annotation] = {}
     todo: list[Article] = []
     for art in articles:
@@ -209,6 +213,8 @@ def annotate(articles: Sequence[Article], pipeline: nlp_mod.Pipeline, cache: Cac
             result[art.source] = ann
     if not todo:
         return result, 0
+    if callable(pipeline):
+        pipeline = pipeline()
     curated_forms = [f for e in curation.entities for f in e.forms]
     tasks: list[tuple[str, tuple[int, int]]] = []
     for i, art in enumerate(todo):
@@ -277,18 +283,27 @@ class Enricher:
     def fingerprint(self, pipeline: nlp_mod.Pipeline, curation: Curation) -> str:
         return pipeline.fingerprint(STEP_VERSION, curation.patterns_digest())
 
+    def unloaded_fingerprint(self, package: str, curation: Curation) -> str:
+        """`fingerprint` from the model package's files, loading the pipeline only if they do not say."""
+        digest = curation.patterns_digest()
+        found = nlp_mod.package_fingerprint(package, bool(curation.patterns()), STEP_VERSION, digest)
+        return found if found is not None else self.fingerprint(self.pipeline(curation), curation)
+
     def run(self, articles: Sequence[Article]) -> Enrichment:
-        """Whole archive: annotate (cached), resolve across articles, tag."""
+        """Whole archive: annotate (cached), resolve across articles, tag.
+
+        The pipeline is loaded only when an article misses the cache.
+        """
         curation = self.curation()
-        pipeline = self.pipeline(curation)
-        cache = Cache(self.config.cache_path, self.fingerprint(pipeline, curation))
+        package = nlp_mod.installed_package(self.config.nlp.model)
+        cache = Cache(self.config.cache_path, self.unloaded_fingerprint(package, curation))
         ordered = sorted(articles, key=lambda a: a.source)
         cache.touch()
-        annotations, calls = annotate(ordered, pipeline, cache, curation,
+        annotations, calls = annotate(ordered, lambda: self.pipeline(curation), cache, curation,
                                       batch_size=self.config.nlp.batch_size, jobs=self.jobs,
                                       progress=self.progress)
         result = enrich_from_annotations(ordered, annotations, curation, self.config, calls,
-                                         lexicon=nlp_mod.lexicon(pipeline.package))
+                                         lexicon=nlp_mod.lexicon(package))
         cache.prune()  # folders of older settings are never read again
         return result
 

@@ -47,23 +47,53 @@ class Pipeline:
 
     def fingerprint(self, *parts: str) -> str:
         """Digest of everything that changes what the pipeline outputs, plus the caller's parts."""
-        import spacy
+        return _fingerprint(self.package, self.nlp.meta, self.pipe_names, parts)
 
-        try:
-            package_version = importlib.metadata.version(self.package)
-        except importlib.metadata.PackageNotFoundError:
-            package_version = ""
-        meta = self.nlp.meta
-        data = {
-            "spacy": spacy.__version__,
-            "model": f"{meta.get('lang', '')}_{meta.get('name', '')}",
-            "model_version": meta.get("version", ""),
-            "package": [self.package, package_version],
-            "pipes": self.pipe_names,
-            "parts": list(parts),
-        }
-        raw = json.dumps(data, sort_keys=True).encode("utf-8")
-        return hashlib.sha256(raw).hexdigest()[:20]
+
+def installed_package(model: str = "auto") -> str:
+    """The package `load(model)` loads: the first installed of `candidates(model)`."""
+    tried = candidates(model)
+    for name in tried:
+        if _installed(name):
+            return name
+    raise EnrichmentError(f"no spaCy model found (tried {', '.join(tried)}). {INSTALL_HINT}")
+
+
+def package_fingerprint(package: str, ruler: bool, *parts: str) -> str | None:
+    """`Pipeline.fingerprint` of what `load` makes of `package` (with an entity ruler when
+    `ruler`), read from the package's meta.json without loading the model; None when that file
+    does not say (then load the pipeline and ask it)."""
+    import spacy
+
+    try:
+        meta = json.loads((spacy.util.get_package_path(package) / "meta.json").read_text(encoding="utf-8"))
+        # As `load` trims it: NOT_NEEDED excluded, `senter` enabled, other disabled pipes off.
+        off = set(NOT_NEEDED) | (set(meta.get("disabled", [])) - {"senter"})
+        pipes = [name for name in meta["components"] if name not in off]
+        if ruler:
+            pipes.insert(pipes.index("ner"), "entity_ruler")
+    except Exception:  # noqa: BLE001 - an unusual package: its loaded pipeline knows
+        return None
+    return _fingerprint(package, meta, pipes, parts)
+
+
+def _fingerprint(package: str, meta: dict[str, Any], pipes: list[str], parts: Sequence[str]) -> str:
+    import spacy
+
+    try:
+        package_version = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        package_version = ""
+    data = {
+        "spacy": spacy.__version__,
+        "model": f"{meta.get('lang', '')}_{meta.get('name', '')}",
+        "model_version": meta.get("version", ""),
+        "package": [package, package_version],
+        "pipes": list(pipes),
+        "parts": list(parts),
+    }
+    raw = json.dumps(data, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()[:20]
 
 
 @lru_cache(maxsize=4)

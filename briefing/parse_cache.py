@@ -1,0 +1,100 @@
+"""A cache of parsed Articles, so a rebuild parses only the content files whose bytes changed.
+
+One pickle in the cache folder, `articles-<fingerprint>.pickle`, maps each file's relpath to
+(sha256 of its bytes, its Article). The fingerprint covers everything else parsing depends on:
+`markdown.html`, `content_dir` and the source of the parse code, so changing any of them starts
+from an empty cache. Only files that parsed are stored: a file with problems is parsed, and
+reported, on every build. An unreadable, corrupt or incompatible pickle is an empty cache; one
+that cannot be written only makes the next build slower.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from . import sources
+from .config import Config
+from .errors import ContentError, Problem
+from .model import Article, SourceFile
+
+VERSION = "1"  # bump when what is stored changes
+PARSE_CODE = ("sources.py", "markdown.py", "yamlload.py", "slug.py", "model.py")
+
+Entries = dict[str, tuple[bytes, Article]]
+
+
+def fingerprint(config: Config) -> str:
+    """Digest of what an Article depends on besides its file's bytes and path."""
+    h = hashlib.sha256(f"{VERSION}\0{config.markdown.html}\0{config.content_dir}\0".encode())
+    here = Path(__file__).parent
+    for name in PARSE_CODE:
+        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    return h.hexdigest()[:20]
+
+
+def parse_all(found: list[SourceFile], config: Config) -> tuple[list[Article], list[Problem], int]:
+    """`sources.parse_all`, reusing the Article of each file whose bytes are unchanged.
+
+    Also returns how many files were actually parsed.
+    """
+    path = config.cache_path / f"articles-{fingerprint(config)}.pickle"
+    cached = _load(path)
+    entries: Entries = {}
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    parsed = 0
+    changed = False
+    for src in found:
+        digest = hashlib.sha256(src.data).digest()
+        hit = cached.get(src.relpath)
+        if (isinstance(hit, tuple) and len(hit) == 2 and hit[0] == digest and isinstance(hit[1], Article)
+                and hit[1].source == src.relpath):
+            article = hit[1]
+        else:
+            parsed += 1
+            try:
+                article = sources.parse(src, config)
+            except ContentError as exc:
+                problems.extend(exc.problems)
+                continue
+            changed = True
+        articles.append(article)
+        entries[src.relpath] = (digest, article)
+    if changed or entries.keys() != cached.keys():
+        _save(path, entries)
+    return articles, problems, parsed
+
+
+def _load(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)
+    except Exception:  # noqa: BLE001 - missing, truncated, or written by other code: start afresh
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save(path: Path, entries: Entries) -> None:
+    """Write atomically, then remove the pickles of other settings (never read again)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(entries, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        for old in path.parent.glob("articles-*.pickle"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass

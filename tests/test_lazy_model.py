@@ -1,0 +1,58 @@
+"""The spaCy pipeline is loaded only when an article misses the annotation cache.
+
+The cache fingerprint is read from the model package's meta.json; it must equal what the loaded
+pipeline computes, or a cache would be keyed by something other than the model that filled it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import tree_digest
+
+from briefing import config as config_mod
+from briefing import nlp as nlp_mod
+from briefing.build import build
+from briefing.curation import CuratedEntity, Curation
+from briefing.enrich import Enricher
+
+PATTERNS = [{"label": "PERSON", "pattern": "Mark Rutte", "id": "Mark Rutte"}]
+
+
+@pytest.mark.parametrize("patterns", [[], PATTERNS])
+def test_fingerprint_without_loading_equals_the_loaded_pipelines(patterns: list):
+    pipeline = nlp_mod.load_shared("auto", patterns)
+    package = nlp_mod.installed_package("auto")
+    assert package == pipeline.package
+    assert nlp_mod.package_fingerprint(package, bool(patterns), "step", "x") == pipeline.fingerprint("step", "x")
+    assert nlp_mod.package_fingerprint(package, not patterns, "step", "x") != pipeline.fingerprint("step", "x")
+
+
+def test_enricher_fingerprint_is_the_same_loaded_or_not(tmp_path: Path):
+    curation = Curation(entities=(CuratedEntity(name="Mark Rutte", kind="person", aliases=("Rutte",)),))
+    enricher = Enricher(config_mod.Config(root=tmp_path))
+    package = nlp_mod.installed_package("auto")
+    assert enricher.unloaded_fingerprint(package, curation) == enricher.fingerprint(enricher.pipeline(curation),
+                                                                                    curation)
+
+
+def test_a_build_that_hits_the_cache_does_not_load_the_model(project: Path, monkeypatch: pytest.MonkeyPatch):
+    loads = []
+    real_load = nlp_mod.load
+    monkeypatch.setattr(nlp_mod, "_LOADED", {})  # as in a fresh process
+    monkeypatch.setattr(nlp_mod, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    config = config_mod.load(project)
+
+    first = build(config, output=project / "out1")
+    assert (len(loads), first.model_calls) == (1, 3)
+
+    monkeypatch.setattr(nlp_mod, "_LOADED", {})
+    second = build(config, output=project / "out2")
+    assert (len(loads), second.model_calls) == (1, 0)
+    assert tree_digest(project / "out2") == tree_digest(project / "out1")
+
+    edited = project / "content/2024/2024-05-09-strike-ends.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("welcomed", "praised"), encoding="utf-8")
+    third = build(config, output=project / "out2")
+    assert (len(loads), third.model_calls) == (2, 1)

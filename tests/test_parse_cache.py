@@ -1,0 +1,93 @@
+"""The parse cache: a rebuild parses only the content files whose bytes changed.
+
+Counted through BuildResult.parsed. Each build writes to a new output folder, so it is never a
+no-op (which would skip parsing altogether) and always reaches the parse stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import make_project, write_article
+
+from briefing import config as config_mod
+from briefing import parse_cache, sources
+from briefing.build import build
+from briefing.config import MarkdownConfig
+from briefing.errors import ContentError
+
+
+def build_into(project: Path, name: str, **changes: object):  # noqa: ANN201
+    config = config_mod.load(project).with_changes(**changes)
+    return build(config, output=project / name, check_links=False)
+
+
+def cache_files(project: Path) -> list[Path]:
+    return sorted((project / ".briefing-cache").glob("articles-*.pickle"))
+
+
+def test_rebuild_parses_only_what_changed(project: Path):
+    first = build_into(project, "out1")
+    assert (first.articles, first.parsed) == (3, 3)
+    assert [name for name, _, detail in first.timings if detail == "3 articles, 3 parsed"] == ["parse"]
+
+    second = build_into(project, "out2")
+    assert second.parsed == 0
+    assert second.articles_list == sources.parse_all(sources.discover(config_mod.load(project))[0],
+                                                     config_mod.load(project))[0]
+
+    edited = project / "content/2024/2024-05-09-strike-ends.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("welcomed", "praised"), encoding="utf-8")
+    third = build_into(project, "out3")
+    assert third.parsed == 1
+    assert "praised" in next(a.body for a in third.articles_list if a.source.endswith("strike-ends.md"))
+    assert len(cache_files(project)) == 1
+
+
+def test_corrupt_or_foreign_pickle_is_an_empty_cache(project: Path):
+    config = config_mod.load(project)
+    found = sources.discover(config)[0]
+    assert parse_cache.parse_all(found, config)[2] == 3
+    (path,) = cache_files(project)
+    for junk in (b"", b"not a pickle", path.read_bytes()[:50], b"\x80\x04K\x01."):  # last: the int 1
+        path.write_bytes(junk)
+        articles, problems, parsed = parse_cache.parse_all(found, config)
+        assert (len(articles), problems, parsed) == (3, [], 3)
+        assert parse_cache.parse_all(found, config)[2] == 0  # rewritten whole
+
+
+def test_a_bad_file_is_reported_on_every_build(project: Path):
+    bad = project / "content/2024/bad.md"
+    bad.write_text("---\ntitle: Bad\ndate: 2024-13-01\n---\nBody.\n", encoding="utf-8")
+    messages = []
+    for name in ("out1", "out2"):
+        with pytest.raises(ContentError) as exc:
+            build_into(project, name)
+        messages.append([str(p) for p in exc.value.problems])
+    assert messages[0] == messages[1]
+    assert len(messages[0]) == 1 and messages[0][0].startswith("content/2024/bad.md:3: ")
+
+    bad.write_text("---\ntitle: Fixed\ndate: 2024-12-01\n---\nBody.\n", encoding="utf-8")
+    fixed = build_into(project, "out3")
+    assert (fixed.articles, fixed.parsed) == (4, 1)  # the good files were cached by the failed builds
+
+
+def test_changing_markdown_html_parses_again(project: Path):
+    write_article(project, "2024/raw.md", "Raw HTML", "2024-07-01", "Before <b>bold</b> after.")
+    assert build_into(project, "out1").parsed == 4
+    html = build_into(project, "out2", markdown=MarkdownConfig(html=True))
+    assert html.parsed == 4
+    raw = next(a for a in html.articles_list if a.source.endswith("raw.md"))
+    assert raw == sources.parse(sources.read_source(project / "content/2024/raw.md", project),
+                                config_mod.load(project).with_changes(markdown=MarkdownConfig(html=True)))
+    assert len(cache_files(project)) == 1  # the other setting's pickle is removed
+
+
+def test_a_change_to_the_parse_code_changes_the_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    config = config_mod.load(make_project(tmp_path / "p"))
+    before = parse_cache.fingerprint(config)
+    assert parse_cache.fingerprint(config.with_changes(content_dir="posts")) != before
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: real(p) + (b"#" if p.name == "yamlload.py" else b""))
+    assert parse_cache.fingerprint(config) != before
