@@ -6,8 +6,6 @@ folder. A link is internal when it is relative or starts with the site's base pa
 
 from __future__ import annotations
 
-import os
-import pickle
 import posixpath
 import re
 import sys
@@ -17,6 +15,7 @@ from html import unescape
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from . import sealed
 from .errors import Problem, ProblemsError
 
 
@@ -125,20 +124,12 @@ class SummaryStore:
         self.path = Path(path)
 
     def load(self) -> dict[str, tuple[str, Summary, frozenset[str]]]:
-        try:
-            with open(self.path, "rb") as fh:
-                data = pickle.load(fh)
-            return data if isinstance(data, dict) else {}
-        except Exception:  # noqa: BLE001 - an unreadable cache is a miss, never an error
-            return {}
+        data = sealed.load(self.path)  # an unreadable or foreign cache is a miss, never an error
+        return data if isinstance(data, dict) else {}
 
     def save(self, entries: Mapping[str, tuple[str, Summary, frozenset[str]]]) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".tmp-{os.getpid()}")
-            with open(tmp, "wb") as fh:
-                pickle.dump(dict(entries), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
+            sealed.dump(dict(entries), self.path)
         except OSError:
             pass
 

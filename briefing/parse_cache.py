@@ -11,12 +11,9 @@ that cannot be written only makes the next build slower.
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
-import tempfile
 from pathlib import Path
 
-from . import sources
+from . import sealed, sources
 from .config import Config
 from .errors import ContentError, Problem
 from .model import Article, SourceFile
@@ -70,29 +67,14 @@ def parse_all(found: list[SourceFile], config: Config) -> tuple[list[Article], l
 
 
 def _load(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            data = pickle.load(fh)
-    except Exception:  # noqa: BLE001 - missing, truncated, or written by other code: start afresh
-        return {}
+    data = sealed.load(path)  # missing, truncated, foreign or written by other code: start afresh
     return data if isinstance(data, dict) else {}
 
 
 def _save(path: Path, entries: Entries) -> None:
     """Write atomically, then remove the pickles of other settings (never read again)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(entries, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        sealed.dump(entries, path)
         for old in path.parent.glob("articles-*.pickle"):
             if old != path:
                 old.unlink(missing_ok=True)
