@@ -592,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for n in (int(x) for x in args.sizes.split(",")):
             results.append(bench_size(n, args, shared, Path(tmp)))
-            save()
+            summaries = save()
         for res, proot, runs in args.deferred:
             run_pelican(res, proot, runs, args.pelican_timeout)
             summaries = save()
