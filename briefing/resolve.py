@@ -442,10 +442,13 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
             for m in c.mentions:
                 mentions[c.source].append(Mention(m.start, m.end, m.text, kind, key))
         if cur is not None:
-            for old in cur.formerly:
+            # Old URLs keep working: names listed as `formerly`, and curated aliases, which is
+            # how a merge ("X is an alias of Y") or a rename (the old name kept as an alias)
+            # is written; keys of entities that still exist are dropped below.
+            for old in (*cur.formerly, *cur.aliases):
                 old_key = old if "/" in old else f"{kind}/{slug(old)}"
                 if old_key != key:
-                    redirects[old_key] = key
+                    redirects.setdefault(old_key, key)
     return Resolved(
         {src: tuple(sorted(ms, key=lambda m: m.start)) for src, ms in sorted(mentions.items())},
         dict(sorted(entities.items())),

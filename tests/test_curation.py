@@ -95,7 +95,9 @@ def test_curation_changes_the_result_and_the_cache(tmp_path: Path):
     assert curated.model_calls == 2  # new ruler patterns: a different pipeline, so a new cache
     ent = curated.entities["organization/islamic-state"]
     assert ent.description == "Jihadist group." and "Daesh" in ent.aliases
-    assert curated.redirects == {"organization/daesh": "organization/islamic-state"}
+    # `formerly` and curated aliases (how a merge or rename is written) keep old URLs working.
+    assert curated.redirects == {"organization/daesh": "organization/islamic-state",
+                                 "person/abu-khadija": "person/abdallah-maki-mosleh-al-rifai"}
     rifai = curated.entities["person/abdallah-maki-mosleh-al-rifai"]
     assert {m.entity for m in curated.mentions["b.md"] if m.text == "Abu Khadija"} == {rifai.key}
     assert not any(m.text == "Comments" for ms in curated.mentions.values() for m in ms)

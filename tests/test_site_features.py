@@ -99,3 +99,17 @@ def test_a_static_link_out_of_the_project_is_refused(tmp_path: Path):
     assert result.returncode == 1
     assert "static/leak.txt: is a link to a file outside the project; refusing to copy it." in result.stderr
     assert not (root / "site").exists()
+
+
+def test_merging_by_curated_alias_keeps_the_old_url(tmp_path: Path):
+    root = make_project(tmp_path / "p")
+    site = build(root)
+    assert (site / "people/mark-rutte/index.html").exists()
+    # The desk decides "Mark Rutte" is to be filed under a fuller name: a rename by curation.
+    (root / "entities.yaml").write_text("entities:\n  - name: Mark Rutte (Dutch prime minister)\n"
+                                        "    kind: person\n    aliases: [Mark Rutte, Rutte]\n")
+    build(root)
+    old = (site / "people/mark-rutte/index.html").read_text()
+    assert 'http-equiv="refresh" content="0; url=/people/mark-rutte-dutch-prime-minister/"' in old
+    assert "/people/mark-rutte/ /people/mark-rutte-dutch-prime-minister/ 301" in (site / "_redirects").read_text()
+    assert links.check(site) == []
