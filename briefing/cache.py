@@ -13,9 +13,10 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from .fsutil import write_atomic
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")
 
@@ -44,20 +45,9 @@ class Cache:
 
     def put(self, key: str, value: Any) -> None:
         """Store atomically; a cache that cannot be written is not an error (just slower)."""
-        path = self._path(key)
+        data = json.dumps({"key": key, "value": value}, ensure_ascii=False, separators=(",", ":"))
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump({"key": key, "value": value}, fh, ensure_ascii=False, separators=(",", ":"))
-                os.replace(tmp, path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            write_atomic(self._path(key), data.encode("utf-8"))
         except OSError:
             pass
 

@@ -16,7 +16,6 @@ a parse error, a template change) makes it step aside: the full build handles it
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from . import pages, sources
 from .build import Preview
 from .config import Config
 from .errors import BriefingError
+from .fsutil import write_atomic
 from .model import Article, Mention
 from .names import norm
 from .output import mark_dirty
@@ -77,7 +77,7 @@ def preview(config: Config, state: Preview, changes: Iterable[Path], enricher: o
         if problems:
             return None
         data = state.renderer.render(page)
-        _replace(output / page.path, data)
+        write_atomic(output / page.path, data)
         _forget_page(output, page.path)
         written.append(page.path)
     return Previewed(written, calls)
@@ -115,12 +115,6 @@ def _mentions(config: Config, enricher: object, articles: list[Article],
             found += [Mention(m.start, m.end, m.text, kind, key) for m in cluster.mentions]
         out[art.source] = tuple(sorted(found, key=lambda m: m.start))
     return out, calls
-
-
-def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.quick-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _forget_page(output: Path, rel: str) -> None:

@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .fsutil import write_atomic
+
 _MAC = hashlib.sha256().digest_size
 
 
@@ -52,18 +54,7 @@ def dump(obj: Any, path: Path) -> None:
     """Write `obj` to `path` atomically, sealed. Raises OSError when it cannot be written."""
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     mac = hmac.new(_key(), payload, hashlib.sha256).digest()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(mac + payload)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, mac + payload)
 
 
 def load(path: Path) -> Any | None:
