@@ -159,3 +159,21 @@ def test_seed_article_builds_from_a_temp_folder(tmp_path: Path):
     assert re.search(r'href="/people/bashar-al-assad/"[^>]*>Assad</a>', page) or \
         re.search(r'href="/people/bashar-al-assad/"[^>]*>Bashar al-Assad</a>', page)
     assert links.check(site, "/") == []
+
+
+def test_short_forms_in_the_seed_link_to_their_full_entity(tmp_path: Path):
+    """With every mention linked, "Assad" links to Bashar al-Assad's page and "Abu Khadija" to al-Rifai's."""
+    seed = next(shared_path("seed").glob("*.txt"))
+    (tmp_path / "content").mkdir()
+    shutil.copy(seed, tmp_path / "content" / "2025-03-14-isis-leader-killed.txt")
+    (tmp_path / "config.yaml").write_text('title: Seed\nbase_url: "https://example.org/"\n'
+                                          "search: {enabled: false}\nentities: {link: every}\n")
+    result = run_cli("build", "--project", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "site/articles/isis-leader-killed/index.html").read_text()
+    assert re.search(r'<a href="/people/bashar-al-assad/" class="mention mention-person" id="m-bashar-al-assad-\d+"'
+                     r'[^>]*>Assad</a>', page)
+    assert re.search(r'<a href="/people/abdallah-maki-mosleh-al-rifai/" class="mention mention-person"[^>]*>'
+                     r"Abu Khadija</a>", page)
+    assert re.search(r'<a href="/people/mohammed-shia-al-sudani/" class="mention mention-person"[^>]*>al-Sudani</a>',
+                     page)
