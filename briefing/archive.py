@@ -6,6 +6,7 @@ builds of the same input give the same Archive.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -92,14 +93,24 @@ def build(articles: Sequence[Article], enrichment: Enrichment, config: Config) -
     )
 
 
-def co_mentions(archive: Archive, key: str, limit: int = 12) -> list[tuple[str, int]]:
-    """Entities (with pages) most often mentioned in the same articles as `key`."""
+def co_mentions(archive: Archive, key: str, limit: int = 12,
+                paged_in: Mapping[str, frozenset[str]] | None = None) -> list[tuple[str, int]]:
+    """Entities (with pages) most often mentioned in the same articles as `key`.
+
+    `paged_in` (source -> the paged entities it mentions, see `paged_mentions`) saves
+    recomputing those sets when this is asked for every entity.
+    """
     counts: Counter[str] = Counter()
     for source in archive.entity_sources.get(key, ()):
-        for other in {m.entity for m in archive.by_source[source].mentions}:
-            if other != key and other in archive.paged_entities:
-                counts[other] += 1
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        found = paged_in[source] if paged_in is not None else paged_mentions(archive, source)
+        counts.update(found)
+    counts.pop(key, None)
+    return heapq.nsmallest(limit, counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def paged_mentions(archive: Archive, source: str) -> frozenset[str]:
+    """The entities with pages that an article mentions."""
+    return frozenset(m.entity for m in archive.by_source[source].mentions if m.entity in archive.paged_entities)
 
 
 def related_articles(archive: Archive, source: str, limit: int = 5) -> list[str]:
@@ -110,20 +121,19 @@ def related_articles(archive: Archive, source: str, limit: int = 5) -> list[str]
     common = max(50, n // 50)
     scores: dict[str, float] = defaultdict(float)
     entry = archive.by_source[source]
-    for key in {m.entity for m in entry.mentions}:
+    # In the order of the article (not of a set): float sums must not depend on hash order.
+    for key in dict.fromkeys(m.entity for m in entry.mentions):
         sources = archive.entity_sources.get(key, ())
         if len(sources) < 2 or len(sources) > common:
             continue
         weight = math.log(n / len(sources)) + 1.0
         for other in sources:
-            if other != source:
-                scores[other] += weight
-    for key in set(entry.topics):
+            scores[other] += weight
+    for key in dict.fromkeys(entry.topics):
         sources = archive.topic_sources.get(key, ())
         if 2 <= len(sources) <= common:
             weight = 0.5 * (math.log(n / len(sources)) + 1.0)
             for other in sources:
-                if other != source:
-                    scores[other] += weight
-    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [s for s, _ in ranked[:limit]]
+                scores[other] += weight
+    scores.pop(source, None)
+    return [s for _, s in heapq.nsmallest(limit, ((-w, s) for s, w in scores.items()))]

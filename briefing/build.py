@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import archive as archive_stage
 from . import links, pages, parse_cache, search, sources
+from .cache import code_digest
 from .config import Config
 from .errors import BriefingError, BuildLockedError, ContentError, OutputError, Problem
 from .model import Article, Enrichment
@@ -296,21 +297,12 @@ def _inputs_fingerprint(config: Config, found: list, static_files: dict, drafts:
                     h.update(p.as_posix().encode() + _file_digest(p))
     for p in (config.root / "config.yaml", config.curation_path):
         h.update(_file_digest(p) if p.is_file() else b"-")
-    h.update(_code_version().encode())
+    h.update(code_digest().encode())
     return h.hexdigest()
 
 
 def _file_digest(path: Path) -> bytes:
     return hashlib.sha256(path.read_bytes()).digest()
-
-
-def _code_version() -> str:
-    """A digest of briefing's own source, so upgrading it never reuses a stale site."""
-    here = Path(__file__).parent
-    h = hashlib.sha256()
-    for p in sorted(here.glob("*.py")):
-        h.update(p.name.encode() + p.read_bytes())
-    return h.hexdigest()
 
 
 def _search_index(writer: SiteWriter) -> list[Written]:

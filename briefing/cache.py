@@ -9,13 +9,16 @@ corrupt entry is a miss.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from . import sealed
 from .fsutil import write_atomic
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")
@@ -80,3 +83,51 @@ class Cache:
             shutil.rmtree(child, ignore_errors=True)
             removed += 1
         return removed
+
+
+def code_digest() -> str:
+    """A digest of briefing's own source: results cached by one version are not trusted by another."""
+    return _code_digest()
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(here.glob("*.py")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+class LocalStore:
+    """What each article contributes before the archive is seen (its local clusters and phrase
+    counts), one sealed pickle per fingerprint folder, so that a build whose articles are
+    mostly unchanged neither reads their annotations nor analyses them again.
+
+    Entries are kept as pickled bytes: the archive-wide resolution mutates the clusters it is
+    given, so every build unpickles fresh objects. `salt` holds what the entries depend on
+    besides the article (code, curation, settings); another salt is another file.
+    """
+
+    def __init__(self, folder: Path, salt: str):
+        self.folder = Path(folder)
+        self.path = self.folder / f"local-{salt[:24]}.pickle"
+
+    def load(self) -> dict[str, Any]:
+        data = sealed.load(self.path)  # missing, corrupt or foreign: empty
+        if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+            return {"entries": {}}
+        return data
+
+    def save(self, data: dict[str, Any]) -> None:
+        """Write `data`; drop the files of other salts (older code or curation)."""
+        try:
+            sealed.dump(data, self.path)
+        except OSError:
+            return
+        for old in self.folder.glob("local-*.pickle"):
+            if old != self.path:
+                try:
+                    old.unlink()
+                except OSError:
+                    pass

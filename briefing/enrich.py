@@ -16,22 +16,25 @@ that reading finds it too, or the body names it.
 from __future__ import annotations
 
 import hashlib
+import pickle
 import re
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from . import curation as curation_mod
 from . import markdown
 from . import nlp as nlp_mod
 from . import tags as tags_mod
-from .cache import Cache
+from .cache import Cache, LocalStore, code_digest
 from .config import Config
 from .curation import Curation
 from .model import Article, Enrichment
-from .resolve import Annotation, Span, candidates, local_clusters, resolve_archive
+from .resolve import Annotation, LocalCluster, Span, candidates, local_clusters, resolve_archive
 
 # Bump when the annotation step changes what it stores or how it reads the text, or when the
 # enrichment results change (annotate-4: dates, headings, kind votes), so every cache misses.
@@ -264,6 +267,7 @@ class Enricher:
         self.progress = progress
         self._pipeline: nlp_mod.Pipeline | None = None
         self._patterns_digest: str | None = None
+        self._stored: tuple[Path, dict[str, Any]] | None = None  # the LocalStore's data, kept between runs
 
     def curation(self) -> Curation:
         path = self.config.curation_path
@@ -292,33 +296,89 @@ class Enricher:
     def run(self, articles: Sequence[Article]) -> Enrichment:
         """Whole archive: annotate (cached), resolve across articles, tag.
 
-        The pipeline is loaded only when an article misses the cache.
+        What each article contributes on its own (`Local`) is kept per article in a LocalStore;
+        only the articles missing there are annotated (cache, or the model) and analysed. The
+        pipeline is loaded only when an article misses the annotation cache.
         """
         curation = self.curation()
         package = nlp_mod.installed_package(self.config.nlp.model)
         cache = Cache(self.config.cache_path, self.unloaded_fingerprint(package, curation))
         ordered = sorted(articles, key=lambda a: a.source)
         cache.touch()
-        annotations, calls = annotate(ordered, lambda: self.pipeline(curation), cache, curation,
+        store = LocalStore(cache.folder, self._local_salt())
+        stored = self._stored if self._stored is not None and self._stored[0] == store.path else None
+        data = stored[1] if stored is not None else store.load()
+        entries: dict[str, bytes] = data["entries"]
+        keys = {art.source: local_key(art) for art in ordered}
+        missing = [art for art in ordered if keys[art.source] not in entries]
+        annotations, calls = annotate(missing, lambda: self.pipeline(curation), cache, curation,
                                       batch_size=self.config.nlp.batch_size, jobs=self.jobs,
                                       progress=self.progress)
-        result = enrich_from_annotations(ordered, annotations, curation, self.config, calls,
-                                         lexicon=nlp_mod.lexicon(package))
+        found: dict[str, Local] = {}
+        fresh: dict[str, bytes] = {}
+        for art in missing:
+            found[art.source] = local_analysis(art, annotations[art.source], curation, self.config)
+            fresh[keys[art.source]] = pickle.dumps(found[art.source], protocol=pickle.HIGHEST_PROTOCOL)
+        for art in ordered:
+            if art.source not in found:
+                found[art.source] = pickle.loads(entries[keys[art.source]])  # noqa: S301 - sealed store
+        if "lexicon" not in data:
+            data["lexicon"] = nlp_mod.lexicon(package)
+            fresh["lexicon"] = b""  # something to save
+        kept = {k: entries.get(k) or fresh[k] for k in keys.values()}
+        if fresh or len(kept) != len(entries):
+            data = {"entries": kept, "lexicon": data["lexicon"]}
+            store.save(data)
+        self._stored = (store.path, data)
+        result = enrich_from_locals(ordered, found, curation, self.config, calls, lexicon=data["lexicon"])
         cache.prune()  # folders of older settings are never read again
         return result
+
+    def _local_salt(self) -> str:
+        """What every article's Local depends on besides the article: code, curation, settings."""
+        path = self.config.curation_path
+        curated = path.read_bytes() if path.is_file() else b""
+        h = hashlib.sha256(f"{STEP_VERSION}\0{code_digest()}\0{self.config.markdown.html}\0".encode())
+        h.update(curated)
+        return h.hexdigest()
+
+
+@dataclass
+class Local:
+    """What one article contributes to enrichment before the archive is seen."""
+
+    clusters: list[LocalCluster]  # its entities as seen within it
+    phrases: Counter  # candidate key phrases, counted (tags.phrase_counts)
+
+
+def local_key(article: Article) -> str:
+    """Everything of the article its Local depends on: source, text, headline, Markdown body."""
+    raw = f"{article.source}\0{article.headline_end}\0{article.text}\0{article.body}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(raw).hexdigest()
+
+
+def local_analysis(article: Article, annotation: Annotation, curation: Curation, config: Config) -> Local:
+    cands = candidates(article.text, article.headline_end, annotation, curation,
+                       heading_ranges(article, config.markdown.html))
+    return Local(local_clusters(article.source, article.text, cands, curation), tags_mod.phrase_counts(article))
 
 
 def enrich_from_annotations(articles: Sequence[Article], annotations: dict[str, Annotation],
                             curation: Curation, config: Config, model_calls: int = 0, *,
                             lexicon: tags_mod.Lexicon | None = None) -> Enrichment:
     """Resolution and tags, given the model's annotations (pure and cheap)."""
-    clusters = []
-    for art in articles:
-        cands = candidates(art.text, art.headline_end, annotations[art.source], curation,
-                           heading_ranges(art, config.markdown.html))
-        clusters.extend(local_clusters(art.source, art.text, cands, curation))
+    found = {art.source: local_analysis(art, annotations[art.source], curation, config) for art in articles}
+    return enrich_from_locals(articles, found, curation, config, model_calls, lexicon=lexicon)
+
+
+def enrich_from_locals(articles: Sequence[Article], found: dict[str, Local], curation: Curation,
+                       config: Config, model_calls: int = 0, *,
+                       lexicon: tags_mod.Lexicon | None = None) -> Enrichment:
+    """Resolution across the archive, then tags. Mutates the clusters of `found`."""
+    clusters = [c for art in articles for c in found[art.source].clusters]
     resolved = resolve_archive(clusters, curation, demonyms=config.entities.demonyms)
     mentions = {art.source: resolved.mentions.get(art.source, ()) for art in articles}
-    topics, table = tags_mod.assign(articles, mentions, resolved.entities, config.tags, lexicon)
+    topics, table = tags_mod.assign(articles, mentions, resolved.entities, config.tags, lexicon,
+                                    {art.source: found[art.source].phrases for art in articles})
     return Enrichment(mentions=mentions, entities=resolved.entities, topics=topics, topic_table=table,
                       redirects=resolved.redirects, model_calls=model_calls)

@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
-from .archive import Archive, co_mentions
+from . import markdown
+from .archive import Archive, Entry, co_mentions, paged_mentions
 from .config import Config
 from .model import KIND_LABELS, KIND_NAMES, KIND_SECTIONS, Entity
 
 
 def entity_url(entity: Entity) -> str:
-    return f"{KIND_SECTIONS[entity.kind]}/{entity.slug}/"
+    return _entity_url(entity.kind, entity.key)
+
+
+@lru_cache(maxsize=1 << 17)
+def _entity_url(kind: str, key: str) -> str:
+    return f"{KIND_SECTIONS[kind]}/{key.split('/', 1)[1]}/"
 
 
 def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) -> list:
     """Entity, topic and index pages. `linked`: each article's woven mention spans (for anchors)."""
-    from .pages import Page, page_path, page_url, paginate, pagination
+    from .pages import Page, card, page_path, page_url, paginate, pagination
 
+    cards = _Cards(archive, card)
+    paged_in = {e.source: paged_mentions(archive, e.source) for e in archive.entries}
     pages: list[Page] = []
     by_kind: dict[str, list[Entity]] = defaultdict(list)
     for key in sorted(archive.paged_entities):
@@ -42,7 +52,7 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
         for entity in entities:
             sources = archive.entity_sources[entity.key]
             base = entity_url(entity)
-            items = [_mention_item(archive, s, entity, linked[s]) for s in sources]
+            items = [_mention_item(archive, s, entity, linked[s], cards) for s in sources]
             chunks = paginate(items, config.paginate)
             dates = [archive.by_source[s].article.date for s in sources]
             topics = Counter(t for s in sources for t in archive.by_source[s].topics if t in archive.paged_topics)
@@ -56,7 +66,7 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
                 "timeline": timeline_svg(dates, entity.name),
                 "co_mentions": [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]),
                                  "count": c, "kind": archive.entities[k].kind}
-                                for k, c in co_mentions(archive, entity.key)],
+                                for k, c in co_mentions(archive, entity.key, paged_in=paged_in)],
                 "topics": [{"name": archive.topics[t].name, "url": f"topics/{t}/", "count": c}
                            for t, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
                 "feed": base + "feed.xml",
@@ -77,14 +87,11 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
         sources = archive.topic_sources[key]
         base = f"topics/{key}/"
         topic_rows.append({"name": topic.name, "url": base, "count": len(sources), "letter": _letter(topic.name)})
-        entity_counts = Counter(m for s in sources
-                                for m in {mm.entity for mm in archive.by_source[s].mentions}
-                                if m in archive.paged_entities)
+        entity_counts = Counter(m for s in sources for m in paged_in[s])
         top = [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,
                 "kind": archive.entities[k].kind}
                for k, c in sorted(entity_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:15]]
-        cards = [_card(archive, s) for s in sources]
-        chunks = paginate(cards, config.paginate)
+        chunks = paginate([cards.get(s) for s in sources], config.paginate)
         for n, chunk in enumerate(chunks, start=1):
             url = page_url(base, n)
             pages.append(Page(page_path(url), url, "topic.html", {
@@ -117,35 +124,40 @@ def _letter(name: str) -> str:
     return first if first.isascii() and first.isalpha() else "#"
 
 
-def _card(archive: Archive, source: str) -> dict[str, Any]:
-    from .pages import card
+class _Cards:
+    """`pages.card` of each article, made once: an article is listed on many pages."""
 
-    return card(archive.by_source[source])
+    def __init__(self, archive: Archive, card: Callable[[Entry], dict[str, Any]]):
+        self.archive = archive
+        self.card = card
+        self.made: dict[str, dict[str, Any]] = {}
+
+    def get(self, source: str) -> dict[str, Any]:
+        found = self.made.get(source)
+        if found is None:
+            found = self.made[source] = self.card(self.archive.by_source[source])
+        return found
 
 
-def _mention_item(archive: Archive, source: str, entity: Entity, spans: Sequence[Any]) -> dict[str, Any]:
+def _mention_item(archive: Archive, source: str, entity: Entity, spans: Sequence[Any],
+                  cards: _Cards) -> dict[str, Any]:
     """An article on an entity page: its first linked mention in its sentence, with its anchor.
 
     When no mention could be linked (only in the headline, a heading or a link), the snippet
     shows the first mention and points at the article itself.
     """
-    from .markdown import BLOCK_SEPARATOR
-    from .pages import card
-
     entry = archive.by_source[source]
     text = entry.article.text
     href = entity_url(entity)
     span = next((s for s in spans if s.href == href), None)
     if span is not None:
-        offset = entry.article.headline_end + len(BLOCK_SEPARATOR)
+        offset = entry.article.headline_end + len(markdown.BLOCK_SEPARATOR)
         start, end, anchor = span.start + offset, span.end + offset, span.anchor
     else:
         mention = next(m for m in entry.mentions if m.entity == entity.key)
         start, end, anchor = mention.start, mention.end, ""
     before, hit, after = snippet(text, start, end)
-    item = card(entry)
-    item.update(before=before, hit=hit, after=after, anchor=anchor)
-    return item
+    return dict(cards.get(source), before=before, hit=hit, after=after, anchor=anchor)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+|\n")
@@ -153,8 +165,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+|\n")
 
 def snippet(text: str, start: int, end: int, limit: int = 240) -> tuple[str, str, str]:
     """The sentence around text[start:end], split into before / mention / after, trimmed."""
-    s = 0
-    for match in _SENTENCE_END.finditer(text, 0, start):
+    # The end of the last sentence break before `start`, as finditer(text, 0, start) would find
+    # it: the breaks of the whole text that end by `start` are found alike, then the rest.
+    ends = _sentence_ends(text)
+    s = ends[bisect.bisect_right(ends, start) - 1]
+    for match in _SENTENCE_END.finditer(text, s, start):
         s = match.end()
     e = len(text)
     match = _SENTENCE_END.search(text, end)
@@ -167,6 +182,11 @@ def snippet(text: str, start: int, end: int, limit: int = 240) -> tuple[str, str
     if len(after) > room // 2:
         after = after[: room // 2].rsplit(" ", 1)[0] + "…"
     return " ".join(before.split(" ")).lstrip(), hit, after.rstrip()
+
+
+@lru_cache(maxsize=1 << 16)
+def _sentence_ends(text: str) -> list[int]:
+    return [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
 
 
 def recently_active(archive: Archive, weeks: int = 6, limit: int = 10) -> dict[str, list]:

@@ -104,6 +104,7 @@ def norm(form: str) -> str:
     return _slugify(text, separator=" ", lowercase=True) or form.strip().lower()
 
 
+@lru_cache(maxsize=65536)
 def slug(text: str) -> str:
     """An ASCII, transliterated, never empty slug."""
     value = _slugify(text.replace(".", ""), max_length=80, word_boundary=True)

@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from .errors import EnrichmentError
@@ -63,10 +64,8 @@ def package_fingerprint(package: str, ruler: bool, *parts: str) -> str | None:
     """`Pipeline.fingerprint` of what `load` makes of `package` (with an entity ruler when
     `ruler`), read from the package's meta.json without loading the model; None when that file
     does not say (then load the pipeline and ask it)."""
-    import spacy
-
     try:
-        meta = json.loads((spacy.util.get_package_path(package) / "meta.json").read_text(encoding="utf-8"))
+        meta = json.loads((package_path(package) / "meta.json").read_text(encoding="utf-8"))
         # As `load` trims it: NOT_NEEDED excluded, `senter` enabled, other disabled pipes off.
         off = set(NOT_NEEDED) | (set(meta.get("disabled", [])) - {"senter"})
         pipes = [name for name in meta["components"] if name not in off]
@@ -77,15 +76,22 @@ def package_fingerprint(package: str, ruler: bool, *parts: str) -> str | None:
     return _fingerprint(package, meta, pipes, parts)
 
 
-def _fingerprint(package: str, meta: dict[str, Any], pipes: list[str], parts: Sequence[str]) -> str:
-    import spacy
+def package_path(package: str) -> Path:
+    """The folder of an installed package, found without importing it (importing a model
+    package imports spaCy, which alone takes a second)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(package)
+    return Path(next(iter(spec.submodule_search_locations)))
 
+
+def _fingerprint(package: str, meta: dict[str, Any], pipes: list[str], parts: Sequence[str]) -> str:
     try:
         package_version = importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         package_version = ""
     data = {
-        "spacy": spacy.__version__,
+        "spacy": importlib.metadata.version("spacy"),
         "model": f"{meta.get('lang', '')}_{meta.get('name', '')}",
         "model_version": meta.get("version", ""),
         "package": [package, package_version],

@@ -64,6 +64,7 @@ def lemmas(text: str) -> list[str]:
     return [lemma(m.group(0)) for m in _WORD.finditer(text)]
 
 
+@lru_cache(maxsize=65536)
 def tag_key(tag: str) -> str:
     """The slug a tag is known by: words lemmatised, so variants meet."""
     return slug(" ".join(lemmas(tag)) or tag)
@@ -82,10 +83,12 @@ Lexicon = Mapping[str, frozenset[str]]  # word class ("noun", "verb", "adj", "ad
 
 def assign(articles: Sequence[Article], mentions: Mapping[str, Sequence[Mention]],
            entities: Mapping[str, Entity], config: TagsConfig,
-           lexicon: Lexicon | None = None) -> tuple[dict[str, tuple[str, ...]], dict[str, Topic]]:
+           lexicon: Lexicon | None = None,
+           phrases: Mapping[str, Counter] | None = None) -> tuple[dict[str, tuple[str, ...]], dict[str, Topic]]:
     """Topic keys per article source, and the table of every topic.
 
-    `lexicon` (word classes, see nlp.lexicon) keeps extracted phrases to nouns.
+    `lexicon` (word classes, see nlp.lexicon) keeps extracted phrases to nouns. `phrases` are
+    the articles' `phrase_counts`, when already known (they are cached per article).
     """
     table: dict[str, Topic] = {}
     per_article: dict[str, list[str]] = {a.source: [] for a in articles}
@@ -110,13 +113,13 @@ def assign(articles: Sequence[Article], mentions: Mapping[str, Sequence[Mention]
             name = max(forms, key=lambda f: (forms[f], f.islower(), -len(f), f))
             table[key] = Topic(key, name, "tag")
 
-    text_lemmas = {a.source: lemmas(a.text) for a in articles}
+    text_lemmas = {a.source: lemmas(a.text) for a in articles} if rules else {}
     for key, (_, rule) in rules.items():
-        phrases = [lemmas(p) for p in rule.phrases]
+        rule_phrases = [lemmas(p) for p in rule.phrases]
         wanted = {norm(e) for e in rule.entities}
         for art in articles:
             seen = text_lemmas[art.source]
-            hit = any(_contains(seen, p) for p in phrases)
+            hit = any(_contains(seen, p) for p in rule_phrases)
             if not hit and wanted:
                 for m in mentions.get(art.source, ()):
                     ent = entities.get(m.entity)
@@ -128,8 +131,8 @@ def assign(articles: Sequence[Article], mentions: Mapping[str, Sequence[Mention]
                 per_article[art.source].append(key)
 
     if config.auto and config.auto_per_article > 0:
-        for source, phrases in key_phrases(articles, config.auto_per_article, lexicon).items():
-            for phrase in phrases:
+        for source, chosen in key_phrases(articles, config.auto_per_article, lexicon, phrases).items():
+            for phrase in chosen:
                 key = tag_key(phrase)
                 if key not in table:
                     table[key] = Topic(key, phrase, "auto")
@@ -158,6 +161,11 @@ def _noun_phrase(phrase: str, lexicon: Lexicon | None) -> bool:
     return not ((first in verbs or first in advs) and first not in nouns and first not in adjs)
 
 
+def phrase_counts(article: Article) -> Counter:
+    """The candidate key phrases of an article's body, counted (see `_candidates`)."""
+    return _candidates(article.text[article.headline_end:] if article.headline_end else article.text)
+
+
 def _candidates(text: str) -> Counter:
     """Lemmatised 1- and 2-word phrases of lower-case content words, within runs of them."""
     from spacy.lang.en.stop_words import STOP_WORDS
@@ -184,27 +192,33 @@ def _candidates(text: str) -> Counter:
     return counts
 
 
-def key_phrases(articles: Sequence[Article], per_article: int,
-                lexicon: Lexicon | None = None) -> dict[str, list[str]]:
+def key_phrases(articles: Sequence[Article], per_article: int, lexicon: Lexicon | None = None,
+                phrases: Mapping[str, Counter] | None = None) -> dict[str, list[str]]:
     """The top phrases of each article by TF-IDF across the archive."""
-    counts = {a.source: _candidates(a.text[a.headline_end:] if a.headline_end else a.text) for a in articles}
+    counts = {a.source: phrases[a.source] if phrases is not None else phrase_counts(a) for a in articles}
     df: Counter = Counter()
     for c in counts.values():
         df.update(c.keys())
     n = len(articles)
+    too_common = max(2, 0.5 * n)
+    nouny: dict[str, bool] = {}  # phrase -> _noun_phrase(phrase): the same phrases recur
     out: dict[str, list[str]] = {}
     for art in articles:
         c = counts[art.source]
         scored = []
         for phrase, tf in c.items():
-            if (tf < 2 and df[phrase] < 2) or not _noun_phrase(phrase, lexicon):
-                continue  # said once, nowhere else: not a theme
-            if df[phrase] > max(2, 0.5 * n):
-                continue  # in most articles: says nothing about this one
-            idf = math.log((n + 1) / (df[phrase] + 1)) + 1
+            seen_in = df[phrase]
+            if (tf < 2 and seen_in < 2) or seen_in > too_common:
+                continue  # said once, nowhere else: not a theme; or in most articles: says nothing
+            ok = nouny.get(phrase)
+            if ok is None:
+                ok = nouny[phrase] = _noun_phrase(phrase, lexicon)
+            if not ok:
+                continue
+            idf = math.log((n + 1) / (seen_in + 1)) + 1
             weight = 1.5 if " " in phrase else 1.0
-            scored.append((tf * idf * weight, phrase))
-        scored.sort(key=lambda x: (-x[0], x[1]))
+            scored.append((-(tf * idf * weight), phrase))
+        scored.sort()
         chosen: list[str] = []
         for _, phrase in scored:
             if len(chosen) >= per_article:

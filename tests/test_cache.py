@@ -62,6 +62,10 @@ def test_changing_one_article_runs_the_model_once(tmp_path: Path):
     assert any(m.text == "Hama" for m in result.mentions["b.md"])
 
 
+def _local_stores(config: Config) -> list[Path]:
+    return sorted(config.cache_path.rglob("local-*.pickle"))
+
+
 def test_corrupt_entry_is_recomputed_not_a_crash(tmp_path: Path):
     config = Config(root=tmp_path)
     first = Enricher(config).run(ARTICLES)
@@ -69,9 +73,49 @@ def test_corrupt_entry_is_recomputed_not_a_crash(tmp_path: Path):
     assert len(files) == 3
     files[0].write_text("garbage", encoding="utf-8")
     files[1].write_bytes(b"")
+    [store] = _local_stores(config)
+    store.unlink()  # the per-article analyses would otherwise spare reading the annotations
     again = Enricher(config).run(ARTICLES)
     assert again.model_calls == 2
     assert again.mentions == first.mentions
+
+
+def test_local_store_spares_the_annotations_and_a_broken_one_is_a_miss(tmp_path: Path):
+    config = Config(root=tmp_path)
+    first = Enricher(config).run(ARTICLES)
+    for p in config.cache_path.rglob("*.json"):
+        p.unlink()  # only the store is left: nothing needs the model
+    kept = Enricher(config).run(ARTICLES)
+    assert kept.model_calls == 0
+    assert (kept.mentions, kept.entities, kept.topics) == (first.mentions, first.entities, first.topics)
+    [store] = _local_stores(config)
+    data = bytearray(store.read_bytes())
+    data[-5] ^= 0xFF  # tampered or torn: its seal no longer matches, so it is not unpickled
+    store.write_bytes(bytes(data))
+    again = Enricher(config).run(ARTICLES)
+    assert again.model_calls == 3
+    assert (again.mentions, again.entities, again.topics) == (first.mentions, first.entities, first.topics)
+
+
+def test_local_store_drops_removed_articles_and_changes_with_curation(tmp_path: Path):
+    import pickle
+
+    from briefing import sealed
+
+    config = Config(root=tmp_path)
+    Enricher(config).run(ARTICLES)
+    [store] = _local_stores(config)
+    assert len(sealed.load(store)["entries"]) == 3
+    Enricher(config).run(ARTICLES[:2])
+    assert len(sealed.load(store)["entries"]) == 2
+    (tmp_path / "entities.yaml").write_text("entities:\n  - name: Ahmed al-Sharaa\n    kind: person\n"
+                                            "    aliases: [Abu Mohammed al-Jolani]\n", encoding="utf-8")
+    Enricher(config).run(ARTICLES[:2])
+    stores = _local_stores(config)
+    assert len(stores) == 1 and stores != [store]  # another salt, the old file removed
+    entries = sealed.load(stores[0])["entries"]
+    assert sorted(cl.curated for b in entries.values() for cl in pickle.loads(b).clusters if cl.curated) \
+        == ["Ahmed al-Sharaa"]
 
 
 def test_fingerprint_changes_with_settings(tmp_path: Path):
