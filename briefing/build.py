@@ -307,6 +307,7 @@ def _file_digest(path: Path) -> bytes:
 
 def _search_index(writer: SiteWriter) -> list[Written]:
     """Run Pagefind over the staged site; record the files it wrote."""
+    writer.clear("pagefind")  # Pagefind rewrites files: none of them may be shared with the live site
     search.run_pagefind(writer.staging)
     out = []
     for p in sorted((writer.staging / "pagefind").rglob("*")):

@@ -34,6 +34,7 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
 
     cards = _Cards(archive, card)
     paged_in = {e.source: paged_mentions(archive, e.source) for e in archive.entries}
+    first_spans = {source: _first_spans(spans) for source, spans in linked.items()}
     pages: list[Page] = []
     by_kind: dict[str, list[Entity]] = defaultdict(list)
     for key in sorted(archive.paged_entities):
@@ -52,7 +53,7 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
         for entity in entities:
             sources = archive.entity_sources[entity.key]
             base = entity_url(entity)
-            items = [_mention_item(archive, s, entity, linked[s], cards) for s in sources]
+            items = [_mention_item(archive, s, entity, first_spans[s], cards) for s in sources]
             chunks = paginate(items, config.paginate)
             dates = [archive.by_source[s].article.date for s in sources]
             topics = Counter(t for s in sources for t in archive.by_source[s].topics if t in archive.paged_topics)
@@ -139,7 +140,15 @@ class _Cards:
         return found
 
 
-def _mention_item(archive: Archive, source: str, entity: Entity, spans: Sequence[Any],
+def _first_spans(spans: Sequence[Any]) -> dict[str, Any]:
+    """href -> the first of an article's woven spans that links to it."""
+    by_href: dict[str, Any] = {}
+    for span in spans:
+        by_href.setdefault(span.href, span)
+    return by_href
+
+
+def _mention_item(archive: Archive, source: str, entity: Entity, first_spans: Mapping[str, Any],
                   cards: _Cards) -> dict[str, Any]:
     """An article on an entity page: its first linked mention in its sentence, with its anchor.
 
@@ -149,7 +158,7 @@ def _mention_item(archive: Archive, source: str, entity: Entity, spans: Sequence
     entry = archive.by_source[source]
     text = entry.article.text
     href = entity_url(entity)
-    span = next((s for s in spans if s.href == href), None)
+    span = first_spans.get(href)
     if span is not None:
         offset = entry.article.headline_end + len(markdown.BLOCK_SEPARATOR)
         start, end, anchor = span.start + offset, span.end + offset, span.anchor

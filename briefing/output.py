@@ -1,7 +1,12 @@
 """The write stage: assemble the new site aside, then swap it in with one atomic rename.
 
+- The site swapped out by the last build is kept beside the output as `.<name>.spare`, and the
+  next build is assembled in it: only the files that differ from what it holds are touched
+  (tens of thousands of folders and links cost seconds to make on a real disk, see
+  `SiteWriter.open`). Without a spare, the new site is assembled in an empty folder.
 - Unchanged files are hard-linked from the previous build, never rewritten (same inode, same
-  mtime), so writes are proportional to what changed.
+  mtime), so writes are proportional to what changed. Because the spare and the live site
+  share those inodes, a file is never written in place: always a new file renamed over.
 - The new folder replaces the old one with renameat2(RENAME_EXCHANGE) where the kernel has it,
   so at every instant `site/` is either the old build or the new one, even under SIGKILL.
 - Files the previous build wrote and this one did not are gone; files someone else put in the
@@ -12,11 +17,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -43,12 +50,14 @@ class Manifest:
     # Files the dev server rewrote after this build (see quick.py): their bytes and render
     # fingerprint are unknown, so the next build renders and writes them afresh.
     dirty: set[str] = field(default_factory=set)
+    # Files of the folder we did not write (carried over); None when an older manifest did not say.
+    foreign: list[str] | None = None
 
     def to_json(self) -> str:
         return json.dumps({"version": MANIFEST_VERSION, "files": dict(sorted(self.files.items())),
                            "pages": dict(sorted(self.pages.items())), "inputs": self.inputs,
-                           "drafts": self.drafts},
-                          indent=0, sort_keys=True)
+                           "drafts": self.drafts, "foreign": sorted(self.foreign or [])},
+                          sort_keys=True, separators=(",", ":"))  # no indent: json's C encoder
 
 
 def read_manifest(output: Path) -> Manifest | None:
@@ -57,8 +66,10 @@ def read_manifest(output: Path) -> Manifest | None:
         data = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
         if data.get("version") != MANIFEST_VERSION:
             return None
+        foreign = data.get("foreign")
         manifest = Manifest(files=dict(data["files"]), pages=dict(data.get("pages", {})),
-                            inputs=str(data.get("inputs", "")), drafts=bool(data.get("drafts", False)))
+                            inputs=str(data.get("inputs", "")), drafts=bool(data.get("drafts", False)),
+                            foreign=[str(f) for f in foreign] if isinstance(foreign, list) else None)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     try:
@@ -111,6 +122,8 @@ class SiteWriter:
         self.parent = self.output.parent
         self.previous = read_manifest(self.output) if self.output.is_dir() else None
         self.staging = self.parent / f".{self.output.name}.staging-{os.getpid()}"
+        self.spare = spare_path(self.output)
+        self.base: Manifest | None = None  # what the staging folder holds when it began as the spare
         self.records: dict[str, Written] = {}
 
     # -- setup ---------------------------------------------------------------------------------
@@ -128,11 +141,33 @@ class SiteWriter:
             self.parent.mkdir(parents=True, exist_ok=True)
             if self.staging.exists():
                 shutil.rmtree(self.staging)
-            self.staging.mkdir()
+            self._claim_spare()
+            if self.base is None:
+                self.staging.mkdir()
         except OSError as exc:
             raise OutputError(f"{self.parent}: cannot create the output folder here: "
                               f"{exc.strerror}.") from None
         return self
+
+    def _claim_spare(self) -> None:
+        """Take the spare (an older whole build) as the staging folder, when it says what it holds.
+
+        Renaming claims it: a second build cannot take it too, and a build killed while
+        updating it leaves a staging folder that recover() removes, never a spare half updated.
+        """
+        try:
+            os.rename(self.spare, self.staging)
+        except OSError:
+            return  # none (or another build has it)
+        base = read_manifest(self.staging)
+        if base is None or base.foreign is None:
+            discard(self.staging)
+            return
+        self.base = base
+
+    def _holds(self, rel: str, digest: str) -> bool:
+        """Whether the staging folder already has these bytes at `rel` (it began as the spare)."""
+        return self.base is not None and self.base.files.get(rel) == digest
 
     # -- adding files --------------------------------------------------------------------------
     def unchanged_page(self, rel: str, fingerprint: str) -> Written | None:
@@ -140,20 +175,29 @@ class SiteWriter:
         prev = self.previous
         if prev is None or prev.pages.get(rel) != fingerprint or rel not in prev.files:
             return None
-        if not self._link_previous(rel):
+        if not self._holds(rel, prev.files[rel]) and not self._link_previous(rel):
             return None
         return Written(rel, prev.files[rel], fingerprint, rewritten=False)
 
     def put(self, rel: str, data: bytes, fingerprint: str | None = None) -> Written:
         digest = hashlib.sha256(data).hexdigest()
+        if self._holds(rel, digest):
+            return Written(rel, digest, fingerprint, rewritten=False)
         prev = self.previous
         if prev is not None and prev.files.get(rel) == digest and self._link_previous(rel):
             return Written(rel, digest, fingerprint, rewritten=False)
         target = self.staging / rel
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as fh:
-                fh.write(data)
+            if self.base is None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "wb") as fh:  # a fresh folder: nothing there to share an inode with
+                    fh.write(data)
+            else:
+                self._make_room(rel)
+                tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, target)
         except OSError as exc:
             raise OutputError(f"{self.output / rel}: cannot write: {exc.strerror}.") from None
         return Written(rel, digest, fingerprint, rewritten=True)
@@ -169,49 +213,118 @@ class SiteWriter:
         old = self.output / rel
         new = self.staging / rel
         try:
-            new.parent.mkdir(parents=True, exist_ok=True)
-            os.link(old, new, follow_symlinks=False)
+            if self.base is None:
+                new.parent.mkdir(parents=True, exist_ok=True)
+                os.link(old, new, follow_symlinks=False)
+            else:
+                self._make_room(rel)
+                tmp = new.with_name(f".{new.name}.{os.getpid()}.tmp")
+                os.link(old, tmp, follow_symlinks=False)
+                os.replace(tmp, new)
             return True
         except FileExistsError:
             return True
         except OSError:
             return False
 
+    def _make_room(self, rel: str) -> None:
+        """In a staging folder that began as the spare, make `rel` writable as a file: a file
+        where a folder is needed, or a folder where the file goes, belong to the older site."""
+        target = self.staging / rel
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            parent = self.staging
+            for part in Path(rel).parts[:-1]:
+                parent = parent / part
+                if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
+                    os.unlink(parent)
+                    break
+            target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+
+    def clear(self, rel_dir: str) -> None:
+        """Empty a folder of the staging site that a tool will write afresh (Pagefind's)."""
+        shutil.rmtree(self.staging / rel_dir, ignore_errors=True)
+
     # -- finishing -----------------------------------------------------------------------------
     def commit(self, inputs: str = "", drafts: bool = False) -> Manifest:
         """Carry over foreign files, write the manifest, swap the new site in."""
         manifest = Manifest(files={r.path: r.sha256 for r in self.records.values()},
                             pages={r.path: r.fingerprint for r in self.records.values() if r.fingerprint},
-                            inputs=inputs, drafts=drafts)
+                            inputs=inputs, drafts=drafts, foreign=[])
+        foreign: set[str] = set()
         if self.output.is_dir():
             previous = self.previous or Manifest()
-            self._carry_over_foreign_files(set(manifest.files) | set(previous.files) | previous.dirty)
-        (self.staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+            foreign = self._carry_over_foreign_files(set(manifest.files) | set(previous.files) | previous.dirty)
+        manifest.foreign = sorted(foreign)
+        if self.base is not None:
+            self._remove_stale(set(manifest.files) | foreign)
+        tmp = self.staging / f"{MANIFEST}.tmp"
+        tmp.write_text(manifest.to_json(), encoding="utf-8")
+        os.replace(tmp, self.staging / MANIFEST)
+        with contextlib.suppress(OSError):
+            os.unlink(self.staging / MANIFEST_DIRTY)  # the spare's: its files are rewritten by now
         _fsync_tree_root(self.staging)
-        swap_into_place(self.staging, self.output)
+        swap_into_place(self.staging, self.output, keep=self.spare)
         return manifest
 
-    def abort(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+    def _remove_stale(self, keep: set[str]) -> None:
+        """Delete what the spare held that this build does not: its files, and its foreign files."""
+        assert self.base is not None
+        folders: set[str] = set()
+        for rel in (set(self.base.files) | set(self.base.foreign or ()) | self.base.dirty) - keep:
+            with contextlib.suppress(OSError):
+                os.unlink(self.staging / rel)
+            folders.add(os.path.dirname(rel))
+        for rel in sorted(folders, key=len, reverse=True):  # deepest first: parents empty last
+            while rel:
+                try:
+                    os.rmdir(self.staging / rel)
+                except OSError:
+                    break  # not empty (or gone): so are its parents
+                rel = os.path.dirname(rel)
 
-    def _carry_over_foreign_files(self, ours: set[str]) -> None:
+    def abort(self) -> None:
+        if self.base is None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        else:
+            discard(self.staging)  # a whole old site: deleting it would keep the user waiting
+
+    def _carry_over_foreign_files(self, ours: set[str]) -> set[str]:
+        """Link the files of the output that no build of ours wrote into the new site; return them."""
         ours = ours | {MANIFEST, MANIFEST_DIRTY}
+        foreign = set()
         for dirpath, _dirnames, filenames in os.walk(self.output):
             rel_dir = Path(dirpath).relative_to(self.output)
             for name in filenames:
                 rel = (rel_dir / name).as_posix()
-                if rel in ours or (self.staging / rel).exists():
+                if rel in ours or rel in self.records:
                     continue
-                target = self.staging / rel
+                foreign.add(rel)
+                source, target = Path(dirpath, name), self.staging / rel
+                if target.exists() or target.is_symlink():
+                    if self.base is None or _same_file(source, target):
+                        continue
+                    os.unlink(target)  # the spare's copy of it, older than the one in the output
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    os.link(Path(dirpath, name), target, follow_symlinks=False)
+                    os.link(source, target, follow_symlinks=False)
                 except OSError:
-                    shutil.copy2(Path(dirpath, name), target, follow_symlinks=False)
+                    shutil.copy2(source, target, follow_symlinks=False)
+        return foreign
 
     @property
     def rewritten(self) -> int:
         return sum(1 for r in self.records.values() if r.rewritten)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samestat(os.lstat(a), os.lstat(b))
+    except OSError:
+        return False
 
 
 def _fsync_tree_root(path: Path) -> None:
@@ -241,8 +354,16 @@ def _renameat2() -> Any:
     return _libc.renameat2 if _libc else None
 
 
-def swap_into_place(staging: Path, output: Path) -> None:
-    """Make `staging` the output folder, atomically where the kernel allows."""
+def spare_path(output: Path) -> Path:
+    """Where the site a build swapped out is kept for the next build to assemble in."""
+    return output.parent / f".{output.name}.spare"
+
+
+def swap_into_place(staging: Path, output: Path, keep: Path | None = None) -> None:
+    """Make `staging` the output folder, atomically where the kernel allows.
+
+    The old site is renamed to `keep` when given (see SiteWriter), else deleted.
+    """
     if not output.exists():
         os.rename(staging, output)
         return
@@ -250,7 +371,7 @@ def swap_into_place(staging: Path, output: Path) -> None:
     if renameat2 is not None:
         res = renameat2(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(output), _RENAME_EXCHANGE)
         if res == 0:
-            discard(staging)  # now holds the old site
+            _retire(staging, keep)  # now holds the old site
             return
     # Fallback: two renames. A kill between them leaves `.<name>.old`, which recover() restores.
     old = output.parent / f".{output.name}.old"
@@ -258,7 +379,19 @@ def swap_into_place(staging: Path, output: Path) -> None:
         shutil.rmtree(old)
     os.rename(output, old)
     os.rename(staging, output)
-    shutil.rmtree(old, ignore_errors=True)
+    _retire(old, keep)
+
+
+def _retire(old_site: Path, keep: Path | None) -> None:
+    if keep is not None:
+        if keep.exists():
+            discard(keep)
+        try:
+            os.rename(old_site, keep)
+            return
+        except OSError:
+            pass
+    discard(old_site)
 
 
 def discard(folder: Path) -> None:
@@ -268,7 +401,8 @@ def discard(folder: Path) -> None:
     nothing reads the old tree once it is swapped out: it is renamed to `.<name>.trash-<pid>`
     and a detached process deletes it. If that process dies, recover() finishes the job.
     """
-    trash = folder.with_name(f"{folder.name.split('.staging-')[0]}.trash-{os.getpid()}-{time.monotonic_ns()}")
+    site = re.sub(r"\.(?:staging-\d+|spare|old)$", "", folder.name)
+    trash = folder.with_name(f"{site}.trash-{os.getpid()}-{time.monotonic_ns()}")
     try:
         os.rename(folder, trash)
         _delete_in_background(trash)

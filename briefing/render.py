@@ -7,6 +7,7 @@ any template by name. Autoescape is on everywhere (HTML and XML) and undefined n
 from __future__ import annotations
 
 import hashlib
+import io
 import pickle
 import traceback
 from collections.abc import Mapping, MutableMapping
@@ -140,7 +141,7 @@ class Renderer:
         """Changes when the page's output could change: its context, template set or URL."""
         h = hashlib.sha256(self.templates_digest.encode())
         h.update(page.template.encode() + b"\0" + page.path.encode() + b"\0")
-        h.update(pickle.dumps(page.context, protocol=5))
+        h.update(_context_bytes(page.context))
         return h.hexdigest()
 
     def render(self, page: Page) -> bytes:
@@ -190,3 +191,17 @@ class Renderer:
             if self._is_template(frame.filename):
                 return self._template_path(frame.filename), frame.lineno
         return "<template>", None
+
+
+def _context_bytes(context: Mapping[str, Any]) -> bytes:
+    """The context's value as bytes, whatever objects in it are shared.
+
+    A normal pickle writes an object seen twice as a reference to the first copy, so equal
+    contexts would give other bytes when a cache hands out one string or dict where another
+    build made two. "Fast" mode keeps no memo: every value is written out in full.
+    """
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=5)
+    pickler.fast = True  # contexts hold no cycles, the one case fast mode cannot write
+    pickler.dump(context)
+    return buf.getvalue()

@@ -116,7 +116,8 @@ def leftovers(project: Path, output: str = "site") -> list[str]:
     """Staging folders or a half-done swap that an interrupted build left beside the output.
 
     A swapped-out old site (`.site.trash-*`) is not counted: a detached process deletes it after
-    the build, and recover() deletes any whose deleter died.
+    the build, and recover() deletes any whose deleter died. Nor is the spare (`.site.spare`),
+    the previous whole site that the next build assembles in.
     """
     return sorted(p.name for p in project.iterdir()
-                  if p.name.startswith(f".{output}.") and ".trash-" not in p.name)
+                  if p.name.startswith(f".{output}.") and ".trash-" not in p.name and p.name != f".{output}.spare")

@@ -98,9 +98,8 @@ def test_local_store_spares_the_annotations_and_a_broken_one_is_a_miss(tmp_path:
 
 
 def test_local_store_drops_removed_articles_and_changes_with_curation(tmp_path: Path):
-    import pickle
-
     from briefing import sealed
+    from briefing.enrich import decode_local
 
     config = Config(root=tmp_path)
     Enricher(config).run(ARTICLES)
@@ -114,7 +113,7 @@ def test_local_store_drops_removed_articles_and_changes_with_curation(tmp_path: 
     stores = _local_stores(config)
     assert len(stores) == 1 and stores != [store]  # another salt, the old file removed
     entries = sealed.load(stores[0])["entries"]
-    assert sorted(cl.curated for b in entries.values() for cl in pickle.loads(b).clusters if cl.curated) \
+    assert sorted(cl.curated for b in entries.values() for cl in decode_local(b).clusters if cl.curated) \
         == ["Ahmed al-Sharaa"]
 
 

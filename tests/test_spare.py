@@ -1,0 +1,122 @@
+"""The spare: the site a build swapped out is kept as `.site.spare`, and the next build is
+assembled in it, touching only what differs. It must end up exactly like a build assembled from
+nothing, and the live site must never change while the spare (which shares its inodes) is updated.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import make_project, tree_digest, write_article
+
+from briefing import config as config_mod
+from briefing.build import build
+from briefing.output import MANIFEST, is_complete_build, read_manifest, spare_path
+
+
+def _site_digest(folder: Path) -> dict[str, str]:
+    return {rel: d for rel, d in tree_digest(folder).items() if rel != MANIFEST}
+
+
+def _fresh(project: Path, tmp: Path) -> dict[str, str]:
+    """The same project built into an empty folder with no spare beside it."""
+    out = tmp / "fresh" / "site"
+    build(config_mod.load(project), output=out)
+    return _site_digest(out)
+
+
+def test_builds_assembled_in_the_spare_equal_builds_from_nothing(tmp_path: Path):
+    project = make_project(tmp_path / "p", articles=4)
+    config = config_mod.load(project)
+    site = project / "site"
+    build(config)
+    assert not spare_path(site).exists()  # nothing was swapped out yet
+    first = _site_digest(site)
+
+    # 1. An edit: the old site becomes the spare, whole and untouched.
+    victim = next((project / "content").rglob("*.md"))
+    victim.write_text(victim.read_text(encoding="utf-8") + "\nThe Port of Antwerp reopened on Monday.\n",
+                      encoding="utf-8")
+    second = build(config)
+    assert not second.noop
+    spare = spare_path(site)
+    assert is_complete_build(spare) and _site_digest(spare) == first
+    assert second.written < second.pages  # only what changed was written
+    assert _site_digest(site) == _fresh(project, tmp_path / "a")
+
+    # 2. Now the spare is assembled in: it held build 1, it must become build 3. While that
+    #    happens the live site (build 2) shares inodes with it and must stay as it was.
+    (site / "CNAME").write_text("briefings.example.org\n", encoding="utf-8")  # the user's own file
+    live_before = _site_digest(site)
+    new = write_article(project, "2024/2024-06-03-new-briefing.md", "A new briefing on Rotterdam",
+                        "2024-06-03", "Dock workers in Rotterdam ended their strike on Saturday.")
+    gone = next(p for p in sorted((project / "content").rglob("*.md")) if p not in (victim, new))
+    gone.unlink()
+    assert not build(config).noop
+    assert _site_digest(spare) == live_before  # the swapped-out site is build 2, intact
+    assert is_complete_build(spare)
+    expected = _fresh(project, tmp_path / "b")
+    assert _site_digest(site) == expected | {"CNAME": _site_digest(site)["CNAME"]}
+    assert (site / "CNAME").read_text(encoding="utf-8") == "briefings.example.org\n"
+    assert read_manifest(site).foreign == ["CNAME"]
+
+    # 3. The user changes, then removes, their own file: the build assembled in the spare
+    #    (which holds the older CNAME) follows the output, not the spare.
+    (site / "CNAME").write_text("news.example.org\n", encoding="utf-8")
+    victim.write_text(victim.read_text(encoding="utf-8") + "\nTrade resumed.\n", encoding="utf-8")
+    build(config)
+    assert (site / "CNAME").read_text(encoding="utf-8") == "news.example.org\n"
+    (site / "CNAME").unlink()
+    victim.write_text(victim.read_text(encoding="utf-8") + "\nShips waited.\n", encoding="utf-8")
+    build(config)
+    build(config)  # twice, so the spare that held CNAME is assembled in again
+    assert not (site / "CNAME").exists()
+    assert _site_digest(site) == _fresh(project, tmp_path / "c")
+
+
+def test_folders_left_empty_are_removed_and_a_file_may_replace_a_folder(tmp_path: Path):
+    project = make_project(tmp_path / "p", articles=3)
+    config = config_mod.load(project)
+    site = project / "site"
+    static = project / "static"
+    (static / "docs").mkdir(parents=True)
+    (static / "docs" / "a.txt").write_text("a folder\n", encoding="utf-8")
+    build(config)
+    build(config, drafts=True)  # another site: the first one becomes the spare
+    shutil.rmtree(static / "docs")
+    (static / "docs").write_text("now a file\n", encoding="utf-8")
+    build(config)  # assembled in the spare, where docs/ is a folder
+    assert (site / "docs").read_text(encoding="utf-8") == "now a file\n"
+    build(config, drafts=True)
+    shutil.rmtree(static)
+    build(config)  # the spare has docs (a file) and the old docs/ folder is gone for good
+    assert not (site / "docs").exists()
+    assert _site_digest(site) == _fresh(project, tmp_path / "f")
+    for folder in site.rglob("*"):
+        if folder.is_dir():
+            assert any(folder.iterdir()), f"{folder} left empty"
+
+
+def test_a_failed_build_leaves_site_and_no_half_updated_spare(tmp_path: Path):
+    project = make_project(tmp_path / "p", articles=3)
+    config = config_mod.load(project)
+    site = project / "site"
+    build(config)
+    build(config, drafts=True)
+    before = tree_digest(site)
+    (project / "templates").mkdir(exist_ok=True)
+    (project / "templates" / "article.html").write_text("{% extends 'base.html' %}{% block main %}"
+                                                        "<a href='/nowhere/'>x</a>{% endblock %}",
+                                                        encoding="utf-8")
+    try:
+        build(config)
+    except Exception as exc:  # noqa: BLE001 - the broken link is the point
+        assert "nowhere" in str(exc)
+    else:
+        raise AssertionError("a broken link must fail the build")
+    assert tree_digest(site) == before
+    assert not spare_path(site).exists()  # it was being updated: never trusted again
+    (project / "templates" / "article.html").unlink()
+    build(config)
+    assert _site_digest(site) == _fresh(project, tmp_path / "g")
