@@ -379,6 +379,12 @@ def count_pages(folder: Path) -> int:
 # -- one size ----------------------------------------------------------------------------------
 
 
+def empty_output(project: Path) -> None:
+    """No output at all: the site, and the spare a build keeps to assemble the next one in."""
+    shutil.rmtree(project / "site", ignore_errors=True)
+    shutil.rmtree(project / ".site.spare", ignore_errors=True)
+
+
 def bench_size(n: int, args: argparse.Namespace, shared: Path, work: Path) -> dict[str, Any]:
     log = lambda msg: print(f"[N={n}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     articles = load_articles(shared, n)
@@ -392,11 +398,11 @@ def bench_size(n: int, args: argparse.Namespace, shared: Path, work: Path) -> di
         run_res: dict[str, Any] = {"load_before": os.getloadavg()[0]}
         if r < cold_runs:
             shutil.rmtree(project / ".briefing-cache", ignore_errors=True)
-            shutil.rmtree(project / "site", ignore_errors=True)
+            empty_output(project)
             run_res["cold"] = briefing_build(project, args.jobs)
             log(f"run {r + 1}: cold {run_res['cold']['wall']:.1f}s, {run_res['cold'].get('pages')} pages, "
                 f"RSS {run_res['cold']['rss_mb']:.0f} MB, enrich {run_res['cold']['stages'].get('enrich')}s")
-        shutil.rmtree(project / "site")
+        empty_output(project)
         run_res["warm"] = briefing_build(project, args.jobs)
         run_res["noop"] = briefing_build(project, args.jobs)
         victim = project / "content" / f"{articles[(r * 7919) % n]['id']}.md"

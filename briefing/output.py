@@ -296,10 +296,12 @@ class SiteWriter:
         """Link the files of the output that no build of ours wrote into the new site; return them."""
         ours = ours | {MANIFEST, MANIFEST_DIRTY}
         foreign = set()
-        for dirpath, _dirnames, filenames in os.walk(self.output):
-            rel_dir = Path(dirpath).relative_to(self.output)
+        root = os.fspath(self.output)
+        for dirpath, _dirnames, filenames in os.walk(root):  # strings, not Paths: 60,000 files
+            prefix = dirpath[len(root) + 1:].replace(os.sep, "/")
+            prefix = prefix + "/" if prefix else ""
             for name in filenames:
-                rel = (rel_dir / name).as_posix()
+                rel = prefix + name
                 if rel in ours or rel in self.records:
                     continue
                 foreign.add(rel)
