@@ -318,9 +318,10 @@ class Enricher:
                                       progress=self.progress)
         found: dict[str, Local] = {}
         fresh: dict[str, bytes] = {}
-        for art in missing:
-            found[art.source] = local_analysis(art, annotations[art.source], curation, self.config)
-            fresh[keys[art.source]] = encode_local(found[art.source])
+        for art, blob in zip(missing, _local_blobs(missing, annotations, curation, self.config, self.jobs),
+                             strict=True):
+            fresh[keys[art.source]] = blob
+            found[art.source] = decode_local(blob)
         for art in ordered:
             if art.source not in found:
                 found[art.source] = decode_local(entries[keys[art.source]])
@@ -379,6 +380,38 @@ def decode_local(data: bytes) -> Local:
                                curated, demonym, Counter(dict(votes)))
                   for source, name, kind, mentions, strong, forms, curated, demonym, votes in clusters],
                  Counter(dict(phrases)))
+
+
+# Fewer articles than this to analyse are analysed in-process: a worker pool costs more than it saves.
+PARALLEL_LOCAL_MIN = 500
+_WORK: tuple | None = None
+
+
+def _local_blobs(articles: Sequence[Article], annotations: dict[str, Annotation], curation: Curation,
+                 config: Config, jobs: int) -> list[bytes]:
+    """`encode_local(local_analysis(...))` of each article, on `jobs` forked processes when many."""
+    global _WORK
+    if jobs <= 1 or len(articles) < PARALLEL_LOCAL_MIN or sys.platform == "win32":
+        return [encode_local(local_analysis(a, annotations[a.source], curation, config)) for a in articles]
+    import multiprocessing
+
+    from .search import die_with_parent
+
+    _WORK = (articles, annotations, curation, config)
+    try:
+        step = max(100, len(articles) // (jobs * 4))
+        chunks = [(i, min(i + step, len(articles))) for i in range(0, len(articles), step)]
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=die_with_parent()) as pool:
+            return [blob for part in pool.imap(_local_chunk, chunks) for blob in part]
+    finally:
+        _WORK = None
+
+
+def _local_chunk(bounds: tuple[int, int]) -> list[bytes]:
+    assert _WORK is not None
+    articles, annotations, curation, config = _WORK
+    return [encode_local(local_analysis(a, annotations[a.source], curation, config))
+            for a in articles[bounds[0]:bounds[1]]]
 
 
 def local_analysis(article: Article, annotation: Annotation, curation: Curation, config: Config) -> Local:

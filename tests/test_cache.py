@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 from briefing.cache import Cache
@@ -154,3 +155,30 @@ def test_successful_run_prunes_older_fingerprint_folders(tmp_path: Path):
     assert newer.is_dir() and unrelated.is_dir()
     # the unit: nothing to prune when the root is missing
     assert Cache(tmp_path / "missing", "a" * 20).prune() == 0
+
+
+_PIDS: list[Path] = []
+
+
+def _chunk_in_worker(bounds: tuple[int, int]) -> list[bytes]:
+    from briefing import enrich
+
+    _PIDS[0].joinpath(str(os.getpid())).touch()  # which process analysed a chunk
+    return enrich._real_local_chunk(bounds)  # type: ignore[attr-defined]
+
+
+def test_local_analyses_on_worker_processes_equal_in_process(tmp_path: Path, monkeypatch):
+    from briefing import enrich
+
+    one = Enricher(Config(root=tmp_path / "one"), jobs=1).run(ARTICLES)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    _PIDS.append(pids)
+    monkeypatch.setattr(enrich, "PARALLEL_LOCAL_MIN", 2)
+    monkeypatch.setattr(enrich, "_real_local_chunk", enrich._local_chunk, raising=False)
+    monkeypatch.setattr(enrich, "_local_chunk", _chunk_in_worker)
+    two = Enricher(Config(root=tmp_path / "two"), jobs=2).run(ARTICLES)
+    _PIDS.clear()
+    assert (two.mentions, two.entities, two.topics) == (one.mentions, one.entities, one.topics)
+    workers = {int(p.name) for p in pids.iterdir()}
+    assert workers and os.getpid() not in workers
