@@ -103,7 +103,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     (target / "entities.yaml").write_text(SAMPLE_CURATION, encoding="utf-8")
     today = dt.date.today().isoformat()
     (target / "content" / f"{today}-welcome.md").write_text(SAMPLE_ARTICLE.format(date=today), encoding="utf-8")
-    (target / ".gitignore").write_text("site/\n.briefing-cache/\n", encoding="utf-8")
+    (target / ".gitignore").write_text("site/\n.site.*/\n.briefing-cache/\n", encoding="utf-8")
     print(f"Created a new archive in {target}. Next: cd {target} && briefing build")
     return 0
 
