@@ -6,6 +6,7 @@ folder. A link is internal when it is relative or starts with the site's base pa
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 import sys
@@ -33,18 +34,66 @@ class Broken:
     reason: str
 
 
-# The links and ids of a page come from a small regex tokenizer rather than html.parser's
-# HTMLParser, which was most of a large build's time. It reads tags as HTMLParser does (the two
-# patterns are html.parser's own; names lower-cased, values unescaped, comments skipped, the
-# content of script and style not parsed as markup); a test compares the two on a built site.
-_TAG = re.compile(r"""
-  <!--.*?(?:-->|\Z)                    # a comment
-  |<([a-zA-Z][^\t\n\r\f />\x00]*)      # a start tag's name
-  ((?:[\s/]*(?:(?<=['"\s/])[^\s/>][^\s/=>]*(?:\s*=+\s*(?:'[^']*'|"[^"]*"|(?!['"])[^>\s]*)\s*)?(?:\s|/(?!>))*)*)?)
-  \s*/?>""", re.S | re.X)
+# The links and ids of a page come from a small regex tokenizer rather than html.parser's HTMLParser,
+# which was most of a large build's time. It reads tags as HTMLParser does (html.parser's own
+# attribute grammar; names lower-cased, values unescaped, comments skipped, the content of script
+# and style not parsed as markup); a test compares the two on a built site.
+#
+# It runs on every page of a build, so the regex engine does the skipping: one match of _NEXT
+# passes over text, comments, end tags and every start tag without an id, href, src or name
+# attribute that has a value (script and style with their content), and stops at the next tag
+# that may matter; Python sees only those tags (about a third of them). Tags written the way
+# templates write them (_PLAIN attributes, see below) are read by cheap patterns, and one or two
+# id/href/src/name values of such a tag come back in the match itself. Anything else (a <link>,
+# whose rel matters; a tag with three such attributes; any odd markup) comes back as the raw
+# attribute text and is read by html.parser's full grammar, exactly as before.
+
+
+def _any_case(word: str) -> str:
+    """A pattern for `word` in any case: what str.lower() turns into it (KELVIN SIGN gives k)."""
+    return "".join("[kK\u212a]" if c == "k" else f"[{c}{c.upper()}]" for c in word)
+
+
+_NAME = r"[a-zA-Z][^\t\n\r\f />\x00]*"  # a start tag's name; backtracking may shorten it, as it always could
+_WHOLE_NAME = _NAME + "+"  # never shortened, as the plain patterns below require
+_NAME_END = r"(?![^\t\n\r\f />\x00])"
+# html.parser's attribute grammar (locatestarttagend_tolerant): the attributes of any start tag.
+_ATTRS = (r"""(?:[\s/]*(?:(?<=['"\s/])[^\s/>][^\s/=>]*"""
+          r"""(?:\s*=+\s*(?:'[^']*'|"[^"]*"|(?!['"])[^>\s]*)\s*)?(?:\s|/(?!>))*)*)?""")
 _ATTR = re.compile(r"""((?<=['"\s/])[^\s/>][^\s/=>]*)(\s*=+\s*('[^']*'|"[^"]*"|(?!['"])[^>\s]*))?(?:\s|/(?!>))*""")
-_RELEVANT = re.compile(r"id|href|src|name", re.I)
-_CDATA_END = {t: re.compile(rf"</{t}[\s/>]", re.I) for t in ("script", "style")}
+# A plain attribute: whitespace, a name without quotes or "=", then nothing, ="...", '...' or a
+# bare value that cannot be read another way (it starts with none of = ' " or a space). Where
+# plain attributes run up to the tag's `\s*/?>`, the grammar above reads the same attributes
+# with the same values, and the tag ends at the same place.
+_PLAIN = r"""[^\s/>="']+(?:="[^"]*"|='[^']*'|=[^\s>="'][^\s>]*)?"""
+_USED = f"(?:{_any_case('id')}|{_any_case('href')}|{_any_case('src')}|{_any_case('name')})"
+_PLAINS = rf"(?:\s+{_PLAIN})*+"
+_UNUSED = rf"(?:\s+(?!{_USED}=){_PLAIN})*+"  # plain attributes the scan does not read
+# One plain id/href/src/name attribute with a value, which comes back without its quotes.
+_USED_ATTR = (r"""\s+(?P<n{0}>{1})=(?P<q{0}>["']?)"""
+              r"""(?P<v{0}>(?<=")[^"]*|(?<=')[^']*|(?<==)[^\s>="'][^\s>]*)(?P=q{0})""")
+_RAW = rf"{_PLAINS}(?=\s*/?>)|{_ATTRS}"
+_CONTENT = r"[^<]*+(?:<(?!/(?i:{0})[\s/>])[^<]*+)*+"  # text of a script or style, up to its end tag
+_NEXT = re.compile(rf"""(?:                                # skip, as a whole:
+   [^<]++                                                  #   text
+  |<(?![a-zA-Z])(?:!--.*?(?:-->|\Z))?                      #   a comment, or a < starting no tag
+  |<{_any_case("script")}{_NAME_END}{_UNUSED}\s*/?>{_CONTENT.format("script")}
+  |<{_any_case("style")}{_NAME_END}{_UNUSED}\s*/?>{_CONTENT.format("style")}
+  |<{_WHOLE_NAME}{_UNUSED}\s*/?>                           #   a plain tag without what we read
+)*+(?:                                                     # then stop at:
+   # a plain tag (not link: its rel matters) with one or two id/href/src/name values
+   <(?P<t>(?!(?:{_any_case("link")}|{_any_case("script")}|{_any_case("style")}){_NAME_END}){_WHOLE_NAME})
+     {_UNUSED}{_USED_ATTR.format(1, _USED)}{_UNUSED}(?:{_USED_ATTR.format(2, _USED)}{_UNUSED})?+\s*/?>
+  # a script or style element (content skipped); any other start tag; a < starting no tag; the end
+  |<(?P<cdata>(?P<script>{_any_case("script")})|{_any_case("style")}){_NAME_END}(?P<cdata_raw>{_RAW})\s*/?>
+     (?(script){_CONTENT.format("script")}|{_CONTENT.format("style")})
+  |<(?P<tag>(?!(?:{_any_case("script")}|{_any_case("style")}){_NAME_END}){_NAME})(?P<raw>{_RAW})\s*/?>
+  |<|\Z)
+""", re.S | re.X)
+_USED_NAMES = {"".join(cased): name for name in ("id", "href", "src", "name")  # "HRef" -> "href"
+               for cased in itertools.product(*((c, c.upper()) for c in name))}
+_LINK_ATTR = {"a": "href", "link": "href", "area": "href",  # the attribute that links, by tag
+              "img": "src", "script": "src", "source": "src", "iframe": "src"}
 
 
 @dataclass(frozen=True)
@@ -59,21 +108,32 @@ def scan(html: str) -> tuple[set[str], list[str]]:
     """The ids a page defines and the URLs it links to (in order, with repeats)."""
     ids: set[str] = set()
     links: list[str] = []
-    pos = 0
-    while (m := _TAG.search(html, pos)) is not None:
-        pos = m.end()
-        tag, raw = m.group(1, 2)
-        if tag is None:
-            continue  # a comment
-        tag = tag.lower()
-        if tag in _CDATA_END:  # what follows is text up to the end tag, not markup
-            end = _CDATA_END[tag].search(html, pos)
-            pos = end.start() if end else len(html)
-        if not raw or not _RELEVANT.search(raw):
-            continue  # no attribute the check reads (most tags): skip parsing them
+    for t, n1, _, v1, n2, _, v2, cdata, _, cdata_raw, tag, raw in _NEXT.findall(html):
+        if t:  # a plain tag, and its one or two id/href/src/name values
+            t = t.lower()
+            wanted = _LINK_ATTR.get(t)
+            name = _USED_NAMES[n1]
+            if "&" in v1:
+                v1 = unescape(v1)
+            if name == "id" or (name == "name" and t == "a"):
+                ids.add(v1)
+            elif name == wanted:
+                links.append(v1)
+            if n2:
+                name = _USED_NAMES[n2]
+                if "&" in v2:
+                    v2 = unescape(v2)
+                if name == "id" or (name == "name" and t == "a"):
+                    ids.add(v2)
+                elif name == wanted:
+                    links.append(v2)
+            continue
+        if cdata:
+            tag, raw = cdata, cdata_raw
+        elif not tag:
+            continue  # a < that starts no tag, or the end of the page
         attrs: list[tuple[str, str | None]] = []
-        for am in _ATTR.finditer(" " + raw):
-            name, rest, value = am.group(1, 2, 3)
+        for name, rest, value in _ATTR.findall(" " + raw):
             if not rest:
                 value = None
             elif value[:1] == "'" == value[-1:] or value[:1] == '"' == value[-1:]:
@@ -81,7 +141,7 @@ def scan(html: str) -> tuple[set[str], list[str]]:
             if value:
                 value = unescape(value)
             attrs.append((name.lower(), value))
-        _collect(tag, attrs, ids, links)
+        _collect(tag.lower(), attrs, ids, links)
     return ids, links
 
 
@@ -101,7 +161,7 @@ def _collect(tag: str, attrs: list[tuple[str, str | None]], ids: set[str], links
 def summarize(html: str) -> Summary:
     ids, links = scan(html)
     intern = sys.intern  # the same URLs and ids recur on thousands of pages: keep one copy
-    return Summary(frozenset(intern(i) for i in ids), tuple(intern(h) for h in dict.fromkeys(links)))
+    return Summary(frozenset(map(intern, ids)), tuple(map(intern, dict.fromkeys(links))))
 
 
 def check(site: Path, base_path: str = "/", skip: tuple[str, ...] = ("pagefind/",)) -> list[Broken]:
