@@ -72,7 +72,7 @@ _UNUSED = rf"(?:\s+(?!{_USED}=){_PLAIN})*+"  # plain attributes the scan does no
 # One plain id/href/src/name attribute with a value, which comes back without its quotes.
 _USED_ATTR = (r"""\s+(?P<n{0}>{1})=(?P<q{0}>["']?)"""
               r"""(?P<v{0}>(?<=")[^"]*|(?<=')[^']*|(?<==)[^\s>="'][^\s>]*)(?P=q{0})""")
-_RAW = rf"{_PLAINS}(?=\s*/?>)|{_ATTRS}"
+_RAW = rf"{_PLAINS}(?=\s*/?>)|(?>{_ATTRS})"  # atomic: no exponential backtracking on an unclosed tag
 _CONTENT = r"[^<]*+(?:<(?!/(?i:{0})[\s/>])[^<]*+)*+"  # text of a script or style, up to its end tag
 _NEXT = re.compile(rf"""(?:                                # skip, as a whole:
    [^<]++                                                  #   text
