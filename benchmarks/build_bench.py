@@ -7,7 +7,8 @@ as Markdown files (front matter: title as given, date, tags) into a temporary pr
 
 - briefing, each run a subprocess `python -m briefing build --project P`:
   cold (empty cache, empty output), warm (cache hot, empty output), no-op (nothing changed),
-  edit (one article's body changed: its NER runs again). Wall time, pages, rendered/written
+  edit (one article's body changed: its NER runs again; then a second article, the writer's
+  next edit, which finds the spare site the first one swapped out). Wall time, pages, rendered/written
   counts and the stage timings come from the build's own log; peak RSS is the largest single
   process of the build's process tree (os.wait4's ru_maxrss, which the kernel keeps as the max
   over the process and its reaped children).
@@ -409,11 +410,18 @@ def bench_size(n: int, args: argparse.Namespace, shared: Path, work: Path) -> di
         original = victim.read_text(encoding="utf-8")
         victim.write_text(original + EDIT, encoding="utf-8")
         run_res["edit"] = briefing_build(project, args.jobs)
+        # A writer's next edit: another article, now with the spare (the site the first edit
+        # swapped out) to assemble in.
+        second = project / "content" / f"{articles[(r * 7919 + n // 2) % n]['id']}.md"
+        second_original = second.read_text(encoding="utf-8")
+        second.write_text(second_original + EDIT, encoding="utf-8")
+        run_res["edit2"] = briefing_build(project, args.jobs)
         victim.write_text(original, encoding="utf-8")
+        second.write_text(second_original, encoding="utf-8")
         run_res["restore"] = briefing_build(project, args.jobs)  # puts the site back (cache hit)
         log(f"run {r + 1}: warm {run_res['warm']['wall']:.1f}s, noop {run_res['noop']['wall']:.2f}s, "
             f"edit {run_res['edit']['wall']:.2f}s ({run_res['edit']['rendered']} rendered, "
-            f"{run_res['edit']['model_calls']} NER)")
+            f"{run_res['edit']['model_calls']} NER), next edit {run_res['edit2']['wall']:.2f}s")
         res["runs"].append(run_res)
     if n in args.raw_sizes:
         res["raw_spacy"] = [raw_spacy(project, jobs) for _ in range(args.raw_runs)]
@@ -467,7 +475,7 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     s: dict[str, Any] = {"n": res["n"], "runs": len(runs), "words": res["words"]}
     cold = [r for r in runs if "cold" in r]
     s["cold_runs"] = len(cold)
-    for kind in ("cold", "warm", "noop", "edit"):
+    for kind in ("cold", "warm", "noop", "edit", "edit2"):
         s[kind] = med([r[kind]["wall"] for r in runs if kind in r])
     s["pages"] = runs[0]["warm"].get("pages")
     s["edit_rendered"] = med([r["edit"].get("rendered") for r in runs])
@@ -479,6 +487,8 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     s["enrich_cold"] = med([r["cold"]["stages"].get("enrich") for r in cold])
     s["cold_stages"] = {k: med([r["cold"]["stages"].get(k) for r in cold]) for k in cold[0]["cold"]["stages"]}
     s["edit_stages"] = {k: med([r["edit"]["stages"].get(k) for r in runs]) for k in runs[0]["edit"]["stages"]}
+    if all("edit2" in r for r in runs):
+        s["edit2_stages"] = {k: med([r["edit2"]["stages"].get(k) for r in runs]) for k in runs[0]["edit2"]["stages"]}
     s["enrich_wps"] = res["words"] / s["enrich_cold"] if s["enrich_cold"] else None
     s["warm_stages"] = {k: med([r["warm"]["stages"].get(k) for r in runs]) for k in runs[0]["warm"]["stages"]}
     if res.get("raw_spacy"):
@@ -498,14 +508,14 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
 
 def table(summaries: list[dict[str, Any]], machine: str) -> str:
     lines = [f"Machine: {machine}", "",
-             "| N | runs (cold / other) | cold | warm | no-op | edit 1 | pages | per article (cold / warm) "
-             "| peak RSS (cold / warm) |",
+             "| N | runs (cold / other) | cold | warm | no-op | edit 1 (first / next) | pages "
+             "| per article (cold / warm) | peak RSS (cold / warm) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summaries:
         per = f"{1000 * s['cold'] / s['n']:.1f} / {1000 * s['warm'] / s['n']:.1f} ms"
         lines.append(f"| {s['n']} | {s['cold_runs']} / {s['runs']} | {fmt(s['cold'], 's', 1)} | "
                      f"{fmt(s['warm'], 's', 1)} | "
-                     f"{fmt(s['noop'])} | {fmt(s['edit'])} | {s['pages']} | {per} | "
+                     f"{fmt(s['noop'])} | {fmt(s['edit'])} / {fmt(s.get('edit2'))} | {s['pages']} | {per} | "
                      f"{s['rss_cold']:.0f} / {s['rss_warm']:.0f} MB |")
     lines += ["", "| N | enrich stage words/s (cold) | raw nlp.pipe words/s | ratio | "
               "Hugo (pages) | warm / Hugo | Pelican (pages) | Pelican / warm |",
@@ -525,9 +535,13 @@ def table(summaries: list[dict[str, Any]], machine: str) -> str:
             pel, pr = "–", "–"
         lines.append(f"| {s['n']} | {fmt(s['enrich_wps'], '', 0)} | {fmt(raw, '', 0)} | {ratio} | {hugo} | {hr} | "
                      f"{pel} | {pr} |")
-    for which in ("cold", "warm", "edit"):
+    for which in ("cold", "warm", "edit", "edit2"):
+        if any(f"{which}_stages" not in x for x in summaries):
+            continue
         stages = list(summaries[0][f"{which}_stages"])
-        lines += ["", f"{which.capitalize()} build, median seconds per stage:", "",
+        title = {"edit": "Edit (first after a full build)",
+                 "edit2": "Edit (the next one)"}.get(which, which.capitalize())
+        lines += ["", f"{title} build, median seconds per stage:", "",
                   "| N | " + " | ".join(stages) + " |", "|---:|" + "---:|" * len(stages)]
         for s in summaries:
             lines.append(f"| {s['n']} | " + " | ".join(fmt(s[f"{which}_stages"].get(k)) for k in stages) + " |")
