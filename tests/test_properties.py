@@ -232,3 +232,30 @@ def test_escape_plain_renders_the_same_characters(text: str) -> None:
     assert {tag for tag in re.findall(r"<([a-z0-9]+)", html)} <= {"p", "br"}, html
     shown = "".join("".join(b.text).split())
     assert shown == "".join(text.replace("\x00", "\ufffd").split())  # the same characters, bar spacing
+
+
+def _snippet_start_reference(text: str, start: int) -> int:
+    """Where the sentence around `start` begins, found the plain way (the first version of
+    entity_pages.snippet): the end of the last sentence break finditer sees before `start`."""
+    from briefing.entity_pages import _SENTENCE_END
+
+    s = 0
+    for match in _SENTENCE_END.finditer(text, 0, start):
+        s = match.end()
+    return s
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list("ab .!?\"')\n”’")), max_size=80), st.data())
+def test_snippet_finds_the_sentence_start_as_a_plain_scan_does(text: str, data: st.DataObject):
+    """snippet() finds sentence breaks by bisecting the whole text's breaks, then scanning the
+    rest: the same start as scanning text[:start] itself, quotes and breaks at the edge included."""
+    from briefing.entity_pages import snippet
+
+    assume(text)
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    before, hit, _after = snippet(text, start, end, limit=10_000)
+    expected = text[_snippet_start_reference(text, start):start]
+    assert before == " ".join(expected.split(" ")).lstrip()
+    assert hit == text[start:end]
