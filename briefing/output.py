@@ -429,7 +429,7 @@ def recover(output: Path) -> None:
             pid = p.name.rsplit("-", 1)[-1]
             if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
                 continue
-            shutil.rmtree(p, ignore_errors=True)
+            discard(p)  # a whole site, perhaps: the build it delays should not wait for rmdir
         for p in parent.glob(f".{output.name}.trash-*"):
             if os.path.getmtime(p) < time.time() - 600:  # its deleter was interrupted
                 _delete_in_background(p)
