@@ -27,6 +27,7 @@ from .errors import BriefingError, BuildLockedError, ContentError, OutputError, 
 from .model import Article, Enrichment
 from .output import SiteWriter, Written, read_manifest
 from .render import THEME_STATIC, Renderer
+from .workers import fewer_collections, forked_pool
 
 BUILD_VERSION = "1"
 
@@ -69,7 +70,7 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
     result = BuildResult(output=output)
     clock = _Clock(result, log)
 
-    with project_lock(config):
+    with project_lock(config), fewer_collections():
         # 1. Read the archive.
         found, assets, problems = sources.discover(config)
         static_files = _static_files(config, assets, problems)
@@ -201,8 +202,6 @@ def _render_chunk(bounds: tuple[int, int]) -> list[tuple[Written, links.Summary 
 
 def _render_parallel(todo, renderer, writer, jobs) -> list[tuple[Written, links.Summary | None]]:  # noqa: ANN001
     """Fork workers that inherit the pages and write their share straight to the staging folder."""
-    import multiprocessing
-
     global _WORK
     _WORK = (todo, renderer, writer)
     try:
@@ -210,7 +209,7 @@ def _render_parallel(todo, renderer, writer, jobs) -> list[tuple[Written, links.
         chunks = [(i, min(i + step, len(todo))) for i in range(0, len(todo), step)]
         # Workers die with the build: a killed build must not leave them writing into a staging
         # folder the next build has removed.
-        with multiprocessing.get_context("fork").Pool(jobs, initializer=search.die_with_parent()) as pool:
+        with forked_pool(jobs) as pool:
             out: list[tuple[Written, links.Summary | None]] = []
             for part in pool.imap(_render_chunk, chunks):
                 out += part

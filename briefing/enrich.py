@@ -37,6 +37,7 @@ from .config import Config
 from .curation import Curation
 from .model import Article, Enrichment
 from .resolve import Annotation, Candidate, LocalCluster, Span, candidates, local_clusters, resolve_archive
+from .workers import forked_pool
 
 # Bump when the annotation step changes what it stores or how it reads the text, or when the
 # enrichment results change (annotate-4: dates, headings, kind votes), so every cache misses.
@@ -207,7 +208,21 @@ def annotate(articles: Sequence[Article], pipeline: nlp_mod.Pipeline | Callable[
     `pipeline` may be a function that loads it: then it is called only when an article misses
     the cache.
     """
-    result: dict[str, Annotation] = {}
+    result, todo = cached_annotations(articles, cache)
+    if not todo:
+        return result, 0
+    if callable(pipeline):
+        pipeline = pipeline()
+    for art, (ann, _) in zip(todo, run_model(todo, pipeline, cache, curation, batch_size=batch_size, jobs=jobs,
+                                             progress=progress), strict=True):
+        result[art.source] = ann
+    return result, len(todo)
+
+
+def cached_annotations(articles: Sequence[Article],
+                       cache: Cache | None) -> tuple[dict[str, Annotation], list[Article]]:
+    """The annotations the cache holds, per article source, and the articles it lacks."""
+    found: dict[str, Annotation] = {}
     todo: list[Article] = []
     for art in articles:
         cached = cache.get(cache_key(art)) if cache is not None else None
@@ -215,12 +230,59 @@ def annotate(articles: Sequence[Article], pipeline: nlp_mod.Pipeline | Callable[
         if ann is None:
             todo.append(art)
         else:
-            result[art.source] = ann
-    if not todo:
-        return result, 0
-    if callable(pipeline):
-        pipeline = pipeline()
-    curated_forms = [f for e in curation.entities for f in e.forms]
+            found[art.source] = ann
+    return found, todo
+
+
+_NER_WORK: tuple | None = None
+
+
+def run_model(articles: Sequence[Article], pipeline: nlp_mod.Pipeline, cache: Cache | None,
+              curation: Curation = curation_mod.EMPTY, *, batch_size: int = 64, jobs: int = 1,
+              progress: bool = False, analyse: Callable[[Article, Annotation], Any] | None = None,
+              ) -> Iterator[tuple[Annotation | None, Any]]:
+    """Run the model over `articles`, store each annotation in `cache`, and yield, in order,
+    (annotation, analyse(article, annotation)); with `analyse`, the annotation itself is None.
+
+    With several processes, forked workers (sharing the loaded model) each take a run of
+    articles: they run `nlp.pipe`, write the cache entries and do `analyse`, and send back only
+    its result (or the entity spans). The model leaves both cores busy, so the per-article work
+    after it costs half its time there; spaCy's own `n_process` would also send every Doc back
+    to this process, serialised whole.
+    """
+    global _NER_WORK
+    curated_forms = tuple(f for e in curation.entities for f in e.forms)
+    n_process = jobs if jobs > 1 and len(articles) >= PARALLEL_MIN and sys.platform != "win32" else 1
+    bar = _progress_bar(len(articles), progress)
+    work = (articles, pipeline, cache, curated_forms, batch_size, analyse)
+    try:
+        if n_process <= 1:
+            yield from _model_chunk_of(work, (0, len(articles)), bar)
+            return
+        _NER_WORK = work
+        # Runs of about a second of model time: few enough to cost nothing, small enough that
+        # neither core waits long for the other at the end.
+        step = max(8, min(128, len(articles) // (n_process * 8)))
+        chunks = [(i, min(i + step, len(articles))) for i in range(0, len(articles), step)]
+        with forked_pool(n_process) as pool:
+            for part in pool.imap(_model_chunk, chunks):
+                if bar is not None:
+                    bar.update(len(part))
+                yield from part
+    finally:
+        _NER_WORK = None
+        if bar is not None:
+            bar.close()
+
+
+def _model_chunk(bounds: tuple[int, int]) -> list[tuple[Annotation | None, Any]]:
+    assert _NER_WORK is not None
+    return list(_model_chunk_of(_NER_WORK, bounds, None))
+
+
+def _model_chunk_of(work: tuple, bounds: tuple[int, int], bar: Any) -> Iterator[tuple[Annotation | None, Any]]:
+    articles, pipeline, cache, curated_forms, batch_size, analyse = work
+    todo = articles[bounds[0]:bounds[1]]
     tasks: list[tuple[str, tuple[int, int]]] = []
     for i, art in enumerate(todo):
         tasks.append((model_text(art.text), (i, 0)))
@@ -228,63 +290,16 @@ def annotate(articles: Sequence[Article], pipeline: nlp_mod.Pipeline | Callable[
         if headline_cased(headline):
             vocab = casing_vocabulary(art.text[art.headline_end:], curated_forms)
             tasks.append((recase(headline, vocab), (i, 1)))
-    n_process = jobs if jobs > 1 and len(todo) >= PARALLEL_MIN and sys.platform != "win32" else 1
     found: dict[int, dict[int, tuple[Span, ...]]] = defaultdict(dict)
-    bar = _progress_bar(len(todo), progress)
-    try:
-        for spans, (i, which) in _run_model(pipeline, tasks, batch_size, n_process):
-            found[i][which] = spans
-            if which == 0 and bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    for doc, (i, which) in pipeline.nlp.pipe(tasks, as_tuples=True, batch_size=batch_size):
+        found[i][which] = _spans(doc)
     for i, art in enumerate(todo):
         ann = Annotation(found[i][0], found[i].get(1, ()), 1 in found[i])
-        result[art.source] = ann
         if cache is not None:
             cache.put(cache_key(art), _to_json(ann))
-    return result, len(todo)
-
-
-_NER_WORK: tuple | None = None
-
-
-def _run_model(pipeline: nlp_mod.Pipeline, tasks: list[tuple[str, tuple[int, int]]], batch_size: int,
-               n_process: int) -> Iterator[tuple[tuple[Span, ...], tuple[int, int]]]:
-    """The entities of each task's text, in task order.
-
-    With several processes, forked workers (sharing the loaded model) run `nlp.pipe` over
-    chunks and send back only the entity spans. spaCy's own `n_process` sends every Doc back
-    to this process, serialised whole: with a second, headline-sized document per wire-style
-    article, that was a fifth of the enrichment stage.
-    """
-    global _NER_WORK
-    if n_process <= 1:
-        for doc, ctx in pipeline.nlp.pipe(tasks, as_tuples=True, batch_size=batch_size):
-            yield _spans(doc), ctx
-        return
-    import multiprocessing
-
-    from .search import die_with_parent
-
-    _NER_WORK = (pipeline, tasks, batch_size)
-    try:
-        step = max(batch_size, min(1024, len(tasks) // (n_process * 8)))
-        chunks = [(i, min(i + step, len(tasks))) for i in range(0, len(tasks), step)]
-        with multiprocessing.get_context("fork").Pool(n_process, initializer=die_with_parent()) as pool:
-            for part in pool.imap(_ner_chunk, chunks):
-                for spans, ctx in part:
-                    yield tuple(Span(*sp) for sp in spans), ctx
-    finally:
-        _NER_WORK = None
-
-
-def _ner_chunk(bounds: tuple[int, int]) -> list[tuple[list[tuple[int, int, str, str]], tuple[int, int]]]:
-    assert _NER_WORK is not None
-    pipeline, tasks, batch_size = _NER_WORK
-    return [([(e.start_char, e.end_char, e.label_, e.ent_id_ or "") for e in doc.ents], ctx)
-            for doc, ctx in pipeline.nlp.pipe(tasks[bounds[0]:bounds[1]], as_tuples=True, batch_size=batch_size)]
+        if bar is not None:
+            bar.update(1)
+        yield (None, analyse(art, ann)) if analyse is not None else (ann, None)
 
 
 def _progress_bar(total: int, wanted: bool) -> Any:
@@ -352,13 +367,22 @@ class Enricher:
         entries: dict[str, bytes] = data["entries"]
         keys = {art.source: local_key(art) for art in ordered}
         missing = [art for art in ordered if keys[art.source] not in entries]
-        annotations, calls = annotate(missing, lambda: self.pipeline(curation), cache, curation,
-                                      batch_size=self.config.nlp.batch_size, jobs=self.jobs,
-                                      progress=self.progress)
+        annotations, need_model = cached_annotations(missing, cache)
+        from_cache = [art for art in missing if art.source in annotations]
+        blobs = dict(zip((art.source for art in from_cache),
+                         _local_blobs(from_cache, annotations, curation, self.config, self.jobs), strict=True))
+        if need_model:
+            config = self.config
+            pipeline = self.pipeline(curation)
+            analysed = run_model(need_model, pipeline, cache, curation, batch_size=config.nlp.batch_size,
+                                 jobs=self.jobs, progress=self.progress,
+                                 analyse=lambda art, ann: encode_local(local_analysis(art, ann, curation, config)))
+            for art, (_, blob) in zip(need_model, analysed, strict=True):
+                blobs[art.source] = blob
         found: dict[str, Local] = {}
         fresh: dict[str, bytes] = {}
-        for art, blob in zip(missing, _local_blobs(missing, annotations, curation, self.config, self.jobs),
-                             strict=True):
+        for art in missing:
+            blob = blobs[art.source]
             fresh[keys[art.source]] = blob
             found[art.source] = decode_local(blob)
         for art in ordered:
@@ -372,7 +396,8 @@ class Enricher:
             data = {"entries": kept, "lexicon": data["lexicon"]}
             store.save(data)
         self._stored = (store.path, data)
-        result = enrich_from_locals(ordered, found, curation, self.config, calls, lexicon=data["lexicon"])
+        result = enrich_from_locals(ordered, found, curation, self.config, len(need_model),
+                                    lexicon=data["lexicon"])
         cache.prune()  # folders of older settings are never read again
         return result
 
@@ -415,10 +440,18 @@ def astuple_candidate(c: Candidate) -> tuple:
 def decode_local(data: bytes) -> Local:
     """The Local that `encode_local` wrote: new objects each time (resolution mutates them)."""
     clusters, phrases = marshal.loads(data)  # only ever from the sealed LocalStore
-    return Local([LocalCluster(source, name, kind, [Candidate(*c) for c in mentions], set(strong), Counter(dict(forms)),
-                               curated, demonym, Counter(dict(votes)))
+    return Local([LocalCluster(source, name, kind, [Candidate(*c) for c in mentions], set(strong), _counter(forms),
+                               curated, demonym, _counter(votes))
                   for source, name, kind, mentions, strong, forms, curated, demonym, votes in clusters],
-                 Counter(dict(phrases)))
+                 _counter(phrases))
+
+
+def _counter(pairs: Iterable[tuple[Any, int]]) -> Counter:
+    """Counter(dict(pairs)), without Counter.update's per-call Mapping check (a third of the time
+    of loading ten thousand articles' analyses)."""
+    counter: Counter = Counter.__new__(Counter)  # an empty dict: Counter.__init__ only updates it
+    dict.update(counter, pairs)
+    return counter
 
 
 # Fewer articles than this to analyse are analysed in-process: a worker pool costs more than it saves.
@@ -432,15 +465,11 @@ def _local_blobs(articles: Sequence[Article], annotations: dict[str, Annotation]
     global _WORK
     if jobs <= 1 or len(articles) < PARALLEL_LOCAL_MIN or sys.platform == "win32":
         return [encode_local(local_analysis(a, annotations[a.source], curation, config)) for a in articles]
-    import multiprocessing
-
-    from .search import die_with_parent
-
     _WORK = (articles, annotations, curation, config)
     try:
         step = max(100, len(articles) // (jobs * 4))
         chunks = [(i, min(i + step, len(articles))) for i in range(0, len(articles), step)]
-        with multiprocessing.get_context("fork").Pool(jobs, initializer=die_with_parent()) as pool:
+        with forked_pool(jobs) as pool:
             return [blob for part in pool.imap(_local_chunk, chunks) for blob in part]
     finally:
         _WORK = None

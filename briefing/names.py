@@ -163,6 +163,11 @@ def acronym_of(acronym: str, phrase_words: list[str]) -> bool:
     return initials.upper() == letters.upper()
 
 
+_FIRST_WORD = re.compile(r"[^\W_]+\.?")
+_LAST_WORD = re.compile(r"[^\s]+$")
+_INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
+
+
 def clean_span(text: str, start: int, end: int, kind: str) -> tuple[int, int] | None:
     """Trim a predicted span to the name itself; None when nothing name-like remains.
 
@@ -183,12 +188,12 @@ def clean_span(text: str, start: int, end: int, kind: str) -> tuple[int, int] | 
         if m and m.end() == end and end - start > 2:
             end = m.start()
             changed = True
-        first = re.match(r"[^\W_]+\.?", text[start:end])
+        first = _FIRST_WORD.match(text, start, end)
         if first:
             word = first.group(0).rstrip(".").lower()
-            rest = text[start + first.end():end]
+            rest = text[first.end():end]
             if word in _ARTICLES and rest[:1].isspace():
-                start += first.end()
+                start = first.end()
                 changed = True
                 continue
             if kind == "person":
@@ -215,16 +220,16 @@ def _keeps_final_dot(text: str, start: int, end: int) -> bool:
     """A final '.' belongs to an abbreviation ("U.S.", "Jr.") but not to a sentence."""
     if text[end - 1] != ".":
         return False
-    last = re.search(r"[^\s]+$", text[start:end - 1])
+    last = _LAST_WORD.search(text[start:end - 1])
     if not last:
         return False
     word = last.group(0)
-    return bool(re.fullmatch(r"(?:[A-Za-z]\.)*[A-Za-z]", word)) or word in ("Jr", "Sr", "Inc", "Co", "Corp", "Ltd")
+    return bool(_INITIALS.fullmatch(word)) or word in ("Jr", "Sr", "Inc", "Co", "Corp", "Ltd")
 
 
 def _title_length(form: str) -> int:
     """Characters of leading title words in `form` (with the space after them), or 0."""
-    tokens = list(re.finditer(r"\S+", form))
+    tokens = list(_NONSPACE.finditer(form))
     if len(tokens) < 2:
         return 0
     lowered = [t.group(0).rstrip(".,").lower() for t in tokens]
@@ -296,6 +301,7 @@ def strip_dates(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+@lru_cache(maxsize=65536)
 def is_junk(form: str) -> bool:
     """Forms that are never names: numbers, lower-case words, single letters, dates."""
     letters = [ch for ch in form if ch.isalpha()]
@@ -376,6 +382,7 @@ def demonym_places(form: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=65536)
 def initials(form: str) -> str:
     """Initials of the capitalised words: "United States" -> "US"; "" for one word."""
     ws = [w for w in words(form) if w[:1].isupper()]

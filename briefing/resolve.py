@@ -58,7 +58,7 @@ class Annotation:
     headline_cased: bool = False  # the headline is Title Case or ALL CAPS
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     start: int
     end: int
@@ -68,7 +68,7 @@ class Candidate:
     weight: float = 1.0  # how sure the kind is (kinds.py)
 
 
-@dataclass
+@dataclass(slots=True)
 class LocalCluster:
     """One entity as seen inside one article."""
 
@@ -166,6 +166,8 @@ def _clean_all(text: str, spans: Iterable[Span], curation: Curation) -> list[Can
 
 
 def _split_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    if text.find("\n", start, end) < 0:
+        return [(start, end)] if end > start else []
     parts = []
     pos = start
     for m in re.finditer(r"\n", text[start:end]):
@@ -423,7 +425,7 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
         cls = [clusters[i] for i in members]
         curated = next((c.curated for c in cls if c.curated), "")
         cur = curation.find(curated) if curated else None
-        forms: Counter = Counter()
+        forms: set[str] = set()
         for c in cls:
             forms.update(c.forms)
         if cur is not None:

@@ -24,6 +24,7 @@ from .model import Article, Entity, Mention, Topic
 from .names import norm, slug
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_WORD_SPLIT = re.compile(f"({_WORD.pattern})")
 _IRREGULAR = {
     "people": "people", "men": "man", "women": "woman", "children": "child", "mice": "mouse",
     "geese": "goose", "feet": "foot", "teeth": "tooth", "crises": "crisis", "analyses": "analysis",
@@ -167,29 +168,52 @@ def phrase_counts(article: Article) -> Counter:
 
 
 def _candidates(text: str) -> Counter:
-    """Lemmatised 1- and 2-word phrases of lower-case content words, within runs of them."""
+    """Lemmatised 1- and 2-word phrases of lower-case content words, within runs of them.
+
+    A run is broken by any other word, a line break or punctuation, and a word glued to the one
+    before by `-`, `.` or `/` is not a content word.
+    """
+    found_items: list[str] = []  # counted at the end, in C
+    run: list[str] = []
+    usable_lemma = _USABLE_LEMMA
+    parts = _WORD_SPLIT.split(text)  # [before, word, between, word, ..., after]
+    for i in range(1, len(parts), 2):
+        word = parts[i]
+        before = parts[i - 1]
+        found = usable_lemma.get(word, _UNSEEN)
+        if found is _UNSEEN:
+            found = _usable_lemma(word)
+        if found is None or (before and before[-1] in "-./"):
+            run = []
+            continue
+        if run and (not before.isspace() or "\n" in before):
+            run = []
+        run.append(found)
+        found_items.append(found)
+        if len(run) >= 2:
+            found_items.append(f"{run[-2]} {found}")
+    return Counter(found_items)
+
+
+# word -> its lemma when the word can be part of a key phrase, else None (the same words recur
+# across articles; `_candidates` is a fifth of the analysis of an article without this).
+_USABLE_LEMMA: dict[str, str | None] = {}
+_UNSEEN = object()
+
+
+def _usable_lemma(word: str) -> str | None:
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    counts: Counter = Counter()
-    run: list[str] = []
-    last_end = -1
-    for m in _WORD.finditer(text):
-        word = m.group(0)
-        between = text[last_end:m.start()] if last_end >= 0 else " "
-        contiguous = between.strip() == "" and "\n" not in between
-        attached = m.start() > 0 and text[m.start() - 1] in "-./"
-        usable = (word.islower() and not attached and len(word) > 2 and word not in STOP_WORDS
-                  and lemma(word) not in GENERIC and not word.endswith("ly")
-                  and not (word.endswith("ed") and not word.endswith("eed") and len(word) > 4))
-        if not usable or not contiguous:
-            run = []
-        if usable:
-            run.append(lemma(word))
-            counts[run[-1]] += 1
-            if len(run) >= 2:
-                counts[f"{run[-2]} {run[-1]}"] += 1
-        last_end = m.end()
-    return counts
+    found = None
+    if (word.islower() and len(word) > 2 and word not in STOP_WORDS and not word.endswith("ly")
+            and not (word.endswith("ed") and not word.endswith("eed") and len(word) > 4)):
+        lem = lemma(word)
+        if lem not in GENERIC:
+            found = lem
+    if len(_USABLE_LEMMA) >= 500_000:
+        _USABLE_LEMMA.clear()
+    _USABLE_LEMMA[word] = found
+    return found
 
 
 def key_phrases(articles: Sequence[Article], per_article: int, lexicon: Lexicon | None = None,

@@ -160,25 +160,56 @@ def test_successful_run_prunes_older_fingerprint_folders(tmp_path: Path):
 _PIDS: list[Path] = []
 
 
-def _chunk_in_worker(bounds: tuple[int, int]) -> list[bytes]:
+def _mark_worker() -> None:
+    _PIDS[0].joinpath(str(os.getpid())).touch()  # which process did a chunk
+
+
+def _model_chunk_in_worker(bounds: tuple[int, int]) -> list:
     from briefing import enrich
 
-    _PIDS[0].joinpath(str(os.getpid())).touch()  # which process analysed a chunk
+    _mark_worker()
+    return enrich._real_model_chunk(bounds)  # type: ignore[attr-defined]
+
+
+def _local_chunk_in_worker(bounds: tuple[int, int]) -> list:
+    from briefing import enrich
+
+    _mark_worker()
     return enrich._real_local_chunk(bounds)  # type: ignore[attr-defined]
 
 
-def test_local_analyses_on_worker_processes_equal_in_process(tmp_path: Path, monkeypatch):
+def test_analyses_on_worker_processes_equal_in_process(tmp_path: Path, monkeypatch):
+    """Both ways an article's Local is made on workers (right after the model, in the model's
+    workers; from a cached annotation, in a pool of its own) give what one process gives."""
     from briefing import enrich
 
     one = Enricher(Config(root=tmp_path / "one"), jobs=1).run(ARTICLES)
     pids = tmp_path / "pids"
     pids.mkdir()
     _PIDS.append(pids)
+    monkeypatch.setattr(enrich, "PARALLEL_MIN", 2)
     monkeypatch.setattr(enrich, "PARALLEL_LOCAL_MIN", 2)
+    monkeypatch.setattr(enrich, "_real_model_chunk", enrich._model_chunk, raising=False)
+    monkeypatch.setattr(enrich, "_model_chunk", _model_chunk_in_worker)
     monkeypatch.setattr(enrich, "_real_local_chunk", enrich._local_chunk, raising=False)
-    monkeypatch.setattr(enrich, "_local_chunk", _chunk_in_worker)
-    two = Enricher(Config(root=tmp_path / "two"), jobs=2).run(ARTICLES)
-    _PIDS.clear()
-    assert (two.mentions, two.entities, two.topics) == (one.mentions, one.entities, one.topics)
-    workers = {int(p.name) for p in pids.iterdir()}
-    assert workers and os.getpid() not in workers
+    monkeypatch.setattr(enrich, "_local_chunk", _local_chunk_in_worker)
+    try:
+        config = Config(root=tmp_path / "two")
+        two = Enricher(config, jobs=2).run(ARTICLES)
+        assert two.model_calls == len(ARTICLES)
+        model_workers = {int(p.name) for p in pids.iterdir()}
+        for p in pids.iterdir():
+            p.unlink()
+        stores = list(config.cache_path.glob("*/local-*.pickle"))
+        assert stores
+        for store in stores:
+            store.unlink()  # the annotations stay cached: only the local analysis runs again
+        three = Enricher(config, jobs=2).run(ARTICLES)
+        assert three.model_calls == 0
+        local_workers = {int(p.name) for p in pids.iterdir()}
+    finally:
+        _PIDS.clear()
+    for got in (two, three):
+        assert (got.mentions, got.entities, got.topics) == (one.mentions, one.entities, one.topics)
+    assert model_workers and os.getpid() not in model_workers
+    assert local_workers and os.getpid() not in local_workers
