@@ -213,3 +213,51 @@ def test_analyses_on_worker_processes_equal_in_process(tmp_path: Path, monkeypat
         assert (got.mentions, got.entities, got.topics) == (one.mentions, one.entities, one.topics)
     assert model_workers and os.getpid() not in model_workers
     assert local_workers and os.getpid() not in local_workers
+
+
+def test_a_build_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path, monkeypatch) -> None:
+    """The build collects less often while it runs and freezes objects around its worker pools
+    (forced here for the model and for rendering); neither setting may outlive it: the dev
+    server and the tests run many builds in one process."""
+    import gc
+
+    from briefing import build as build_mod
+    from briefing import enrich, workers
+    from briefing.config import load
+
+    monkeypatch.setattr(enrich, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)
+    frozen: list[int] = []
+    real_pool = workers.forked_pool
+    monkeypatch.setattr(enrich, "forked_pool", lambda jobs: _enter_then(real_pool(jobs), frozen))
+    monkeypatch.setattr(build_mod, "forked_pool", lambda jobs: _enter_then(real_pool(jobs), frozen))
+    before = gc.get_threshold()
+    assert before != workers.BUILD_GC_THRESHOLD
+    project = tmp_path / "p"
+    (project / "content").mkdir(parents=True)
+    for a in ARTICLES:
+        (project / "content" / a.source).write_text(
+            f"---\ntitle: {a.title}\ndate: 2025-03-14\n---\n{a.body}\n", encoding="utf-8")
+    (project / "config.yaml").write_text('title: "GC"\nsearch: {enabled: false}\n', encoding="utf-8")
+    result = build_mod.build(load(project), jobs=2)
+    assert result.model_calls == len(ARTICLES)
+    assert len(frozen) == 2 and all(n > 0 for n in frozen)  # the model's pool, then the renderers'
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+class _enter_then:
+    """Wraps a pool context: records the freeze count once the pool is up."""
+
+    def __init__(self, inner, seen: list[int]):
+        self.inner, self.seen = inner, seen
+
+    def __enter__(self):
+        import gc
+
+        pool = self.inner.__enter__()
+        self.seen.append(gc.get_freeze_count())
+        return pool
+
+    def __exit__(self, *exc):
+        return self.inner.__exit__(*exc)

@@ -259,3 +259,47 @@ def test_snippet_finds_the_sentence_start_as_a_plain_scan_does(text: str, data: 
     expected = text[_snippet_start_reference(text, start):start]
     assert before == " ".join(expected.split(" ")).lstrip()
     assert hit == text[start:end]
+
+
+def _phrase_candidates_by_scan(text: str) -> dict[str, int]:
+    """tags._candidates as first written: one regex match at a time, every test spelled out."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    from briefing.tags import _WORD, GENERIC, lemma
+
+    counts: dict[str, int] = {}
+    run: list[str] = []
+    last_end = -1
+    for m in _WORD.finditer(text):
+        word = m.group(0)
+        between = text[last_end:m.start()] if last_end >= 0 else " "
+        contiguous = between.strip() == "" and "\n" not in between
+        attached = m.start() > 0 and text[m.start() - 1] in "-./"
+        usable = (word.islower() and not attached and len(word) > 2 and word not in STOP_WORDS
+                  and lemma(word) not in GENERIC and not word.endswith("ly")
+                  and not (word.endswith("ed") and not word.endswith("eed") and len(word) > 4))
+        if not usable or not contiguous:
+            run = []
+        if usable:
+            run.append(lemma(word))
+            counts[run[-1]] = counts.get(run[-1], 0) + 1
+            if len(run) >= 2:
+                key = f"{run[-2]} {run[-1]}"
+                counts[key] = counts.get(key, 0) + 1
+        last_end = m.end()
+    return counts
+
+
+_PHRASE_WORDS = st.sampled_from(["air", "strikes", "strike", "the", "city", "cities", "Mosul", "quickly",
+                                 "reported", "agreed", "x-ray", "talks", "oil", "prices", "it’s", "a"])
+_PHRASE_GAPS = st.sampled_from([" ", "  ", "\t", "\n", ", ", ". ", "-", "/", ".", " (", "3", "_", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_PHRASE_WORDS, _PHRASE_GAPS), max_size=30), st.text(max_size=40))
+def test_phrase_candidates_equal_a_plain_scan(pieces: list[tuple[str, str]], noise: str) -> None:
+    """The memoised, split-based phrase counter counts what a word-by-word scan counts."""
+    from briefing.tags import _candidates
+
+    text = "".join(w + g for w, g in pieces) + noise
+    assert dict(_candidates(text)) == _phrase_candidates_by_scan(text)
