@@ -138,8 +138,8 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
     return result
 
 
-# Fewer pages than this to render are rendered in-process: a worker pool costs more than it saves.
-PARALLEL_RENDER_MIN = 400
+# Fewer pages than this are made and rendered in-process: a worker pool costs more than it saves.
+PARALLEL_RENDER_MIN = 1000
 
 
 def _same_url(articles: list[Article]) -> list[Problem]:
@@ -158,60 +158,65 @@ def _same_url(articles: list[Article]) -> list[Problem]:
 
 def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter,
                  jobs: int) -> tuple[list[Written], int, dict[str, links.Summary]]:
-    """Render every page whose fingerprint changed; link the rest from the previous build.
+    """Make each page's context and fingerprint; render the pages whose fingerprint changed and
+    link the rest from the previous build.
 
-    Returns the files, how many pages were rendered, and the link summary of each rendered HTML
-    page (read while its text is in memory, in the worker that rendered it).
+    With several jobs and enough pages, forked workers do all of it, each for a run of pages,
+    writing straight into the staging folder: they share the archive the contexts are made from,
+    and only file records and link summaries come back. Returns the files, how many pages were
+    rendered, and the link summary of each rendered HTML page.
     """
-    records: list[Written] = []
-    todo: list[tuple[pages.Page, str]] = []
-    for page in planned:
-        fp = renderer.fingerprint(page)
-        kept = writer.unchanged_page(page.path, fp)
-        if kept is not None:
-            records.append(kept)
-        else:
-            todo.append((page, fp))
-    if jobs > 1 and len(todo) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
-        done = _render_parallel(todo, renderer, writer, jobs)
+    if jobs > 1 and len(planned) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
+        done = _in_workers(planned, renderer, writer, jobs)
     else:
-        done = [_render_one(p, fp, renderer, writer) for p, fp in todo]
+        done = [_page_done(page, renderer, writer) for page in planned]
+    records: list[Written] = []
     summaries = {}
-    for record, summary in done:
+    rendered = 0
+    for record, summary, was_rendered in done:
         records.append(record)
+        rendered += was_rendered
         if summary is not None:
             summaries[record.path] = summary
-    return records, len(todo), summaries
+    return records, rendered, summaries
 
 
-def _render_one(page: pages.Page, fp: str, renderer: Renderer,
-                writer: SiteWriter) -> tuple[Written, links.Summary | None]:
+def _page_done(page: pages.Page, renderer: Renderer,
+               writer: SiteWriter) -> tuple[Written, links.Summary | None, bool]:
+    fp = renderer.fingerprint(page)
+    kept = writer.unchanged_page(page.path, fp)
+    if kept is not None:
+        return kept, None, False
     data = renderer.render(page)
     summary = links.summarize(data.decode("utf-8")) if page.path.endswith(".html") else None
-    return writer.put(page.path, data, fp), summary
+    return writer.put(page.path, data, fp), summary, True
 
 
 _WORK: tuple | None = None
 
 
-def _render_chunk(bounds: tuple[int, int]) -> list[tuple[Written, links.Summary | None]]:
+def _pages_chunk(bounds: tuple[int, int]) -> list[tuple[Written, links.Summary | None, bool]]:
     assert _WORK is not None
-    todo, renderer, writer = _WORK
-    return [_render_one(p, fp, renderer, writer) for p, fp in todo[bounds[0]:bounds[1]]]
+    planned, renderer, writer = _WORK
+    out = []
+    for page in planned[bounds[0]:bounds[1]]:
+        out.append(_page_done(page, renderer, writer))
+        page.__dict__.pop("context", None)  # made here, needed no more: keep the worker small
+    return out
 
 
-def _render_parallel(todo, renderer, writer, jobs) -> list[tuple[Written, links.Summary | None]]:  # noqa: ANN001
-    """Fork workers that inherit the pages and write their share straight to the staging folder."""
+def _in_workers(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter,
+                jobs: int) -> list[tuple[Written, links.Summary | None, bool]]:
     global _WORK
-    _WORK = (todo, renderer, writer)
+    _WORK = (planned, renderer, writer)
     try:
-        step = max(50, len(todo) // (jobs * 8))
-        chunks = [(i, min(i + step, len(todo))) for i in range(0, len(todo), step)]
+        step = max(50, len(planned) // (jobs * 16))
+        chunks = [(i, min(i + step, len(planned))) for i in range(0, len(planned), step)]
         # Workers die with the build: a killed build must not leave them writing into a staging
         # folder the next build has removed.
         with forked_pool(jobs) as pool:
-            out: list[tuple[Written, links.Summary | None]] = []
-            for part in pool.imap(_render_chunk, chunks):
+            out: list[tuple[Written, links.Summary | None, bool]] = []
+            for part in pool.imap(_pages_chunk, chunks):
                 out += part
             return out
     finally:

@@ -30,7 +30,7 @@ def _entity_url(kind: str, key: str) -> str:
 
 def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) -> list:
     """Entity, topic and index pages. `linked`: each article's woven mention spans (for anchors)."""
-    from .pages import Page, card, page_path, page_url, paginate, pagination
+    from .pages import Page, card, once, page_path, page_url, paginate
 
     cards = _Cards(archive, card)
     paged_in = {e.source: paged_mentions(archive, e.source) for e in archive.entries}
@@ -53,33 +53,11 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
         for entity in entities:
             sources = archive.entity_sources[entity.key]
             base = entity_url(entity)
-            items = [_mention_item(archive, s, entity, first_spans[s], cards) for s in sources]
-            chunks = paginate(items, config.paginate)
-            dates = [archive.by_source[s].article.date for s in sources]
-            topics = Counter(t for s in sources for t in archive.by_source[s].topics if t in archive.paged_topics)
-            common = {
-                "entity": {"name": entity.name, "kind": entity.kind, "kind_label": KIND_NAMES[kind],
-                           "aliases": list(entity.aliases), "description": entity.description,
-                           "links": list(entity.links), "key": entity.key},
-                "count": len(sources),
-                "first": min(dates).date().isoformat(),
-                "last": max(dates).date().isoformat(),
-                "timeline": timeline_svg(dates, entity.name),
-                "co_mentions": [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]),
-                                 "count": c, "kind": archive.entities[k].kind}
-                                for k, c in co_mentions(archive, entity.key, paged_in=paged_in)],
-                "topics": [{"name": archive.topics[t].name, "url": f"topics/{t}/", "count": c}
-                           for t, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
-                "feed": base + "feed.xml",
-            }
-            for n, chunk in enumerate(chunks, start=1):
+            shared = once(_entity_context(archive, config, entity, cards, paged_in, first_spans))
+            total = len(paginate(sources, config.paginate))
+            for n in range(1, total + 1):
                 url = page_url(base, n)
-                ctx = dict(common, title=entity.name if n == 1 else f"{entity.name}, page {n}",
-                           description=entity.description or
-                           f"{entity.name}: {len(sources)} articles in the archive, "
-                           f"{common['first']} to {common['last']}.",
-                           items=chunk, pagination=pagination(base, n, len(chunks)))
-                pages.append(Page(page_path(url), url, "entity.html", ctx))
+                pages.append(Page(page_path(url), url, "entity.html", _entity_page(shared, n, total, base)))
 
     # Topics.
     topic_rows = []
@@ -88,19 +66,11 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
         sources = archive.topic_sources[key]
         base = f"topics/{key}/"
         topic_rows.append({"name": topic.name, "url": base, "count": len(sources), "letter": _letter(topic.name)})
-        entity_counts = Counter(m for s in sources for m in paged_in[s])
-        top = [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,
-                "kind": archive.entities[k].kind}
-               for k, c in sorted(entity_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:15]]
-        chunks = paginate([cards.get(s) for s in sources], config.paginate)
-        for n, chunk in enumerate(chunks, start=1):
+        topic_context = once(_topic_context(archive, config, topic, sources, cards, paged_in))
+        total = len(paginate(sources, config.paginate))
+        for n in range(1, total + 1):
             url = page_url(base, n)
-            pages.append(Page(page_path(url), url, "topic.html", {
-                "title": topic.name if n == 1 else f"{topic.name}, page {n}",
-                "description": f"{len(sources)} articles about {topic.name}.",
-                "topic": {"name": topic.name, "origin": topic.origin}, "count": len(sources),
-                "entities": top, "cards": chunk, "pagination": pagination(base, n, len(chunks)),
-                "feed": base + "feed.xml"}))
+            pages.append(Page(page_path(url), url, "topic.html", _topic_page(topic_context, n, total, base)))
     topic_rows.sort(key=lambda r: (r["name"].lower(), r["url"]))
     pages.append(Page("topics/index.html", "topics/", "kind_index.html", {
         "title": "Topics", "kind": "topic", "description": f"{len(topic_rows)} topics.",
@@ -118,6 +88,80 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
         pages.append(Page(page_path(url), url, "redirect.html",
                           {"title": target.name, "target": entity_url(target)}, in_sitemap=False))
     return pages
+
+
+# Contexts are made by whichever process renders the page (see pages.Page): each function below
+# returns the function that makes one. What an entity's or topic's pages share is made once.
+
+
+def _entity_context(archive: Archive, config: Config, entity: Entity, cards: _Cards,
+                    paged_in: Mapping[str, Any], first_spans: Mapping[str, Any]) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        sources = archive.entity_sources[entity.key]
+        kind = entity.kind
+        base = entity_url(entity)
+        dates = [archive.by_source[s].article.date for s in sources]
+        topics = Counter(t for s in sources for t in archive.by_source[s].topics if t in archive.paged_topics)
+        common = {
+            "entity": {"name": entity.name, "kind": entity.kind, "kind_label": KIND_NAMES[kind],
+                       "aliases": list(entity.aliases), "description": entity.description,
+                       "links": list(entity.links), "key": entity.key},
+            "count": len(sources),
+            "first": min(dates).date().isoformat(),
+            "last": max(dates).date().isoformat(),
+            "timeline": timeline_svg(dates, entity.name),
+            "co_mentions": [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]),
+                             "count": c, "kind": archive.entities[k].kind}
+                            for k, c in co_mentions(archive, entity.key, paged_in=paged_in)],
+            "topics": [{"name": archive.topics[t].name, "url": f"topics/{t}/", "count": c}
+                       for t, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
+            "feed": base + "feed.xml",
+        }
+        items = [_mention_item(archive, s, entity, first_spans[s], cards) for s in sources]
+        return {"common": common, "items": items, "per_page": config.paginate}
+    return make
+
+
+def _entity_page(shared: Callable[[], dict[str, Any]], n: int, total: int, base: str) -> Callable[[], dict[str, Any]]:
+    from .pages import pagination
+
+    def make() -> dict[str, Any]:
+        got = shared()
+        common, per_page = got["common"], got["per_page"]
+        entity = common["entity"]
+        return dict(common, title=entity["name"] if n == 1 else f"{entity['name']}, page {n}",
+                    description=entity["description"] or
+                    f"{entity['name']}: {common['count']} articles in the archive, "
+                    f"{common['first']} to {common['last']}.",
+                    items=got["items"][(n - 1) * per_page:n * per_page], pagination=pagination(base, n, total))
+    return make
+
+
+def _topic_context(archive: Archive, config: Config, topic: Any, sources: Sequence[str], cards: _Cards,
+                   paged_in: Mapping[str, Any]) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        entity_counts = Counter(m for s in sources for m in paged_in[s])
+        top = [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,
+                "kind": archive.entities[k].kind}
+               for k, c in sorted(entity_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:15]]
+        return {"name": topic.name, "origin": topic.origin, "count": len(sources), "top": top,
+                "cards": [cards.get(s) for s in sources], "per_page": config.paginate}
+    return make
+
+
+def _topic_page(shared: Callable[[], dict[str, Any]], n: int, total: int, base: str) -> Callable[[], dict[str, Any]]:
+    from .pages import pagination
+
+    def make() -> dict[str, Any]:
+        got = shared()
+        name, per_page = got["name"], got["per_page"]
+        return {
+            "title": name if n == 1 else f"{name}, page {n}",
+            "description": f"{got['count']} articles about {name}.",
+            "topic": {"name": name, "origin": got["origin"]}, "count": got["count"],
+            "entities": got["top"], "cards": got["cards"][(n - 1) * per_page:n * per_page],
+            "pagination": pagination(base, n, total), "feed": base + "feed.xml"}
+    return make
 
 
 def _letter(name: str) -> str:

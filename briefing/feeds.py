@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from markupsafe import Markup
@@ -38,25 +38,29 @@ def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
     }, in_sitemap=False)]
     for key in sorted(archive.paged_entities):
         entity = archive.entities[key]
-        sources = archive.entity_sources[key]
         base = entity_url(entity)
-        feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml", {
-            "title": f"{entity.name} — {config.title}", "self": base + "feed.xml", "alternate": base,
-            "entries": _feed_entries(archive, sources),
-            "updated": archive.by_source[sources[0]].article.date.isoformat()}, in_sitemap=False))
+        feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml",
+                          _term_feed(archive, config, entity.name, base, archive.entity_sources[key]),
+                          in_sitemap=False))
     for key in sorted(archive.paged_topics):
-        topic = archive.topics[key]
-        sources = archive.topic_sources[key]
         base = f"topics/{key}/"
-        feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml", {
-            "title": f"{topic.name} — {config.title}", "self": base + "feed.xml", "alternate": base,
-            "entries": _feed_entries(archive, sources),
-            "updated": archive.by_source[sources[0]].article.date.isoformat()}, in_sitemap=False))
+        feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml",
+                          _term_feed(archive, config, archive.topics[key].name, base, archive.topic_sources[key]),
+                          in_sitemap=False))
     redirects = [(f"{KIND_SECTIONS[old.split('/')[0]]}/{old.split('/', 1)[1]}/", entity_url(archive.entities[new]))
                  for old, new in archive.redirects.items()
                  if new in archive.paged_entities and old != new and old.split("/")[0] in KIND_SECTIONS]
     feeds.append(Page("_redirects", "_redirects", "_redirects.txt", {"redirects": redirects}, in_sitemap=False))
     return feeds
+
+
+def _term_feed(archive: Archive, config: Config, name: str, base: str,
+               sources: Sequence[str]) -> Callable[[], dict[str, Any]]:
+    """The context of an entity's or topic's feed, made when it is rendered."""
+    return lambda: {
+        "title": f"{name} — {config.title}", "self": base + "feed.xml", "alternate": base,
+        "entries": _feed_entries(archive, sources),
+        "updated": archive.by_source[sources[0]].article.date.isoformat()}
 
 
 def sitemap(pages: Sequence[Any], config: Config) -> list:

@@ -11,8 +11,9 @@ import datetime as dt
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -39,8 +40,26 @@ class Page:
     path: str  # output file, relative to the site root ("articles/x/index.html")
     url: str  # site-relative URL ("articles/x/"); "" is the home page
     template: str
-    context: Mapping[str, Any] = field(default_factory=dict)
+    # The context, or a function that makes it: most pages' contexts are made by the render
+    # workers (which share the archive by fork), not by the planning process.
+    made: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict)
     in_sitemap: bool = True
+    source: str = ""  # the content file an article page is of
+
+    @cached_property
+    def context(self) -> Mapping[str, Any]:
+        return self.made() if callable(self.made) else self.made
+
+
+def once(make: Callable[[], Any]) -> Callable[[], Any]:
+    """`make`, called at most once (the part of a context that several pages share)."""
+    done: list[Any] = []
+
+    def get() -> Any:
+        if not done:
+            done.append(make())
+        return done[0]
+    return get
 
 
 def page_path(url: str) -> str:
@@ -100,7 +119,7 @@ def _collisions(pages: list[Page], archive: Archive) -> list[Problem]:
     seen: dict[str, Page] = {}
     for p in pages:
         if p.path in seen:
-            a, b = seen[p.path].context.get("source"), p.context.get("source")
+            a, b = seen[p.path].source, p.source
             if a and b:
                 problems.append(Problem(b, None, f"has the same slug as {a}: both would be written to "
                                         f"/{p.url}. Give one of them a different `slug:`."))
@@ -131,26 +150,27 @@ def article_page(archive: Archive, index: int, config: Config, linked: tuple[tup
     newer = entries[index - 1] if index > 0 else None
     older = entries[index + 1] if index + 1 < len(entries) else None
     spans, panel = linked
-    links = _local_links(a, url_of_source, asset_urls, problems)
-    topics = [{"name": archive.topics[t].name,
-               "url": f"topics/{t}/" if t in archive.paged_topics else None}
-              for t in entry.topics if t in archive.topics]
-    related = [card(archive.by_source[s]) for s in related_articles(archive, a.source)]
-    context = {
-        "source": a.source,
-        "title": a.title,
-        "description": a.summary,
-        "article": _article_fields(a),
-        "body": Body(a.body, config.markdown.html, spans, links),
-        "entities": panel,
-        "topics": topics,
-        "related": related,
-        "newer": card(newer) if newer else None,
-        "older": card(older) if older else None,
-        "jsonld": feeds.article_jsonld(entry, archive, config),
-        "search_filters": _search_filters(entry, archive),
-    }
-    return Page(page_path(entry.url), entry.url, "article.html", context)
+    links = _local_links(a, url_of_source, asset_urls, problems)  # now: a broken link fails the plan
+
+    def context() -> dict[str, Any]:
+        topics = [{"name": archive.topics[t].name,
+                   "url": f"topics/{t}/" if t in archive.paged_topics else None}
+                  for t in entry.topics if t in archive.topics]
+        return {
+            "source": a.source,
+            "title": a.title,
+            "description": a.summary,
+            "article": _article_fields(a),
+            "body": Body(a.body, config.markdown.html, spans, links),
+            "entities": panel,
+            "topics": topics,
+            "related": [card(archive.by_source[s]) for s in related_articles(archive, a.source)],
+            "newer": card(newer) if newer else None,
+            "older": card(older) if older else None,
+            "jsonld": feeds.article_jsonld(entry, archive, config),
+            "search_filters": _search_filters(entry, archive),
+        }
+    return Page(page_path(entry.url), entry.url, "article.html", context, source=a.source)
 
 
 def _article_fields(a: Article) -> dict[str, Any]:

@@ -8,6 +8,8 @@ the spaCy model is the real one.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -163,3 +165,32 @@ def test_link_summaries_live_in_the_cache_folder_not_in_the_site(built):  # noqa
     cache = load(project).cache_path
     assert list((cache / "links").glob("*.pickle"))
     assert not [p for p in (project / "site").rglob("*") if p.suffix == ".pickle"]
+
+
+def test_page_contexts_are_made_by_the_render_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """With a render pool, the planning process makes no entity-page or article-page context:
+    the forked workers make each one, fingerprint it and render it (the parent only plans)."""
+    from briefing import entity_pages, pages
+
+    made_in = tmp_path / "pids"
+    made_in.mkdir()
+    real_entity, real_article = entity_pages._entity_context, pages.article_page
+
+    def entity_context(*args, **kwargs):
+        make = real_entity(*args, **kwargs)
+        return lambda: (made_in.joinpath(f"entity-{os.getpid()}").touch(), make())[1]
+
+    def article_page(*args, **kwargs):
+        page = real_article(*args, **kwargs)
+        make = page.made
+        return dataclasses.replace(page, made=lambda: (made_in.joinpath(f"article-{os.getpid()}").touch(), make())[1])
+
+    monkeypatch.setattr(entity_pages, "_entity_context", entity_context)
+    monkeypatch.setattr(pages, "article_page", article_page)
+    monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)
+    result = build(load(sample_copy(tmp_path / "p")), jobs=2, output=tmp_path / "site")
+    pids = {name.split("-")[1] for name in os.listdir(made_in)}
+    kinds = {name.split("-")[0] for name in os.listdir(made_in)}
+    assert result.rendered == result.pages
+    assert kinds == {"entity", "article"}
+    assert str(os.getpid()) not in pids and pids
