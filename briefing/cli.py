@@ -193,5 +193,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The `briefing` command: `main`, then exit without taking the heap apart object by object.
+
+    A build of ten thousand articles ends holding millions of objects; freeing them at exit cost
+    0.3 s of every rebuild. Nothing is left to run by then: pools are closed, files written,
+    and deletions run in detached processes.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
