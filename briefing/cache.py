@@ -131,3 +131,33 @@ class LocalStore:
                     old.unlink()
                 except OSError:
                     pass
+
+
+class ResultStore:
+    """The last whole-archive result (resolution and tags) and the digest of its inputs, one
+    sealed pickle per salt: a build whose articles and settings are those of the last one (a
+    template, config or style change, or a rebuild after the output was deleted) loads it
+    instead of resolving the archive again."""
+
+    def __init__(self, folder: Path, salt: str):
+        self.folder = Path(folder)
+        self.path = self.folder / f"result-{salt[:24]}.pickle"
+
+    def load(self, inputs: str) -> Any | None:
+        data = sealed.load(self.path)  # missing, corrupt or foreign: a miss
+        if isinstance(data, dict) and data.get("inputs") == inputs:
+            return data.get("result")
+        return None
+
+    def save(self, inputs: str, result: Any) -> None:
+        try:
+            sealed.dump({"inputs": inputs, "result": result}, self.path)
+        except OSError:
+            return
+        for old in self.folder.glob("result-*.pickle"):
+            if old != self.path:
+                try:
+                    old.unlink()
+                except OSError:
+                    pass
+

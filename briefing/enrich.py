@@ -18,12 +18,13 @@ that reading finds it too, or the body names it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import marshal
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from typing import Any
 from . import curation as curation_mod
 from . import nlp as nlp_mod
 from . import tags as tags_mod
-from .cache import Cache, LocalStore, code_digest
+from .cache import Cache, LocalStore, ResultStore, code_digest
 from .casing import casing_vocabulary, heading_ranges, headline_cased, recase, title_like  # noqa: F401 (re-exported)
 from .config import Config
 from .curation import Curation
@@ -249,11 +250,18 @@ class Enricher:
         cache = Cache(self.config.cache_path, self.unloaded_fingerprint(package, curation))
         ordered = sorted(articles, key=lambda a: a.source)
         cache.touch()
-        store = LocalStore(cache.folder, self._local_salt())
+        salt = self._local_salt()
+        keys = {art.source: local_key(art) for art in ordered}
+        results = ResultStore(cache.folder, salt)
+        inputs = self._result_inputs(ordered, keys)
+        known = results.load(inputs)
+        if isinstance(known, Enrichment):
+            cache.prune()
+            return dataclasses.replace(known, model_calls=0)
+        store = LocalStore(cache.folder, salt)
         stored = self._stored if self._stored is not None and self._stored[0] == store.path else None
         data = stored[1] if stored is not None else store.load()
         entries: dict[str, bytes] = data["entries"]
-        keys = {art.source: local_key(art) for art in ordered}
         missing = [art for art in ordered if keys[art.source] not in entries]
         annotations, need_model = cached_annotations(missing, cache)
         from_cache = [art for art in missing if art.source in annotations]
@@ -286,8 +294,17 @@ class Enricher:
         self._stored = (store.path, data)
         result = enrich_from_locals(ordered, found, curation, self.config, len(need_model),
                                     lexicon=data["lexicon"])
+        results.save(inputs, result)
         cache.prune()  # folders of older settings are never read again
         return result
+
+    def _result_inputs(self, ordered: Sequence[Article], keys: Mapping[str, str]) -> str:
+        """Everything resolution and tags read besides the salt: each article's Local (by its
+        key) and front-matter tags, in order, and the entity and tag settings."""
+        h = hashlib.sha256(repr((self.config.entities, self.config.tags)).encode())
+        for art in ordered:
+            h.update(f"{keys[art.source]}\0{art.tags!r}\0".encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
 
     def _local_salt(self) -> str:
         """What every article's Local depends on besides the article: code, curation, settings."""

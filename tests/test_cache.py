@@ -67,6 +67,14 @@ def _local_stores(config: Config) -> list[Path]:
     return sorted(config.cache_path.rglob("local-*.pickle"))
 
 
+def _forget_results(config: Config) -> None:
+    """Drop the stored whole-archive result, so that a run goes through the per-article layers."""
+    stores = sorted(config.cache_path.rglob("result-*.pickle"))
+    assert stores
+    for store in stores:
+        store.unlink()
+
+
 def test_corrupt_entry_is_recomputed_not_a_crash(tmp_path: Path):
     config = Config(root=tmp_path)
     first = Enricher(config).run(ARTICLES)
@@ -76,6 +84,7 @@ def test_corrupt_entry_is_recomputed_not_a_crash(tmp_path: Path):
     files[1].write_bytes(b"")
     [store] = _local_stores(config)
     store.unlink()  # the per-article analyses would otherwise spare reading the annotations
+    _forget_results(config)
     again = Enricher(config).run(ARTICLES)
     assert again.model_calls == 2
     assert again.mentions == first.mentions
@@ -86,6 +95,7 @@ def test_local_store_spares_the_annotations_and_a_broken_one_is_a_miss(tmp_path:
     first = Enricher(config).run(ARTICLES)
     for p in config.cache_path.rglob("*.json"):
         p.unlink()  # only the store is left: nothing needs the model
+    _forget_results(config)
     kept = Enricher(config).run(ARTICLES)
     assert kept.model_calls == 0
     assert (kept.mentions, kept.entities, kept.topics) == (first.mentions, first.entities, first.topics)
@@ -93,6 +103,7 @@ def test_local_store_spares_the_annotations_and_a_broken_one_is_a_miss(tmp_path:
     data = bytearray(store.read_bytes())
     data[-5] ^= 0xFF  # tampered or torn: its seal no longer matches, so it is not unpickled
     store.write_bytes(bytes(data))
+    _forget_results(config)
     again = Enricher(config).run(ARTICLES)
     assert again.model_calls == 3
     assert (again.mentions, again.entities, again.topics) == (first.mentions, first.entities, first.topics)
@@ -204,6 +215,7 @@ def test_analyses_on_worker_processes_equal_in_process(tmp_path: Path, monkeypat
         assert stores
         for store in stores:
             store.unlink()  # the annotations stay cached: only the local analysis runs again
+        _forget_results(config)
         three = Enricher(config, jobs=2).run(ARTICLES)
         assert three.model_calls == 0
         local_workers = {int(p.name) for p in pids.iterdir()}
@@ -261,3 +273,36 @@ class _enter_then:
 
     def __exit__(self, *exc):
         return self.inner.__exit__(*exc)
+
+
+def test_whole_archive_result_is_reused_only_for_the_same_inputs(tmp_path: Path, monkeypatch) -> None:
+    """Resolution and tags are skipped when every article's Local, its front-matter tags and
+    the settings are those of the last run, and redone when any of them changes."""
+    from briefing import enrich
+    from briefing.config import TagsConfig, TopicRule
+
+    config = Config(root=tmp_path)
+    first = Enricher(config).run(ARTICLES)
+    assert first.model_calls == len(ARTICLES)
+
+    def no_resolution(*args, **kwargs):
+        raise AssertionError("resolved again")
+
+    with monkeypatch.context() as m:
+        m.setattr(enrich, "resolve_archive", no_resolution)
+        again = Enricher(config).run(list(reversed(ARTICLES)))  # order does not matter
+    assert again == first.__class__(**{**first.__dict__, "model_calls": 0})
+
+    resolved: list[int] = []
+    real = enrich.resolve_archive
+    monkeypatch.setattr(enrich, "resolve_archive", lambda *a, **k: (resolved.append(1), real(*a, **k))[1])
+    tagged = [dataclasses.replace(ARTICLES[0], tags=("diplomacy",)), *ARTICLES[1:]]
+    with_tag = Enricher(config).run(tagged)
+    assert resolved == [1] and "diplomacy" in with_tag.topics["a.md"]
+    rule = TagsConfig(topics={"Syria": TopicRule(phrases=("Damascus",))})
+    ruled = Enricher(config.with_changes(tags=rule)).run(tagged)
+    assert resolved == [1, 1] and ruled.topics["b.md"] == ("syria",)
+    edited = [dataclasses.replace(ARTICLES[2], text=ARTICLES[2].text + " Ankara agreed.",
+                                  body=ARTICLES[2].body + " Ankara agreed."), *ARTICLES[:2]]
+    Enricher(config).run(edited)
+    assert resolved == [1, 1, 1]
