@@ -232,7 +232,9 @@ def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: 
     """
     key = hashlib.sha256(str(writer.output.resolve()).encode()).hexdigest()[:16]
     store = links.SummaryStore(config.cache_path / "links" / f"{key}.pickle")
-    stored = store.load()
+    # The last check's summaries serve pages this build did not render; a full build has none.
+    kept = any(rel.endswith(".html") and rel not in fresh and not rel.startswith("pagefind/") for rel in writer.records)
+    stored = store.load() if kept else {}
     summaries: dict[str, links.Summary] = {}
     known: dict[str, frozenset[str]] = {}
     for rel, record in writer.records.items():

@@ -303,3 +303,46 @@ def test_phrase_candidates_equal_a_plain_scan(pieces: list[tuple[str, str]], noi
 
     text = "".join(w + g for w, g in pieces) + noise
     assert dict(_candidates(text)) == _phrase_candidates_by_scan(text)
+
+
+def _resolve_by_urlsplit(href: str, page_dir: str, base_path: str, files: set[str]):
+    """links._resolve as first written: every href through urlsplit and unquote."""
+    import posixpath
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(href)
+    fragment = unquote(parts.fragment) if parts.fragment else ""
+    if parts.scheme or parts.netloc or href.startswith(("mailto:", "tel:", "data:")):
+        if parts.scheme.lower() == "javascript":
+            return None, "javascript: links are not allowed", ""
+        return None, None, ""
+    path = unquote(parts.path)
+    if not path:
+        return "", None, fragment
+    if path.startswith("/"):
+        if not path.startswith(base_path):
+            return None, f"it is outside the site's base path {base_path}", ""
+        target = path[len(base_path):]
+    else:
+        target = posixpath.normpath(posixpath.join(page_dir, path))
+        if target == ".":
+            target = ""
+    if target.startswith("../") or target == "..":
+        return None, "it points above the site's root", ""
+    if target == "" or target.endswith("/"):
+        target = target + "index.html"
+    elif target not in files and target + "/index.html" in files:
+        target = target + "/index.html"
+    if target not in files:
+        return None, f"no such file ({target}) in the site", ""
+    return target, None, fragment
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab/.#?:%2F é-_~'()=&@\t", max_size=24), st.sampled_from(["", "people", "a/b"]))
+def test_resolving_an_href_equals_urlsplit(href: str, page_dir: str) -> None:
+    from briefing import links
+
+    files = {"index.html", "people/index.html", "a/b/index.html", "a/index.html", "ab", "a/b/ab/index.html"}
+    for base in ("/", "/site/"):
+        assert links._resolve(href, page_dir, base, files) == _resolve_by_urlsplit(href, page_dir, base, files)
