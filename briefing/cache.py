@@ -134,30 +134,34 @@ class LocalStore:
 
 
 class ResultStore:
-    """The last whole-archive result (resolution and tags) and the digest of its inputs, one
-    sealed pickle per salt: a build whose articles and settings are those of the last one (a
+    """The last whole-archive result (resolution and tags), named by the digest of its inputs,
+    one sealed pickle per salt: a build whose articles and settings are those of the last one (a
     template, config or style change, or a rebuild after the output was deleted) loads it
-    instead of resolving the archive again."""
+    instead of resolving the archive again. Another build finds no file of its name: a miss
+    costs nothing to find out."""
 
     def __init__(self, folder: Path, salt: str):
         self.folder = Path(folder)
-        self.path = self.folder / f"result-{salt[:24]}.pickle"
+        self.salt = salt[:24]
+
+    def _path(self, inputs: str) -> Path:
+        return self.folder / f"result-{self.salt}-{inputs[:32]}.pickle"
 
     def load(self, inputs: str) -> Any | None:
-        data = sealed.load(self.path)  # missing, corrupt or foreign: a miss
+        data = sealed.load(self._path(inputs))  # missing, corrupt or foreign: a miss
         if isinstance(data, dict) and data.get("inputs") == inputs:
             return data.get("result")
         return None
 
     def save(self, inputs: str, result: Any) -> None:
+        path = self._path(inputs)
         try:
-            sealed.dump({"inputs": inputs, "result": result}, self.path)
+            sealed.dump({"inputs": inputs, "result": result}, path)
         except OSError:
             return
         for old in self.folder.glob("result-*.pickle"):
-            if old != self.path:
+            if old != path:
                 try:
                     old.unlink()
                 except OSError:
                     pass
-
