@@ -611,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
                     "2000 and below, else 1)")
     ap.add_argument("--pelican-timeout", type=float, default=900)
     ap.add_argument("--markdown", default=None, help="also write the table to this file")
+    ap.add_argument("--work", default=None, help="build the projects in this folder (default: the system's "
+                    "temporary folder); /dev/shm (memory) takes the disk out of the comparison")
     args = ap.parse_args(argv)
     args.raw_sizes = {int(x) for x in args.raw_sizes.split(",") if x}
     args.hugo_runs = sizes_map(args.hugo_runs)
@@ -623,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     raw_path = RESULTS / f"build-{stamp}.json"
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="briefing-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="briefing-bench-", dir=args.work) as tmp:
         code = snapshot_code(Path(tmp))
 
         def save() -> list[dict[str, Any]]:
