@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -194,3 +195,80 @@ def test_page_contexts_are_made_by_the_render_workers(tmp_path: Path, monkeypatc
     assert result.rendered == result.pages
     assert kinds == {"entity", "article"}
     assert str(os.getpid()) not in pids and pids
+
+
+def _site_files(site: Path) -> dict[str, str]:
+    """The site's files and their digests, without the manifest (it names the project's paths)."""
+    return {rel: digest for rel, digest in tree_digest(site).items() if not rel.startswith(".briefing")}
+
+
+def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """After each of a run of random edits (new sentences naming entities, a new title, an added
+    and then removed article, a changed tag), the incremental build, with its caches, spare site,
+    stored whole-archive result and page contexts made in workers, writes the same site as a
+    fresh build of the same files with empty caches."""
+    import random
+
+    monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)  # pages made in forked workers
+    project = sample_copy(tmp_path / "p")
+    build(load(project), jobs=2)
+    rng = random.Random(20261125)
+    added = project / "content" / "2025" / "2025-11-20-new-briefing.md"
+    sentences = ["Officials in Baghdad said Mohammed Shia al-Sudani would meet envoys of the United Nations.",
+                 "The Syrian Democratic Forces said talks with Damascus had stalled.",
+                 "Fighters of the Islamic State attacked a checkpoint near Kirkuk."]
+
+    def articles() -> list[Path]:  # the published ones: an edited draft changes nothing
+        return sorted(p for p in (project / "content").rglob("*.md")
+                      if not re.search(r"(?m)^draft: true$", p.read_text(encoding="utf-8")))
+
+    def append_sentence() -> str:
+        path = rng.choice(articles())
+        path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + f"\n\n{rng.choice(sentences)}\n",
+                        encoding="utf-8")
+        return f"sentence in {path.name}"
+
+    def retitle() -> str:
+        path = rng.choice(articles())
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"(?m)^title: .*$", f'title: "Revised: {rng.randint(0, 10**6)}"', text, count=1),
+                        encoding="utf-8")
+        return f"title of {path.name}"
+
+    def add_or_remove() -> str:
+        if added.exists():
+            added.unlink()
+            return "removed the new article"
+        added.parent.mkdir(parents=True, exist_ok=True)
+        added.write_text('---\ntitle: "A new briefing on Baghdad"\ndate: 2025-11-20\ntags: [iraq]\n---\n\n'
+                         + " ".join(rng.sample(sentences, 2)) + "\n", encoding="utf-8")
+        return "added an article"
+
+    def retag() -> str:
+        path = rng.choice(articles())
+        text = path.read_text(encoding="utf-8")
+        extra = f"extra-{rng.randint(0, 3)}"
+        if re.search(r"(?m)^tags: \[", text):
+            changed = re.sub(r"(?m)^tags: \[", f"tags: [{extra}, ", text, count=1)
+        else:  # no tags yet, or a block list: a flow list of one after the title
+            changed = re.sub(r"(?m)^(title: .*)$", rf"\1\ntags: [{extra}]", text, count=1)
+            if re.search(r"(?m)^tags:", text):
+                changed = re.sub(r"(?m)^tags:\n", f"tags:\n  - {extra}\n", text, count=1)
+        assert changed != text
+        path.write_text(changed, encoding="utf-8")
+        return f"tags of {path.name}"
+
+    edits = [append_sentence, retitle, add_or_remove, retag]
+    for step in range(6):
+        what = (edits[step % len(edits)] if step < len(edits) else rng.choice(edits))()
+        incremental = build(load(project), jobs=2)
+        fresh_project = tmp_path / f"fresh-{step}"
+        fresh_project.mkdir()
+        shutil.copytree(project / "content", fresh_project / "content")
+        for name in ("config.yaml", "entities.yaml"):
+            if (project / name).exists():
+                shutil.copy2(project / name, fresh_project / name)
+        fresh = build(load(fresh_project), jobs=2)
+        assert 0 < incremental.rendered < fresh.rendered, what  # the edit showed, and cost less than a full build
+        assert _site_files(project / "site") == _site_files(fresh_project / "site"), what
+        shutil.rmtree(fresh_project)
