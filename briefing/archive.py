@@ -9,10 +9,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .config import Config
+from .depends import Cells, TrackedDict, TrackedSet, TrackedTuple, at_most
 from .model import Article, Enrichment, Entity, Mention, Topic
 
 
@@ -80,29 +81,49 @@ def build(articles: Sequence[Article], enrichment: Enrichment, config: Config) -
         key for key, srcs in topic_sources.items()
         if key in enrichment.topic_table and len(srcs) >= config.tags.min_articles
     )
+    # Tracked: a page context's lookups in them are seen by depends.py (see `cells`).
     return Archive(
-        entries=entries,
-        by_source=by_source,
-        entities=dict(sorted(enrichment.entities.items())),
-        entity_sources={k: tuple(v) for k, v in sorted(entity_sources.items())},
-        paged_entities=paged_entities,
-        topics=dict(sorted(enrichment.topic_table.items())),
-        topic_sources={k: tuple(v) for k, v in sorted(topic_sources.items())},
-        paged_topics=paged_topics,
-        redirects=dict(sorted(enrichment.redirects.items())),
+        entries=TrackedTuple("entries", entries),
+        by_source=TrackedDict("by_source", by_source),
+        entities=TrackedDict("entities", sorted(enrichment.entities.items())),
+        entity_sources=TrackedDict("entity_sources", ((k, tuple(v)) for k, v in sorted(entity_sources.items()))),
+        paged_entities=TrackedSet("paged_entities", paged_entities),
+        topics=TrackedDict("topics", sorted(enrichment.topic_table.items())),
+        topic_sources=TrackedDict("topic_sources", ((k, tuple(v)) for k, v in sorted(topic_sources.items()))),
+        paged_topics=TrackedSet("paged_topics", paged_topics),
+        redirects=TrackedDict("redirects", sorted(enrichment.redirects.items())),
     )
 
 
+def cells(archive: Archive) -> Cells:
+    """The digests of the archive's cells (see depends.py): what a page context can read."""
+    def entry(e: Entry) -> tuple:
+        # The article is the parse of its bytes (settings and code are in the site-wide digest).
+        return (e.article.source, e.article.content_hash, e.url, e.topics,
+                tuple((m.start, m.end, m.text, m.kind, m.entity) for m in e.mentions))
+
+    def entity(e: Entity) -> tuple:
+        return (e.key, e.name, e.kind, e.aliases, e.description, e.links)
+
+    def topic(t: Topic) -> tuple:
+        return (t.key, t.name, t.origin)
+
+    names = ("entries", "by_source", "entities", "entity_sources", "paged_entities", "topics", "topic_sources",
+             "paged_topics", "redirects")
+    return Cells({name: getattr(archive, name) for name in names},
+                 {"entries": entry, "by_source": entry, "entities": entity, "topics": topic})
+
+
 def co_mentions(archive: Archive, key: str, limit: int = 12,
-                paged_in: Mapping[str, frozenset[str]] | None = None) -> list[tuple[str, int]]:
+                paged_in: Callable[[str], frozenset[str]] | None = None) -> list[tuple[str, int]]:
     """Entities (with pages) most often mentioned in the same articles as `key`.
 
-    `paged_in` (source -> the paged entities it mentions, see `paged_mentions`) saves
-    recomputing those sets when this is asked for every entity.
+    `paged_in(source)` (the paged entities an article mentions, see `paged_mentions`, memoised)
+    saves recomputing those sets when this is asked for every entity.
     """
     counts: Counter[str] = Counter()
     for source in archive.entity_sources.get(key, ()):
-        found = paged_in[source] if paged_in is not None else paged_mentions(archive, source)
+        found = paged_in(source) if paged_in is not None else paged_mentions(archive, source)
         counts.update(found)
     counts.pop(key, None)
     return heapq.nsmallest(limit, counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -123,15 +144,15 @@ def related_articles(archive: Archive, source: str, limit: int = 5) -> list[str]
     entry = archive.by_source[source]
     # In the order of the article (not of a set): float sums must not depend on hash order.
     for key in dict.fromkeys(m.entity for m in entry.mentions):
-        sources = archive.entity_sources.get(key, ())
-        if len(sources) < 2 or len(sources) > common:
+        sources = at_most(archive.entity_sources, key, common)
+        if sources is None or len(sources) < 2:
             continue
         weight = math.log(n / len(sources)) + 1.0
         for other in sources:
             scores[other] += weight
     for key in dict.fromkeys(entry.topics):
-        sources = archive.topic_sources.get(key, ())
-        if 2 <= len(sources) <= common:
+        sources = at_most(archive.topic_sources, key, common)
+        if sources is not None and len(sources) >= 2:
             weight = 0.5 * (math.log(n / len(sources)) + 1.0)
             for other in sources:
                 scores[other] += weight

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import archive as archive_stage
-from . import links, pages, parse_cache, search, sources
+from . import depends, links, pages, parse_cache, search, sources
 from .cache import code_digest
 from .config import Config
 from .errors import BriefingError, BuildLockedError, ContentError, OutputError, Problem
@@ -115,7 +115,12 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
                         ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
             renderer = Renderer(config, asset_versions=versions)
             writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
-            records, rendered, summaries = render_pages(planned, renderer, writer, jobs)
+            page_inputs = depends.PageInputs(config.cache_path / "pages" / f"{_output_key(output)}.pickle",
+                                             _shared_digest(config, renderer)).load()
+            cells = archive_stage.cells(archive)
+            changed = page_inputs.changed_cells(cells) if writer.previous is not None else set()
+            records, rendered, summaries, reads, made_nodes = render_pages(planned, renderer, writer, jobs,
+                                                                           page_inputs, changed)
             writer.add(records)
             result.rendered = rendered
             clock.lap("render", f"{rendered} rendered, {len(planned) - rendered} unchanged")
@@ -130,6 +135,11 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
                 clock.lap("links", "every internal link and anchor resolves")
             result.written = writer.rewritten
             writer.commit(inputs, drafts=drafts)
+            for page, got in reads:
+                page_inputs.keep(page.path, writer.records[page.path].fingerprint, page.plan_key, got)
+            for cell, got in made_nodes.items():
+                page_inputs.keep_node(cell, got)
+            page_inputs.save(cells, (p.path for p in planned if p.plan_key))
             clock.lap("write", f"{result.written} files written, {len(writer.records) - result.written} kept")
             result.preview = Preview(archive, renderer, asset_urls)
         except BaseException:
@@ -156,71 +166,118 @@ def _same_url(articles: list[Article]) -> list[Problem]:
     return problems
 
 
-def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter,
-                 jobs: int) -> tuple[list[Written], int, dict[str, links.Summary]]:
+def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter, jobs: int,
+                 page_inputs: depends.PageInputs | None = None, changed: set[int] | None = None,
+                 ) -> tuple[list[Written], int, dict[str, links.Summary], list[tuple[pages.Page, set]], dict]:
     """Make each page's context and fingerprint; render the pages whose fingerprint changed and
     link the rest from the previous build.
 
-    With several jobs and enough pages, forked workers do all of it, each for a run of pages,
-    writing straight into the staging folder: they share the archive the contexts are made from,
-    and only file records and link summaries come back. Returns the files, how many pages were
-    rendered, and the link summary of each rendered HTML page.
+    A page whose context is made here (it has a plan key) and none of whose inputs changed since
+    the last build (`page_inputs`, `changed`: see depends.py) keeps its file without its context
+    being made at all.
+
+    With several jobs and enough pages to make, forked workers do all of it, each for a run of
+    pages, writing straight into the staging folder: they share the archive the contexts are made
+    from, and only file records, link summaries and the cells each context read come back.
+    Returns the files, how many pages were rendered, the link summary of each rendered HTML page,
+    the cells read by each page whose context was made, and by each node made (depends.node).
     """
-    if jobs > 1 and len(planned) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
-        done = _in_workers(planned, renderer, writer, jobs)
+    records: list[Written | None] = [None] * len(planned)
+    todo: list[int] = []
+    for i, page in enumerate(planned):
+        kept = _kept(page, writer, page_inputs, changed)
+        if kept is not None:
+            records[i] = kept
+        else:
+            todo.append(i)
+    depends.made_nodes()  # start afresh
+    if jobs > 1 and len(todo) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
+        done, nodes = _in_workers(planned, todo, renderer, writer, jobs)
     else:
-        done = [_page_done(page, renderer, writer) for page in planned]
-    records: list[Written] = []
+        done = [_page_done(planned[i], renderer, writer) for i in todo]
+        nodes = depends.made_nodes()
     summaries = {}
+    reads = []
     rendered = 0
-    for record, summary, was_rendered in done:
-        records.append(record)
+    for i, (record, summary, was_rendered, got) in zip(todo, done, strict=True):
+        records[i] = record
         rendered += was_rendered
         if summary is not None:
             summaries[record.path] = summary
-    return records, rendered, summaries
+        if got is not None:
+            reads.append((planned[i], got))
+    return records, rendered, summaries, reads, nodes  # type: ignore[return-value]
+
+
+def _kept(page: pages.Page, writer: SiteWriter, page_inputs: depends.PageInputs | None,
+          changed: set[int] | None) -> Written | None:
+    """The last build's file of a page whose context cannot have changed; None otherwise."""
+    if not page.plan_key or page_inputs is None or changed is None or writer.previous is None:
+        return None
+    fingerprint = writer.previous.pages.get(page.path)
+    if not page_inputs.unchanged(page.path, page.plan_key, fingerprint, changed):
+        return None
+    return writer.unchanged_page(page.path, fingerprint)  # type: ignore[arg-type]
 
 
 def _page_done(page: pages.Page, renderer: Renderer,
-               writer: SiteWriter) -> tuple[Written, links.Summary | None, bool]:
+               writer: SiteWriter) -> tuple[Written, links.Summary | None, bool, set | None]:
+    reads = None
+    if page.plan_key:
+        page.__dict__["context"], reads = depends.made_by(page.made)  # type: ignore[arg-type]
     fp = renderer.fingerprint(page)
     kept = writer.unchanged_page(page.path, fp)
     if kept is not None:
-        return kept, None, False
+        return kept, None, False, reads
     data = renderer.render(page)
     summary = links.summarize(data.decode("utf-8")) if page.path.endswith(".html") else None
-    return writer.put(page.path, data, fp), summary, True
+    return writer.put(page.path, data, fp), summary, True, reads
 
 
 _WORK: tuple | None = None
 
 
-def _pages_chunk(bounds: tuple[int, int]) -> list[tuple[Written, links.Summary | None, bool]]:
+def _pages_chunk(bounds: tuple[int, int]) -> tuple[list[tuple[Written, links.Summary | None, bool, set | None]],
+                                                   dict]:
     assert _WORK is not None
-    planned, renderer, writer = _WORK
+    planned, todo, renderer, writer = _WORK
     out = []
-    for page in planned[bounds[0]:bounds[1]]:
+    for i in todo[bounds[0]:bounds[1]]:
+        page = planned[i]
         out.append(_page_done(page, renderer, writer))
         page.__dict__.pop("context", None)  # made here, needed no more: keep the worker small
-    return out
+    return out, depends.made_nodes()
 
 
-def _in_workers(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter,
-                jobs: int) -> list[tuple[Written, links.Summary | None, bool]]:
+def _in_workers(planned: Sequence[pages.Page], todo: list[int], renderer: Renderer, writer: SiteWriter,
+                jobs: int) -> tuple[list[tuple[Written, links.Summary | None, bool, set | None]], dict]:
     global _WORK
-    _WORK = (planned, renderer, writer)
+    _WORK = (planned, todo, renderer, writer)
     try:
-        step = max(50, len(planned) // (jobs * 16))
-        chunks = [(i, min(i + step, len(planned))) for i in range(0, len(planned), step)]
+        step = max(50, len(todo) // (jobs * 16))
+        chunks = [(i, min(i + step, len(todo))) for i in range(0, len(todo), step)]
         # Workers die with the build: a killed build must not leave them writing into a staging
         # folder the next build has removed.
         with forked_pool(jobs) as pool:
-            out: list[tuple[Written, links.Summary | None, bool]] = []
-            for part in pool.imap(_pages_chunk, chunks):
+            out: list[tuple[Written, links.Summary | None, bool, set | None]] = []
+            nodes: dict = {}
+            for part, made in pool.imap(_pages_chunk, chunks):
                 out += part
-            return out
+                nodes.update(made)
+            return out, nodes
     finally:
         _WORK = None
+
+
+def _output_key(output: Path) -> str:
+    """Names this output folder's files in the cache folder."""
+    return hashlib.sha256(str(output.resolve()).encode()).hexdigest()[:16]
+
+
+def _shared_digest(config: Config, renderer: Renderer) -> str:
+    """What every page's output depends on besides its context: templates, settings, our code."""
+    placeless = dataclasses.replace(config, root=Path("/"), output_dir="-")
+    return hashlib.sha256(f"{renderer.templates_digest}\0{placeless!r}\0{code_digest()}".encode()).hexdigest()
 
 
 def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: Config) -> list[links.Broken]:
@@ -230,8 +287,7 @@ def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: 
     files it links to, come from the last successful check (cache folder), and it is checked
     again only when one of those files is gone or its ids changed. Other HTML files are read.
     """
-    key = hashlib.sha256(str(writer.output.resolve()).encode()).hexdigest()[:16]
-    store = links.SummaryStore(config.cache_path / "links" / f"{key}.pickle")
+    store = links.SummaryStore(config.cache_path / "links" / f"{_output_key(writer.output)}.pickle")
     # The last check's summaries serve pages this build did not render; a full build has none.
     kept = any(rel.endswith(".html") and rel not in fresh and not rel.startswith("pagefind/") for rel in writer.records)
     stored = store.load() if kept else {}

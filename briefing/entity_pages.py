@@ -13,8 +13,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import markdown
-from .archive import Archive, Entry, co_mentions, paged_mentions
+from . import depends, markdown
+from .archive import Archive, co_mentions, paged_mentions
 from .config import Config
 from .model import KIND_LABELS, KIND_NAMES, KIND_SECTIONS, Entity
 
@@ -28,13 +28,14 @@ def _entity_url(kind: str, key: str) -> str:
     return f"{KIND_SECTIONS[kind]}/{key.split('/', 1)[1]}/"
 
 
-def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) -> list:
-    """Entity, topic and index pages. `linked`: each article's woven mention spans (for anchors)."""
-    from .pages import Page, card, once, page_path, page_url, paginate
+def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[Any]]) -> list:
+    """Entity, topic and index pages. `spans_of(source)`: an article's woven mention spans (for anchors)."""
+    from .pages import Page, card, page_path, page_url, paginate
 
-    cards = _Cards(archive, card)
-    paged_in = {e.source: paged_mentions(archive, e.source) for e in archive.entries}
-    first_spans = {source: _first_spans(spans) for source, spans in linked.items()}
+    # Made by whichever process renders a page that needs them (see pages.Page), once per process.
+    cards = depends.memo(lambda source: card(archive.by_source[source]))
+    paged_in = depends.memo(lambda source: paged_mentions(archive, source))
+    first_spans = depends.memo(lambda source: _first_spans(spans_of(source)))
     pages: list[Page] = []
     by_kind: dict[str, list[Entity]] = defaultdict(list)
     for key in sorted(archive.paged_entities):
@@ -53,11 +54,13 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
         for entity in entities:
             sources = archive.entity_sources[entity.key]
             base = entity_url(entity)
-            shared = once(_entity_context(archive, config, entity, cards, paged_in, first_spans))
+            shared = depends.node(("entity", entity.key),
+                                  _entity_context(archive, config, entity.key, cards, paged_in, first_spans))
             total = len(paginate(sources, config.paginate))
             for n in range(1, total + 1):
                 url = page_url(base, n)
-                pages.append(Page(page_path(url), url, "entity.html", _entity_page(shared, n, total, base)))
+                pages.append(Page(page_path(url), url, "entity.html", _entity_page(shared, n, total, base),
+                                  plan_key=depends.digest(("entity", entity.key, n, total))))
 
     # Topics.
     topic_rows = []
@@ -66,11 +69,12 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
         sources = archive.topic_sources[key]
         base = f"topics/{key}/"
         topic_rows.append({"name": topic.name, "url": base, "count": len(sources), "letter": _letter(topic.name)})
-        topic_context = once(_topic_context(archive, config, topic, sources, cards, paged_in))
+        topic_context = depends.node(("topic", key), _topic_context(archive, config, key, cards, paged_in))
         total = len(paginate(sources, config.paginate))
         for n in range(1, total + 1):
             url = page_url(base, n)
-            pages.append(Page(page_path(url), url, "topic.html", _topic_page(topic_context, n, total, base)))
+            pages.append(Page(page_path(url), url, "topic.html", _topic_page(topic_context, n, total, base),
+                              plan_key=depends.digest(("topic", key, n, total))))
     topic_rows.sort(key=lambda r: (r["name"].lower(), r["url"]))
     pages.append(Page("topics/index.html", "topics/", "kind_index.html", {
         "title": "Topics", "kind": "topic", "description": f"{len(topic_rows)} topics.",
@@ -92,12 +96,16 @@ def plan(archive: Archive, config: Config, linked: Mapping[str, Sequence[Any]]) 
 
 # Contexts are made by whichever process renders the page (see pages.Page): each function below
 # returns the function that makes one. What an entity's or topic's pages share is made once.
+# Everything they take from the archive is looked up inside, so that depends.py sees it read.
+
+Memo = Callable[[str], Any]
 
 
-def _entity_context(archive: Archive, config: Config, entity: Entity, cards: _Cards,
-                    paged_in: Mapping[str, Any], first_spans: Mapping[str, Any]) -> Callable[[], dict[str, Any]]:
+def _entity_context(archive: Archive, config: Config, key: str, cards: Memo,
+                    paged_in: Memo, first_spans: Memo) -> Callable[[], dict[str, Any]]:
     def make() -> dict[str, Any]:
-        sources = archive.entity_sources[entity.key]
+        entity = archive.entities[key]
+        sources = archive.entity_sources[key]
         kind = entity.kind
         base = entity_url(entity)
         dates = [archive.by_source[s].article.date for s in sources]
@@ -117,7 +125,7 @@ def _entity_context(archive: Archive, config: Config, entity: Entity, cards: _Ca
                        for t, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
             "feed": base + "feed.xml",
         }
-        items = [_mention_item(archive, s, entity, first_spans[s], cards) for s in sources]
+        items = [_mention_item(archive, s, entity, first_spans(s), cards) for s in sources]
         return {"common": common, "items": items, "per_page": config.paginate}
     return make
 
@@ -137,15 +145,17 @@ def _entity_page(shared: Callable[[], dict[str, Any]], n: int, total: int, base:
     return make
 
 
-def _topic_context(archive: Archive, config: Config, topic: Any, sources: Sequence[str], cards: _Cards,
-                   paged_in: Mapping[str, Any]) -> Callable[[], dict[str, Any]]:
+def _topic_context(archive: Archive, config: Config, key: str, cards: Memo,
+                   paged_in: Memo) -> Callable[[], dict[str, Any]]:
     def make() -> dict[str, Any]:
-        entity_counts = Counter(m for s in sources for m in paged_in[s])
+        topic = archive.topics[key]
+        sources = archive.topic_sources[key]
+        entity_counts = Counter(m for s in sources for m in paged_in(s))
         top = [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,
                 "kind": archive.entities[k].kind}
                for k, c in sorted(entity_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:15]]
         return {"name": topic.name, "origin": topic.origin, "count": len(sources), "top": top,
-                "cards": [cards.get(s) for s in sources], "per_page": config.paginate}
+                "cards": [cards(s) for s in sources], "per_page": config.paginate}
     return make
 
 
@@ -169,21 +179,6 @@ def _letter(name: str) -> str:
     return first if first.isascii() and first.isalpha() else "#"
 
 
-class _Cards:
-    """`pages.card` of each article, made once: an article is listed on many pages."""
-
-    def __init__(self, archive: Archive, card: Callable[[Entry], dict[str, Any]]):
-        self.archive = archive
-        self.card = card
-        self.made: dict[str, dict[str, Any]] = {}
-
-    def get(self, source: str) -> dict[str, Any]:
-        found = self.made.get(source)
-        if found is None:
-            found = self.made[source] = self.card(self.archive.by_source[source])
-        return found
-
-
 def _first_spans(spans: Sequence[Any]) -> dict[str, Any]:
     """href -> the first of an article's woven spans that links to it."""
     by_href: dict[str, Any] = {}
@@ -193,7 +188,7 @@ def _first_spans(spans: Sequence[Any]) -> dict[str, Any]:
 
 
 def _mention_item(archive: Archive, source: str, entity: Entity, first_spans: Mapping[str, Any],
-                  cards: _Cards) -> dict[str, Any]:
+                  cards: Memo) -> dict[str, Any]:
     """An article on an entity page: its first linked mention in its sentence, with its anchor.
 
     When no mention could be linked (only in the headline, a heading or a link), the snippet
@@ -210,7 +205,7 @@ def _mention_item(archive: Archive, source: str, entity: Entity, first_spans: Ma
         mention = next(m for m in entry.mentions if m.entity == entity.key)
         start, end, anchor = mention.start, mention.end, ""
     before, hit, after = snippet(text, start, end)
-    return dict(cards.get(source), before=before, hit=hit, after=after, anchor=anchor)
+    return dict(cards(source), before=before, hit=hit, after=after, anchor=anchor)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+|\n")

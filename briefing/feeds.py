@@ -8,6 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from . import depends
 from .archive import Archive, Entry
 from .config import Config
 from .model import KIND_SECTIONS
@@ -37,16 +38,15 @@ def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
         "updated": archive.entries[0].article.date.isoformat() if archive.entries else "1970-01-01T00:00:00+00:00",
     }, in_sitemap=False)]
     for key in sorted(archive.paged_entities):
-        entity = archive.entities[key]
-        base = entity_url(entity)
+        base = entity_url(archive.entities[key])
         feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml",
-                          _term_feed(archive, config, entity.name, base, archive.entity_sources[key]),
-                          in_sitemap=False))
+                          _term_feed(archive, config, "entity", key, base), in_sitemap=False,
+                          plan_key=depends.digest(("entity feed", key))))
     for key in sorted(archive.paged_topics):
         base = f"topics/{key}/"
         feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml",
-                          _term_feed(archive, config, archive.topics[key].name, base, archive.topic_sources[key]),
-                          in_sitemap=False))
+                          _term_feed(archive, config, "topic", key, base), in_sitemap=False,
+                          plan_key=depends.digest(("topic feed", key))))
     redirects = [(f"{KIND_SECTIONS[old.split('/')[0]]}/{old.split('/', 1)[1]}/", entity_url(archive.entities[new]))
                  for old, new in archive.redirects.items()
                  if new in archive.paged_entities and old != new and old.split("/")[0] in KIND_SECTIONS]
@@ -54,13 +54,18 @@ def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
     return feeds
 
 
-def _term_feed(archive: Archive, config: Config, name: str, base: str,
-               sources: Sequence[str]) -> Callable[[], dict[str, Any]]:
-    """The context of an entity's or topic's feed, made when it is rendered."""
-    return lambda: {
-        "title": f"{name} — {config.title}", "self": base + "feed.xml", "alternate": base,
-        "entries": _feed_entries(archive, sources),
-        "updated": archive.by_source[sources[0]].article.date.isoformat()}
+def _term_feed(archive: Archive, config: Config, of: str, key: str, base: str) -> Callable[[], dict[str, Any]]:
+    """The context of an entity's or topic's feed, made when it is rendered (and its reads seen
+    by depends.py)."""
+    def make() -> dict[str, Any]:
+        if of == "entity":
+            name, sources = archive.entities[key].name, archive.entity_sources[key]
+        else:
+            name, sources = archive.topics[key].name, archive.topic_sources[key]
+        return {"title": f"{name} — {config.title}", "self": base + "feed.xml", "alternate": base,
+                "entries": _feed_entries(archive, sources),
+                "updated": archive.by_source[sources[0]].article.date.isoformat()}
+    return make
 
 
 def sitemap(pages: Sequence[Any], config: Config) -> list:

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import entity_pages, feeds
+from . import depends, entity_pages, feeds
 from .archive import Archive, Entry, related_articles
 from .config import Config
 from .errors import ContentError, Problem
@@ -45,21 +45,14 @@ class Page:
     made: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict)
     in_sitemap: bool = True
     source: str = ""  # the content file an article page is of
+    # For a context made later (`made` a function): a digest of what the planner captured for it
+    # (page number, neighbours...). With the cells the context reads it decides whether the
+    # context can have changed (see depends.py). Empty for a context made here.
+    plan_key: bytes = b""
 
     @cached_property
     def context(self) -> Mapping[str, Any]:
         return self.made() if callable(self.made) else self.made
-
-
-def once(make: Callable[[], Any]) -> Callable[[], Any]:
-    """`make`, called at most once (the part of a context that several pages share)."""
-    done: list[Any] = []
-
-    def get() -> Any:
-        if not done:
-            done.append(make())
-        return done[0]
-    return get
 
 
 def page_path(url: str) -> str:
@@ -98,11 +91,12 @@ def plan(archive: Archive, config: Config, asset_urls: Mapping[str, str] | None 
     """Every page of the site. Raises ContentError for URL collisions and broken local links."""
     problems: list[Problem] = []
     pages: list[Page] = []
-    linked = {e.source: mention_links(e, archive, config) for e in archive.entries}
+    # Made by whichever process renders a page that needs them, once per process.
+    linked = depends.memo(lambda source: mention_links(archive.by_source[source], archive, config))
     pages += _article_pages(archive, config, linked, asset_urls or {}, problems)
     pages += _home_pages(archive, config)
     pages += _archive_pages(archive, config)
-    pages += entity_pages.plan(archive, config, {s: spans for s, (spans, _) in linked.items()})
+    pages += entity_pages.plan(archive, config, lambda source: linked(source)[0])
     pages += feeds.plan(archive, config, pages)
     pages.append(Page("404.html", "404.html", "404.html", {"title": "Page not found"}, in_sitemap=False))
     if config.search.enabled:
@@ -133,26 +127,35 @@ def _collisions(pages: list[Page], archive: Archive) -> list[Problem]:
 # --- articles ------------------------------------------------------------------------------
 
 
-def _article_pages(archive: Archive, config: Config, linked: Mapping[str, tuple[tuple[LinkedSpan, ...], list]],
+Linked = Callable[[str], tuple[tuple[LinkedSpan, ...], list]]
+
+
+def _article_pages(archive: Archive, config: Config, linked: Linked,
                    asset_urls: Mapping[str, str], problems: list[Problem]) -> list[Page]:
     url_of_source = {e.source: e.url for e in archive.entries}
-    return [article_page(archive, i, config, linked[entry.source], url_of_source, asset_urls, problems)
-            for i, entry in enumerate(archive.entries)]
+    return [article_page(archive, i, config, linked, url_of_source, asset_urls, problems)
+            for i in range(len(archive.entries))]
 
 
-def article_page(archive: Archive, index: int, config: Config, linked: tuple[tuple[LinkedSpan, ...], list],
+def article_page(archive: Archive, index: int, config: Config, linked: Linked,
                  url_of_source: Mapping[str, str], asset_urls: Mapping[str, str],
                  problems: list[Problem]) -> Page:
-    """The page of `archive.entries[index]` (the dev server also makes one alone, see quick.py)."""
+    """The page of `archive.entries[index]` (the dev server also makes one alone, see quick.py).
+
+    `linked(source)`: the article's woven mention spans and its side panel (`mention_links`).
+    """
     entries = archive.entries
-    entry = entries[index]
-    a = entry.article
-    newer = entries[index - 1] if index > 0 else None
-    older = entries[index + 1] if index + 1 < len(entries) else None
-    spans, panel = linked
-    links = _local_links(a, url_of_source, asset_urls, problems)  # now: a broken link fails the plan
+    source = entries[index].source
+    url = entries[index].url
+    newer = entries[index - 1].source if index > 0 else None
+    older = entries[index + 1].source if index + 1 < len(entries) else None
+    links = _local_links(entries[index].article, url_of_source, asset_urls, problems)  # a broken link fails the plan
 
     def context() -> dict[str, Any]:
+        # Everything from the archive is looked up here, so that depends.py sees it read.
+        entry = archive.by_source[source]
+        a = entry.article
+        spans, panel = linked(source)
         topics = [{"name": archive.topics[t].name,
                    "url": f"topics/{t}/" if t in archive.paged_topics else None}
                   for t in entry.topics if t in archive.topics]
@@ -165,12 +168,13 @@ def article_page(archive: Archive, index: int, config: Config, linked: tuple[tup
             "entities": panel,
             "topics": topics,
             "related": [card(archive.by_source[s]) for s in related_articles(archive, a.source)],
-            "newer": card(newer) if newer else None,
-            "older": card(older) if older else None,
+            "newer": card(archive.by_source[newer]) if newer else None,
+            "older": card(archive.by_source[older]) if older else None,
             "jsonld": feeds.article_jsonld(entry, archive, config),
             "search_filters": _search_filters(entry, archive),
         }
-    return Page(page_path(entry.url), entry.url, "article.html", context, source=a.source)
+    key = depends.digest(("article", source, newer, older, links))
+    return Page(page_path(url), url, "article.html", context, source=source, plan_key=key)
 
 
 def _article_fields(a: Article) -> dict[str, Any]:

@@ -72,7 +72,8 @@ def preview(config: Config, state: Preview, changes: Iterable[Path], enricher: o
     written = []
     for i, _ in edited:
         problems: list = []
-        page = pages.article_page(archive, i, config, pages.mention_links(archive.entries[i], archive, config),
+        page = pages.article_page(archive, i, config,
+                                  lambda source: pages.mention_links(archive.by_source[source], archive, config),
                                   url_of_source, state.asset_urls, problems)
         if problems:
             return None

@@ -202,16 +202,41 @@ def _site_files(site: Path) -> dict[str, str]:
     return {rel: digest for rel, digest in tree_digest(site).items() if not rel.startswith(".briefing")}
 
 
+def verify_skipped_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Check, in every build from now on, each page whose context the build did not make because
+    none of its inputs changed (depends.py): made now, its context must give the fingerprint of
+    the file the build kept. Returns a list that gets the number of pages checked per build."""
+    checked: list[int] = []
+    real = build_mod.render_pages
+
+    def render_pages(planned, renderer, writer, jobs, page_inputs=None, changed=None):  # noqa: ANN001, ANN202
+        out = real(planned, renderer, writer, jobs, page_inputs, changed)
+        made = {page.path for page, _ in out[3]}
+        n = 0
+        for page, record in zip(planned, out[0], strict=True):
+            if page.plan_key and page.path not in made:
+                again = dataclasses.replace(page)  # a new Page: its context is made afresh
+                assert renderer.fingerprint(again) == record.fingerprint, f"{page.path} was skipped but changed"
+                n += 1
+        checked.append(n)
+        return out
+
+    monkeypatch.setattr(build_mod, "render_pages", render_pages)
+    return checked
+
+
 def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """After each of a run of random edits (new sentences naming entities, a new title, an added
-    and then removed article, a changed tag), the incremental build, with its caches, spare site,
-    stored whole-archive result and page contexts made in workers, writes the same site as a
-    fresh build of the same files with empty caches."""
+    and then removed article, a changed tag, a new date, curated names and descriptions), the
+    incremental build, with its caches, spare site, stored whole-archive result, page contexts
+    made in workers and pages skipped for unchanged inputs (depends.py), writes the same site as
+    a fresh build of the same files with empty caches."""
     import random
 
     monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)  # pages made in forked workers
     project = sample_copy(tmp_path / "p")
     build(load(project), jobs=2)
+    checked = verify_skipped_pages(monkeypatch)
     rng = random.Random(20261125)
     added = project / "content" / "2025" / "2025-11-20-new-briefing.md"
     sentences = ["Officials in Baghdad said Mohammed Shia al-Sudani would meet envoys of the United Nations.",
@@ -258,8 +283,29 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
         path.write_text(changed, encoding="utf-8")
         return f"tags of {path.name}"
 
-    edits = [append_sentence, retitle, add_or_remove, retag]
-    for step in range(6):
+    def redate() -> str:  # moves the article among its neighbours, in lists and archives
+        path = rng.choice(articles())
+        text = path.read_text(encoding="utf-8")
+        day = f"20{rng.randint(14, 25)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
+        changed = re.sub(r"(?m)^date: .*$", f"date: {day}", text, count=1)
+        if changed == text:
+            changed = re.sub(r"(?m)^(title: .*)$", rf"\1\ndate: {day}", text, count=1)
+        path.write_text(changed, encoding="utf-8")
+        return f"date of {path.name}"
+
+    def curate() -> str:  # a description and a new alias: entity pages and every article naming it
+        path = project / "entities.yaml"
+        text = path.read_text(encoding="utf-8")
+        n = rng.randint(0, 10**6)
+        text = re.sub(r"aliases: \[al-Sudani, Sudani(, Sudani \d+)?\]", f"aliases: [al-Sudani, Sudani, Sudani {n}]",
+                      text, count=1)
+        text = text.replace('description: "Iraqi Kurdish politician', f'description: "Note {n}. Iraqi Kurdish politician')
+        assert text != path.read_text(encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
+        return "curation"
+
+    edits = [append_sentence, retitle, add_or_remove, retag, redate, curate]
+    for step in range(9):
         what = (edits[step % len(edits)] if step < len(edits) else rng.choice(edits))()
         incremental = build(load(project), jobs=2)
         fresh_project = tmp_path / f"fresh-{step}"
@@ -271,4 +317,54 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
         fresh = build(load(fresh_project), jobs=2)
         assert 0 < incremental.rendered < fresh.rendered, what  # the edit showed, and cost less than a full build
         assert _site_files(project / "site") == _site_files(fresh_project / "site"), what
+        shutil.rmtree(fresh_project)
+    assert sum(checked) > 0  # some pages were skipped, and each was checked
+
+
+def test_random_edits_skip_only_pages_whose_inputs_did_not_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """On an archive where most pages share nothing with an edited article (forty short articles,
+    each naming two of fifteen cities, organisations and people), many pages are skipped; each
+    skipped page, made anyway, gives the fingerprint of the file that was kept, and the site
+    equals a fresh build's."""
+    import random
+
+    rng = random.Random(7)
+    places = ["Paris", "Berlin", "Madrid", "Lisbon", "Vienna", "Oslo", "Dublin", "Prague", "Warsaw", "Athens"]
+    others = ["the United Nations", "NATO", "the World Bank", "Angela Merkel", "Emmanuel Macron"]
+    pool = places + others
+    project = tmp_path / "p"
+    (project / "content").mkdir(parents=True)
+    (project / "config.yaml").write_text('title: "Skips"\npaginate: 5\nentities: {min_articles: 1}\n', encoding="utf-8")
+
+    def body() -> str:
+        a, b = rng.sample(pool, 2)
+        return f"Officials in {a} said talks with {b} would resume next week."
+
+    def write(i: int, title: str, day: str, text: str) -> None:
+        (project / "content" / f"a{i:02d}.md").write_text(
+            f'---\ntitle: "{title}"\ndate: {day}\n---\n\n{text}\n', encoding="utf-8")
+
+    state = {i: [f"Briefing {i}", f"2024-{1 + i % 12:02d}-{1 + i % 27:02d}", body()] for i in range(40)}
+    for i, (title, day, text) in state.items():
+        write(i, title, day, text)
+    monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)
+    build(load(project), jobs=2)
+    checked = verify_skipped_pages(monkeypatch)
+    for step in range(8):
+        i = rng.randrange(40)
+        what = ("date", "sentence", "title")[step % 3]
+        if what == "date":
+            state[i][1] = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        elif what == "sentence":
+            state[i][2] += " " + body()
+        else:
+            state[i][0] = f"Briefing {i}, revised {step}"
+        write(i, *state[i])
+        incremental = build(load(project), jobs=2)
+        fresh_project = tmp_path / f"fresh-{step}"
+        shutil.copytree(project, fresh_project, ignore=shutil.ignore_patterns("site", ".site*", ".briefing-cache"))
+        fresh = build(load(fresh_project), jobs=2)
+        assert _site_files(project / "site") == _site_files(fresh_project / "site"), what
+        assert checked[-2] > fresh.pages / 3, what  # many pages were skipped (and checked)
+        assert incremental.rendered < fresh.rendered
         shutil.rmtree(fresh_project)

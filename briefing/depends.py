@@ -1,0 +1,409 @@
+"""What each page's context read from the archive, so that a rebuild makes only the contexts
+whose inputs changed.
+
+A page's context is made from the Archive through its mappings (`by_source`, `entities`,
+`entity_sources`, `paged_entities`, ...). In a build those mappings are *tracked*: while a
+page's context is being made (`made_by`), every key it looks up is noted as a *cell*, a
+(mapping name, key) pair. The build keeps, per page, the cells it read (`PageInputs`), and per
+cell a digest of its value. The next build digests the same cells in its own archive: a page
+none of whose cells changed, with the same plan key (what the planner captured for it, such as
+its page number), template and site-wide digest, would get the very same context, so its last
+fingerprint still holds and its file is kept without making the context at all.
+
+Iterating a whole mapping, or asking its length, reads the cell (name, ALL). Values a context
+computes from the archive and keeps for other pages (an article's card, its woven mention
+spans, the part an entity's pages share) are memoised together with the cells they read
+(`memo`), and every page that takes such a value from the memo records those cells too.
+
+A cell's digest covers everything a context can see through it; an Entry is digested by its
+article's content hash (the parse of those bytes, given the same settings and code, which the
+site-wide digest covers) and its mentions, topics and URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+from array import array
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from . import sealed
+
+ALL = None  # the key of a cell standing for a whole mapping (its iteration or length)
+STORE_VERSION = 1
+
+# The cells read so far by the context being made; None when nothing is recording.
+_reads: set[tuple[str, Any]] | None = None
+
+
+# Nodes made in this process: node cell -> the cells its value was made from (see `node`).
+_nodes: dict[tuple[str, Any], set[tuple[str, Any]]] = {}
+
+
+def made_by(make: Callable[[], Any], merge: bool = True) -> tuple[Any, set[tuple[str, Any]]]:
+    """make(), and the cells it read (also recorded for the caller's context, if `merge`)."""
+    global _reads
+    outer = _reads
+    _reads = inner = set()
+    try:
+        value = make()
+    finally:
+        _reads = outer
+    if merge and outer is not None:
+        outer |= inner
+    return value, inner
+
+
+def node(name: Hashable, make: Callable[[], Any]) -> Callable[[], Any]:
+    """`make()`, made at most once, for a value many pages share and that reads many cells (the
+    part of an entity's pages they have in common reads every article that mentions it).
+
+    A page that takes it records one cell, ("node", name), instead of all of those; what the
+    node read is kept once (`made_nodes`), and the node counts as changed when any of them did.
+    """
+    cell = ("node", name)
+    done: list[Any] = []
+
+    def get() -> Any:
+        if not done:
+            value, _nodes[cell] = made_by(make, merge=False)
+            done.append(value)
+        if _reads is not None:
+            _reads.add(cell)
+        return done[0]
+    return get
+
+
+def made_nodes() -> dict[tuple[str, Any], set[tuple[str, Any]]]:
+    """The nodes made in this process since the last call, with what each read."""
+    got = dict(_nodes)
+    _nodes.clear()
+    return got
+
+
+def note(cell: tuple[str, Any]) -> None:
+    """Record a read that does not go through a tracked mapping."""
+    if _reads is not None:
+        _reads.add(cell)
+
+
+class memo:  # noqa: N801 - used like a decorator-made function
+    """`make(key)`, made once per process, with the cells the first call read replayed into
+    every later caller's record."""
+
+    __slots__ = ("make", "done")
+
+    def __init__(self, make: Callable[[Any], Any]):
+        self.make = make
+        self.done: dict[Any, tuple[Any, set]] = {}
+
+    def __call__(self, key: Hashable = None) -> Any:
+        got = self.done.get(key)
+        if got is None:
+            got = self.done[key] = made_by(lambda: self.make(key))
+        elif _reads is not None:
+            _reads.update(got[1])
+        return got[0]
+
+
+def at_most(mapping: dict, key: Any, limit: int) -> Any:
+    """`mapping.get(key, ())` when it has at most `limit` items, else None.
+
+    Recorded as the cell (name + "|at most", (key, limit)), which changes only when the answer
+    does: a page that skips the long lists does not depend on what they hold.
+    """
+    value = dict.get(mapping, key, ())
+    if _reads is not None and isinstance(mapping, TrackedDict):
+        _reads.add((mapping.name + AT_MOST, (key, limit)))
+    return value if len(value) <= limit else None
+
+
+AT_MOST = "|at most"
+
+
+# --- tracked containers -------------------------------------------------------------------------
+
+
+class TrackedDict(dict):
+    """A dict whose lookups are recorded as cells (name, key) while a context is made."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str, items: Iterable[tuple[Any, Any]] | dict = ()):
+        dict.__init__(self, items)
+        self.name = name
+
+    def __getitem__(self, key: Any) -> Any:
+        if _reads is not None:
+            _reads.add((self.name, key))
+        return dict.__getitem__(self, key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if _reads is not None:
+            _reads.add((self.name, key))
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if _reads is not None:
+            _reads.add((self.name, key))
+        return dict.__contains__(self, key)
+
+    def _whole(self) -> None:
+        if _reads is not None:
+            _reads.add((self.name, ALL))
+
+    def __iter__(self) -> Iterator[Any]:
+        self._whole()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._whole()
+        return dict.__len__(self)
+
+    def keys(self):  # noqa: ANN201
+        self._whole()
+        return dict.keys(self)
+
+    def values(self):  # noqa: ANN201
+        self._whole()
+        return dict.values(self)
+
+    def items(self):  # noqa: ANN201
+        self._whole()
+        return dict.items(self)
+
+    def __reduce__(self):  # noqa: ANN204 - a copy (pickled, deep-copied) is a plain dict
+        return (dict, (dict(dict.items(self)),))
+
+
+class TrackedSet(frozenset):
+    """A frozenset whose membership tests are recorded as cells (name, item)."""
+
+    name: str
+
+    def __new__(cls, name: str, items: Iterable[Any] = ()) -> TrackedSet:
+        self = super().__new__(cls, items)
+        self.name = name
+        return self
+
+    def __contains__(self, item: object) -> bool:
+        if _reads is not None:
+            _reads.add((self.name, item))
+        return frozenset.__contains__(self, item)
+
+    def __iter__(self) -> Iterator[Any]:
+        if _reads is not None:
+            _reads.add((self.name, ALL))
+        return frozenset.__iter__(self)
+
+    def __len__(self) -> int:
+        if _reads is not None:
+            _reads.add((self.name, ALL))
+        return frozenset.__len__(self)
+
+    def __reduce__(self):  # noqa: ANN204
+        return (frozenset, (frozenset(frozenset.__iter__(self)),))
+
+
+class TrackedTuple(tuple):
+    """A tuple whose length is the cell (name, "len") and whose items are the cell (name, ALL)."""
+
+    name: str
+
+    def __new__(cls, name: str, items: Iterable[Any] = ()) -> TrackedTuple:
+        self = super().__new__(cls, items)
+        self.name = name
+        return self
+
+    def __len__(self) -> int:
+        if _reads is not None:
+            _reads.add((self.name, "len"))
+        return tuple.__len__(self)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204
+        if _reads is not None:
+            _reads.add((self.name, ALL))
+        return tuple.__getitem__(self, index)
+
+    def __iter__(self) -> Iterator[Any]:
+        if _reads is not None:
+            _reads.add((self.name, ALL))
+        return tuple.__iter__(self)
+
+    def __reduce__(self):  # noqa: ANN204
+        return (tuple, (tuple(tuple.__iter__(self)),))
+
+
+# --- digests --------------------------------------------------------------------------------------
+
+
+def digest(value: Any) -> bytes:
+    """8 bytes that change when `value` (plain data: str, int, bool, None, tuples of them) does.
+
+    marshal format 2: later formats write an object seen twice as a reference when its
+    reference count says it is shared, so equal values could give other bytes."""
+    return hashlib.blake2b(marshal.dumps(value, 2), digest_size=8).digest()
+
+
+class Cells:
+    """Digests of an archive's cells, each computed when first asked for.
+
+    `plain` maps a mapping's name to a function turning one of its values into plain data;
+    values of the mappings not named there must already be plain.
+    """
+
+    def __init__(self, containers: dict[str, Any], plain: dict[str, Callable[[Any], Any]]):
+        self.known: dict[tuple[str, Any], bytes] = {}
+        self.values = {name: _reader(box, plain.get(name, _same)) for name, box in containers.items()}
+        for name, box in containers.items():
+            if isinstance(box, dict):
+                self.values[name + AT_MOST] = _at_most_reader(box)
+
+    def __getitem__(self, cell: tuple[str, Any]) -> bytes:
+        got = self.known.get(cell)
+        if got is None:
+            read = self.values.get(cell[0])
+            value = read(cell[1]) if read is not None else ("not a mapping", cell[0])
+            got = self.known[cell] = hashlib.blake2b(marshal.dumps(value, 2), digest_size=8).digest()
+        return got
+
+
+def _reader(box: Any, plain: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The function giving a cell's value (as plain data) from its key, for one container."""
+    if isinstance(box, frozenset):
+        return lambda key: tuple(sorted(frozenset.__iter__(box))) if key is ALL else frozenset.__contains__(box, key)
+    if isinstance(box, tuple):
+        return lambda key: tuple.__len__(box) if key == "len" else tuple(plain(v) for v in tuple.__iter__(box))
+    missing = ("missing",)
+
+    def read(key: Any) -> Any:
+        if key is ALL:
+            return tuple((k, plain(v)) for k, v in dict.items(box))
+        value = dict.get(box, key, missing)
+        return value if value is missing else plain(value)
+    return read
+
+
+def _at_most_reader(box: dict) -> Callable[[Any], Any]:
+    def read(key: Any) -> Any:
+        value = dict.get(box, key[0], ())
+        return value if len(value) <= key[1] else ("more",)
+    return read
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# --- the store ------------------------------------------------------------------------------------
+
+
+class PageInputs:
+    """The cells each page's context read in the last build, and their digests then.
+
+    One sealed pickle in the cache folder per output folder: `shared` (the digest of templates,
+    settings and code every page depends on), `cells` (each cell once, by number), `digests`
+    (8 bytes per cell), `pages` (output path -> (render fingerprint's first 16 hex digits, plan key, the numbers of
+    its cells as an array of uint32)) and `nodes` (node number -> the numbers of its cells).
+    """
+
+    def __init__(self, path: Path, shared: str):
+        self.path = path
+        self.shared = shared
+        self.cells: list[tuple[str, Any]] = []
+        self.number: dict[tuple[str, Any], int] = {}
+        self.digests = b""
+        self.pages: dict[str, tuple[str, bytes, bytes]] = {}
+        self.nodes: dict[int, bytes] = {}
+        self.compacted = 0  # how many cells there were after the last compaction
+
+    def load(self) -> PageInputs:
+        data = sealed.load(self.path)
+        if not isinstance(data, dict) or data.get("version") != STORE_VERSION or data.get("shared") != self.shared:
+            return self
+        self.cells = data["cells"]
+        self.number = {cell: i for i, cell in enumerate(self.cells)}
+        self.digests = data["digests"]
+        self.pages = data["pages"]
+        self.nodes = data["nodes"]
+        self.compacted = data["compacted"]
+        return self
+
+    def changed_cells(self, cells: Cells) -> set[int]:
+        """The numbers of the stored cells whose digest in `cells` differs from the stored one,
+        and of the nodes that read any of them."""
+        old = self.digests
+        digest_of = cells.__getitem__
+        changed = {i for i, cell in enumerate(self.cells)
+                   if cell[0] != "node" and digest_of(cell) != old[8 * i:8 * i + 8]}
+        pending = dict(self.nodes)
+        while changed and pending:  # a node may read another node: until nothing more changes
+            grew = [n for n, numbers in pending.items() if not changed.isdisjoint(array("I", numbers))]
+            if not grew:
+                break
+            for n in grew:
+                del pending[n]
+            changed.update(grew)
+        return changed
+
+    def unchanged(self, path: str, plan_key: bytes, fingerprint: str | None, changed: set[int]) -> bool:
+        """True when the page at `path` would get the context it had: same plan key, the same
+        fingerprint in the last manifest, and none of its cells changed."""
+        got = self.pages.get(path)
+        if got is None or fingerprint is None or got[0] != fingerprint[:16] or got[1] != plan_key:
+            return False
+        return not changed or changed.isdisjoint(array("I", got[2]))
+
+    def _numbers(self, reads: Iterable[tuple[str, Any]]) -> bytes:
+        number = self.number
+        for cell in reads:
+            if cell not in number:
+                number[cell] = len(self.cells)
+                self.cells.append(cell)
+        return array("I", sorted(map(number.__getitem__, reads))).tobytes()
+
+    def keep(self, path: str, fingerprint: str, plan_key: bytes, reads: Iterable[tuple[str, Any]]) -> None:
+        """Record what the page at `path` read this build."""
+        self.pages[path] = (fingerprint[:16], plan_key, self._numbers(reads))  # 64 bits tell them apart
+
+    def keep_node(self, cell: tuple[str, Any], reads: Iterable[tuple[str, Any]]) -> None:
+        """Record what a node read this build."""
+        self._numbers([cell])
+        self.nodes[self.number[cell]] = self._numbers(reads)
+
+    def save(self, cells: Cells, live: Iterable[str]) -> None:
+        """Store the pages in `live` (the others are gone), with every cell's current digest."""
+        live = set(live)
+        self.pages = {p: v for p, v in self.pages.items() if p in live}
+        if len(self.cells) > self.compacted * 5 // 4 + 1000:
+            self._compact()
+            self.compacted = len(self.cells)
+        self.digests = b"".join(map(cells.__getitem__, self.cells))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            sealed.dump({"version": STORE_VERSION, "shared": self.shared, "cells": self.cells,
+                         "digests": self.digests, "pages": self.pages, "nodes": self.nodes,
+                         "compacted": self.compacted}, self.path)
+        except OSError:
+            pass  # a cache that cannot be written is a slower next build, not a failed one
+
+    def _compact(self) -> None:
+        """Forget the cells and nodes no page reads any more (they pile up as entities come and go)."""
+        used: set[int] = set()
+        for _, _, numbers in self.pages.values():
+            used.update(array("I", numbers))
+        nodes = {n: numbers for n, numbers in self.nodes.items() if n in used}
+        for numbers in nodes.values():
+            used.update(array("I", numbers))
+        order = sorted(used)
+        renumber = {old: new for new, old in enumerate(order)}
+
+        def remap(numbers: bytes) -> bytes:
+            return array("I", sorted(renumber[i] for i in array("I", numbers))).tobytes()
+
+        self.cells = [self.cells[i] for i in order]
+        self.number = {cell: i for i, cell in enumerate(self.cells)}
+        self.pages = {p: (fp, key, remap(numbers)) for p, (fp, key, numbers) in self.pages.items()}
+        self.nodes = {renumber[n]: remap(numbers) for n, numbers in nodes.items()}

@@ -1,0 +1,92 @@
+"""depends.py: what a context reads is recorded, replayed from memos and nodes, digested, stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from briefing import depends
+from briefing.depends import ALL, Cells, PageInputs, TrackedDict, TrackedSet, TrackedTuple
+
+
+def containers(sources: dict[str, tuple[str, ...]], paged: set[str]) -> dict:
+    return {"entity_sources": TrackedDict("entity_sources", sources), "paged": TrackedSet("paged", paged),
+            "entries": TrackedTuple("entries", ("a", "b", "c"))}
+
+
+def test_lookups_are_recorded_only_while_a_context_is_made():
+    box = containers({"x": ("a",), "y": ("b", "c")}, {"x"})
+    sources, paged, entries = box["entity_sources"], box["paged"], box["entries"]
+    assert sources["x"] == ("a",)  # nothing records outside made_by
+    value, reads = depends.made_by(lambda: (sources["x"], sources.get("z"), "y" in paged, len(entries)))
+    assert value == (("a",), None, False, 3)
+    assert reads == {("entity_sources", "x"), ("entity_sources", "z"), ("paged", "y"), ("entries", "len")}
+    _, reads = depends.made_by(lambda: (list(sources), entries[0], sorted(paged)))
+    assert reads == {("entity_sources", ALL), ("entries", ALL), ("paged", ALL)}
+
+
+def test_a_memo_replays_what_its_first_call_read():
+    box = containers({"x": ("a",), "y": ("b",)}, set())
+    calls = []
+    first = depends.memo(lambda key: (calls.append(key), box["entity_sources"][key])[1])
+    _, one = depends.made_by(lambda: first("x"))
+    _, two = depends.made_by(lambda: first("x"))  # from the memo: the reads come along
+    assert calls == ["x"] and one == two == {("entity_sources", "x")}
+
+
+def test_a_node_is_one_cell_for_its_readers_and_keeps_its_own_reads():
+    box = containers({"x": ("a",), "y": ("b",)}, set())
+    depends.made_nodes()
+    shared = depends.node(("entity", "x"), lambda: (box["entity_sources"]["x"], box["entity_sources"]["y"]))
+    _, reads = depends.made_by(lambda: shared())
+    _, again = depends.made_by(lambda: shared())
+    assert reads == again == {("node", ("entity", "x"))}
+    assert depends.made_nodes() == {("node", ("entity", "x")): {("entity_sources", "x"), ("entity_sources", "y")}}
+
+
+def test_at_most_depends_on_a_long_list_only_through_its_length():
+    long = tuple("abcdefgh")
+    cells_before = Cells(containers({"x": long}, set()), {})
+    cells_after = Cells(containers({"x": long + ("i",)}, set()), {})
+    box = containers({"x": long}, set())
+    value, reads = depends.made_by(lambda: depends.at_most(box["entity_sources"], "x", 5))
+    assert value is None and reads == {("entity_sources|at most", ("x", 5))}
+    cell = ("entity_sources|at most", ("x", 5))
+    assert cells_before[cell] == cells_after[cell]  # still more than 5: nothing a reader sees changed
+    assert cells_before[("entity_sources", "x")] != cells_after[("entity_sources", "x")]
+
+
+def test_digests_do_not_depend_on_how_values_are_shared():
+    shared = "Baghdad" * 3
+    assert depends.digest((shared, shared)) == depends.digest(("Baghdad" * 3, "".join(["Baghdad"] * 3)))
+
+
+def test_the_store_finds_the_pages_whose_cells_or_nodes_changed(tmp_path: Path):
+    before = Cells(containers({"x": ("a",), "y": ("b",)}, {"x"}), {})
+    store = PageInputs(tmp_path / "pages.pickle", "site-1")
+    store.keep("x.html", "f" * 64, b"key", [("entity_sources", "x"), ("paged", "x")])
+    store.keep("y.html", "e" * 64, b"key", [("node", "n")])
+    store.keep_node(("node", "n"), [("entity_sources", "y")])
+    store.save(before, ["x.html", "y.html"])
+
+    after = Cells(containers({"x": ("a",), "y": ("b", "c")}, {"x"}), {})
+    loaded = PageInputs(tmp_path / "pages.pickle", "site-1").load()
+    changed = loaded.changed_cells(after)
+    assert loaded.unchanged("x.html", b"key", "f" * 64, changed)
+    assert not loaded.unchanged("y.html", b"key", "e" * 64, changed)  # through its node
+    assert not loaded.unchanged("x.html", b"other key", "f" * 64, changed)
+    assert not loaded.unchanged("x.html", b"key", "0" * 64, changed)  # the manifest has another file
+    assert PageInputs(tmp_path / "pages.pickle", "site-2").load().pages == {}  # templates or settings changed
+
+
+def test_compaction_forgets_cells_no_page_reads_and_keeps_the_answers(tmp_path: Path):
+    sources = {f"k{i}": (f"s{i}",) for i in range(3000)}
+    cells = Cells(containers(sources, set()), {})
+    store = PageInputs(tmp_path / "pages.pickle", "site")
+    for i in range(3000):
+        store.keep(f"p{i}.html", "f" * 64, b"", [("entity_sources", f"k{i}")])
+    store.save(cells, [f"p{i}.html" for i in range(10)])  # the other pages are gone
+    assert len(store.cells) == 10
+    changed_sources = dict(sources, k3=("other",))
+    loaded = PageInputs(tmp_path / "pages.pickle", "site").load()
+    changed = loaded.changed_cells(Cells(containers(changed_sources, set()), {}))
+    assert [p for p in loaded.pages if not loaded.unchanged(p, b"", "f" * 64, changed)] == ["p3.html"]
