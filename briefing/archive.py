@@ -9,11 +9,12 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .config import Config
-from .depends import Cells, TrackedDict, TrackedSet, TrackedTuple, at_most
+from .depends import AT_MOST, Cells, TrackedDict, TrackedSet, TrackedTuple, at_most
 from .model import Article, Enrichment, Entity, Mention, Topic
 
 
@@ -95,6 +96,22 @@ def build(articles: Sequence[Article], enrichment: Enrichment, config: Config) -
     )
 
 
+def expected_cells(archive: Archive) -> Iterator[tuple[str, Any]]:
+    """The cells page contexts are expected to read (numbered before the render workers fork)."""
+    yield ("entries", "len")
+    for source in archive.by_source:
+        yield ("by_source", source)
+    limit = common_limit(len(archive.entries))
+    for key in archive.entities:
+        yield from (("entities", key), ("entity_sources", key), ("paged_entities", key),
+                    ("entity_sources" + AT_MOST, (key, limit)))
+    for key in archive.paged_entities:
+        yield ("node", ("entity", key))
+    for key in archive.topics:
+        yield from (("topics", key), ("topic_sources", key), ("paged_topics", key),
+                    ("topic_sources" + AT_MOST, (key, limit)), ("node", ("topic", key)))
+
+
 def cells(archive: Archive) -> Cells:
     """The digests of the archive's cells (see depends.py): what a page context can read."""
     def entry(e: Entry) -> tuple:
@@ -134,12 +151,17 @@ def paged_mentions(archive: Archive, source: str) -> frozenset[str]:
     return frozenset(m.entity for m in archive.by_source[source].mentions if m.entity in archive.paged_entities)
 
 
+def common_limit(n: int) -> int:
+    """Entities and topics in more than this many of `n` articles are too common to relate them."""
+    return max(50, n // 50)
+
+
 def related_articles(archive: Archive, source: str, limit: int = 5) -> list[str]:
     """Articles sharing the most entities with this one, each shared entity weighted by rarity."""
     n = max(len(archive.entries), 1)
     # Entities in a large share of the archive say little about relatedness and would make
     # this quadratic; they are left out.
-    common = max(50, n // 50)
+    common = common_limit(n)
     scores: dict[str, float] = defaultdict(float)
     entry = archive.by_source[source]
     # In the order of the article (not of a set): float sums must not depend on hash order.

@@ -119,6 +119,7 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
                                              _shared_digest(config, renderer)).load()
             cells = archive_stage.cells(archive)
             changed = page_inputs.changed_cells(cells) if writer.previous is not None else set()
+            page_inputs.number_cells(archive_stage.expected_cells(archive))
             records, rendered, summaries, reads, made_nodes = render_pages(planned, renderer, writer, jobs,
                                                                            page_inputs, changed)
             writer.add(records)
@@ -151,6 +152,10 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
 # Fewer pages than this are made and rendered in-process: a worker pool costs more than it saves.
 PARALLEL_RENDER_MIN = 1000
 
+# A page's file record, link summary (if rendered), whether it was rendered, and the cells its
+# context read (depends.PageInputs.encode; None when the context was not made here).
+Done = tuple[Written, "links.Summary | None", bool, "tuple | None"]
+
 
 def _same_url(articles: list[Article]) -> list[Problem]:
     """Articles that would be written to one URL: each later one (by path) is a problem."""
@@ -168,7 +173,7 @@ def _same_url(articles: list[Article]) -> list[Problem]:
 
 def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter, jobs: int,
                  page_inputs: depends.PageInputs | None = None, changed: set[int] | None = None,
-                 ) -> tuple[list[Written], int, dict[str, links.Summary], list[tuple[pages.Page, set]], dict]:
+                 ) -> tuple[list[Written], int, dict[str, links.Summary], list[tuple[pages.Page, tuple]], dict]:
     """Make each page's context and fingerprint; render the pages whose fingerprint changed and
     link the rest from the previous build.
 
@@ -192,10 +197,10 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
             todo.append(i)
     depends.made_nodes()  # start afresh
     if jobs > 1 and len(todo) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
-        done, nodes = _in_workers(planned, todo, renderer, writer, jobs)
+        done, nodes = _in_workers(planned, todo, renderer, writer, page_inputs, jobs)
     else:
-        done = [_page_done(planned[i], renderer, writer) for i in todo]
-        nodes = depends.made_nodes()
+        done = [_page_done(planned[i], renderer, writer, page_inputs) for i in todo]
+        nodes = _encoded_nodes(page_inputs)
     summaries = {}
     reads = []
     rendered = 0
@@ -220,11 +225,12 @@ def _kept(page: pages.Page, writer: SiteWriter, page_inputs: depends.PageInputs 
     return writer.unchanged_page(page.path, fingerprint)  # type: ignore[arg-type]
 
 
-def _page_done(page: pages.Page, renderer: Renderer,
-               writer: SiteWriter) -> tuple[Written, links.Summary | None, bool, set | None]:
+def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,
+               page_inputs: depends.PageInputs | None) -> Done:
     reads = None
     if page.plan_key:
-        page.__dict__["context"], reads = depends.made_by(page.made)  # type: ignore[arg-type]
+        page.__dict__["context"], got = depends.made_by(page.made)  # type: ignore[arg-type]
+        reads = page_inputs.encode(got) if page_inputs is not None else None
     fp = renderer.fingerprint(page)
     kept = writer.unchanged_page(page.path, fp)
     if kept is not None:
@@ -237,29 +243,34 @@ def _page_done(page: pages.Page, renderer: Renderer,
 _WORK: tuple | None = None
 
 
-def _pages_chunk(bounds: tuple[int, int]) -> tuple[list[tuple[Written, links.Summary | None, bool, set | None]],
+def _encoded_nodes(page_inputs: depends.PageInputs | None) -> dict:
+    made = depends.made_nodes()
+    return {cell: page_inputs.encode(got) for cell, got in made.items()} if page_inputs is not None else {}
+
+
+def _pages_chunk(bounds: tuple[int, int]) -> tuple[list[Done],
                                                    dict]:
     assert _WORK is not None
-    planned, todo, renderer, writer = _WORK
+    planned, todo, renderer, writer, page_inputs = _WORK
     out = []
     for i in todo[bounds[0]:bounds[1]]:
         page = planned[i]
-        out.append(_page_done(page, renderer, writer))
+        out.append(_page_done(page, renderer, writer, page_inputs))
         page.__dict__.pop("context", None)  # made here, needed no more: keep the worker small
-    return out, depends.made_nodes()
+    return out, _encoded_nodes(page_inputs)
 
 
 def _in_workers(planned: Sequence[pages.Page], todo: list[int], renderer: Renderer, writer: SiteWriter,
-                jobs: int) -> tuple[list[tuple[Written, links.Summary | None, bool, set | None]], dict]:
+                page_inputs: depends.PageInputs | None, jobs: int) -> tuple[list[Done], dict]:
     global _WORK
-    _WORK = (planned, todo, renderer, writer)
+    _WORK = (planned, todo, renderer, writer, page_inputs)
     try:
         step = max(50, len(todo) // (jobs * 16))
         chunks = [(i, min(i + step, len(todo))) for i in range(0, len(todo), step)]
         # Workers die with the build: a killed build must not leave them writing into a staging
         # folder the next build has removed.
         with forked_pool(jobs) as pool:
-            out: list[tuple[Written, links.Summary | None, bool, set | None]] = []
+            out: list[Done] = []
             nodes: dict = {}
             for part, made in pool.imap(_pages_chunk, chunks):
                 out += part

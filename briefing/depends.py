@@ -264,10 +264,18 @@ class Cells:
     def __getitem__(self, cell: tuple[str, Any]) -> bytes:
         got = self.known.get(cell)
         if got is None:
-            read = self.values.get(cell[0])
-            value = read(cell[1]) if read is not None else ("not a mapping", cell[0])
-            got = self.known[cell] = hashlib.blake2b(marshal.dumps(value, 2), digest_size=8).digest()
+            got = self.known[cell] = self._digest(cell)
         return got
+
+    def _digest(self, cell: tuple[str, Any]) -> bytes:
+        if cell[0] == "node":
+            return NODE_DIGEST  # changes with what it read: see PageInputs.changed_cells
+        read = self.values.get(cell[0])
+        value = read(cell[1]) if read is not None else ("not a mapping", cell[0])
+        return hashlib.blake2b(marshal.dumps(value, 2), digest_size=8).digest()
+
+
+NODE_DIGEST = bytes(8)
 
 
 def _reader(box: Any, plain: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -356,22 +364,43 @@ class PageInputs:
             return False
         return not changed or changed.isdisjoint(array("I", got[2]))
 
-    def _numbers(self, reads: Iterable[tuple[str, Any]]) -> bytes:
+    def number_cells(self, cells: Iterable[tuple[str, Any]]) -> None:
+        """Give these cells numbers now, before the render workers fork, so that they can
+        `encode` what a context read without asking the parent."""
         number = self.number
-        for cell in reads:
+        for cell in cells:
             if cell not in number:
                 number[cell] = len(self.cells)
                 self.cells.append(cell)
-        return array("I", sorted(map(number.__getitem__, reads))).tobytes()
 
-    def keep(self, path: str, fingerprint: str, plan_key: bytes, reads: Iterable[tuple[str, Any]]) -> None:
-        """Record what the page at `path` read this build."""
-        self.pages[path] = (fingerprint[:16], plan_key, self._numbers(reads))  # 64 bits tell them apart
+    def encode(self, reads: Iterable[tuple[str, Any]]) -> tuple[bytes, tuple]:
+        """Cells as (the sorted numbers of those already numbered, the others)."""
+        get = self.number.get
+        numbers = array("I")
+        others = []
+        for cell in reads:
+            n = get(cell)
+            if n is None:
+                others.append(cell)
+            else:
+                numbers.append(n)
+        return array("I", sorted(numbers)).tobytes(), tuple(others)
 
-    def keep_node(self, cell: tuple[str, Any], reads: Iterable[tuple[str, Any]]) -> None:
-        """Record what a node read this build."""
-        self._numbers([cell])
-        self.nodes[self.number[cell]] = self._numbers(reads)
+    def _numbers(self, encoded: tuple[bytes, tuple]) -> bytes:
+        numbers, others = encoded
+        if not others:
+            return numbers
+        self.number_cells(others)
+        return array("I", sorted(array("I", numbers) + array("I", map(self.number.__getitem__, others)))).tobytes()
+
+    def keep(self, path: str, fingerprint: str, plan_key: bytes, encoded: tuple[bytes, tuple]) -> None:
+        """Record what the page at `path` read this build (`encode`d)."""
+        self.pages[path] = (fingerprint[:16], plan_key, self._numbers(encoded))  # 64 bits tell them apart
+
+    def keep_node(self, cell: tuple[str, Any], encoded: tuple[bytes, tuple]) -> None:
+        """Record what a node read this build (`encode`d)."""
+        self.number_cells([cell])
+        self.nodes[self.number[cell]] = self._numbers(encoded)
 
     def save(self, cells: Cells, live: Iterable[str]) -> None:
         """Store the pages in `live` (the others are gone), with every cell's current digest."""

@@ -63,9 +63,10 @@ def test_digests_do_not_depend_on_how_values_are_shared():
 def test_the_store_finds_the_pages_whose_cells_or_nodes_changed(tmp_path: Path):
     before = Cells(containers({"x": ("a",), "y": ("b",)}, {"x"}), {})
     store = PageInputs(tmp_path / "pages.pickle", "site-1")
-    store.keep("x.html", "f" * 64, b"key", [("entity_sources", "x"), ("paged", "x")])
-    store.keep("y.html", "e" * 64, b"key", [("node", "n")])
-    store.keep_node(("node", "n"), [("entity_sources", "y")])
+    store.number_cells([("paged", "x")])  # numbered before: encoded as a number, the others as cells
+    store.keep("x.html", "f" * 64, b"key", store.encode([("entity_sources", "x"), ("paged", "x")]))
+    store.keep("y.html", "e" * 64, b"key", store.encode([("node", "n")]))
+    store.keep_node(("node", "n"), store.encode([("entity_sources", "y")]))
     store.save(before, ["x.html", "y.html"])
 
     after = Cells(containers({"x": ("a",), "y": ("b", "c")}, {"x"}), {})
@@ -83,7 +84,7 @@ def test_compaction_forgets_cells_no_page_reads_and_keeps_the_answers(tmp_path: 
     cells = Cells(containers(sources, set()), {})
     store = PageInputs(tmp_path / "pages.pickle", "site")
     for i in range(3000):
-        store.keep(f"p{i}.html", "f" * 64, b"", [("entity_sources", f"k{i}")])
+        store.keep(f"p{i}.html", "f" * 64, b"", store.encode([("entity_sources", f"k{i}")]))
     store.save(cells, [f"p{i}.html" for i in range(10)])  # the other pages are gone
     assert len(store.cells) == 10
     changed_sources = dict(sources, k3=("other",))

@@ -299,7 +299,7 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
         n = rng.randint(0, 10**6)
         text = re.sub(r"aliases: \[al-Sudani, Sudani(, Sudani \d+)?\]", f"aliases: [al-Sudani, Sudani, Sudani {n}]",
                       text, count=1)
-        text = text.replace('description: "Iraqi Kurdish politician', f'description: "Note {n}. Iraqi Kurdish politician')
+        text = text.replace('description: "Iraqi Kurdish', f'description: "Note {n}. Iraqi Kurdish')
         assert text != path.read_text(encoding="utf-8")
         path.write_text(text, encoding="utf-8")
         return "curation"
