@@ -29,7 +29,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,30 +296,51 @@ class SiteWriter:
         """Link the files of the output that no build of ours wrote into the new site; return them."""
         ours = ours | {MANIFEST, MANIFEST_DIRTY}
         foreign = set()
-        root = os.fspath(self.output)
-        for dirpath, _dirnames, filenames in os.walk(root):  # strings, not Paths: 60,000 files
-            prefix = dirpath[len(root) + 1:].replace(os.sep, "/")
-            prefix = prefix + "/" if prefix else ""
-            for name in filenames:
-                rel = prefix + name
-                if rel in ours or rel in self.records:
+        records = self.records
+        for dirpath, prefix, name in _files_under(os.fspath(self.output)):
+            rel = prefix + name
+            if rel in ours or rel in records:
+                continue
+            foreign.add(rel)
+            source, target = Path(dirpath, name), self.staging / rel
+            if target.exists() or target.is_symlink():
+                if self.base is None or _same_file(source, target):
                     continue
-                foreign.add(rel)
-                source, target = Path(dirpath, name), self.staging / rel
-                if target.exists() or target.is_symlink():
-                    if self.base is None or _same_file(source, target):
-                        continue
-                    os.unlink(target)  # the spare's copy of it, older than the one in the output
-                target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(source, target, follow_symlinks=False)
-                except OSError:
-                    shutil.copy2(source, target, follow_symlinks=False)
+                os.unlink(target)  # the spare's copy of it, older than the one in the output
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target, follow_symlinks=False)
+            except OSError:
+                shutil.copy2(source, target, follow_symlinks=False)
         return foreign
 
     @property
     def rewritten(self) -> int:
         return sum(1 for r in self.records.values() if r.rewritten)
+
+
+def _files_under(root: str) -> Iterator[tuple[str, str, str]]:
+    """(folder, its path relative to root with a trailing "/" or "", name) for every entry under
+    root that is not a folder, as os.walk(root) lists them: a link to a folder counts as a
+    folder and is not followed, an unreadable folder is passed over. Strings, not Paths, and
+    one scandir per folder without os.walk's bookkeeping: a site has tens of thousands."""
+    stack = [(root, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = os.scandir(folder)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if not is_dir:
+                    yield folder, prefix, entry.name
+                elif not entry.is_symlink():
+                    stack.append((entry.path, prefix + entry.name + "/"))
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -120,3 +120,29 @@ def test_a_failed_build_leaves_site_and_no_half_updated_spare(tmp_path: Path):
     (project / "templates" / "article.html").unlink()
     build(config)
     assert _site_digest(site) == _fresh(project, tmp_path / "g")
+
+
+def test_the_walk_for_foreign_files_lists_what_os_walk_lists(tmp_path: Path):
+    """Files, links to files, broken links and FIFOs are listed; a link to a folder is neither
+    listed nor followed; nested folders are walked (as os.walk(top) does)."""
+    import os
+
+    from briefing.output import _files_under
+
+    root = tmp_path / "site"
+    (root / "a" / "b" / "c").mkdir(parents=True)
+    (root / "other").mkdir()
+    for rel in ("index.html", "a/x.html", "a/b/c/deep.txt", "other/y"):
+        (root / rel).write_text(rel, encoding="utf-8")
+    os.symlink(root / "a" / "x.html", root / "link-to-file")
+    os.symlink(root / "a", root / "other" / "link-to-folder")
+    os.symlink(tmp_path / "nowhere", root / "a" / "broken")
+    os.mkfifo(root / "a" / "b" / "fifo")
+    expected = set()
+    for dirpath, _, names in os.walk(root):
+        prefix = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        expected |= {name if prefix == "." else f"{prefix}/{name}" for name in names}
+    got = {prefix + name for _, prefix, name in _files_under(str(root))}
+    assert got == expected
+    assert {"link-to-file", "a/broken", "a/b/fifo", "a/b/c/deep.txt"} <= got
+    assert not any(rel.startswith("other/link-to-folder") for rel in got)
