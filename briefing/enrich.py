@@ -25,11 +25,13 @@ import re
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import curation as curation_mod
+from . import names, sealed
 from . import nlp as nlp_mod
 from . import tags as tags_mod
 from .cache import Cache, LocalStore, ResultStore, code_digest
@@ -292,8 +294,9 @@ class Enricher:
             data = {"entries": kept, "lexicon": data["lexicon"]}
             store.save(data)
         self._stored = (store.path, data)
-        result = enrich_from_locals(ordered, found, curation, self.config, len(need_model),
-                                    lexicon=data["lexicon"])
+        with _names_memo(cache.folder):
+            result = enrich_from_locals(ordered, found, curation, self.config, len(need_model),
+                                        lexicon=data["lexicon"])
         results.save(inputs, result)
         cache.prune()  # folders of older settings are never read again
         return result
@@ -313,6 +316,27 @@ class Enricher:
         h = hashlib.sha256(f"{STEP_VERSION}\0{code_digest()}\0{self.config.markdown.html}\0".encode())
         h.update(curated)
         return h.hexdigest()
+
+
+@contextmanager
+def _names_memo(folder: Path) -> Iterator[None]:
+    """Resolution with the names normalised and slugged by earlier builds (names.memo), kept in
+    the cache folder under the digest of our code and python-slugify's version."""
+    from importlib.metadata import version
+
+    salt = hashlib.sha256((code_digest() + version("python-slugify")).encode()).hexdigest()[:16]
+    path = folder / f"names-{salt}.pickle"
+    loaded = sealed.load(path)
+    if isinstance(loaded, tuple) and len(loaded) == 2:
+        names.remember(*loaded)
+    before = tuple(len(m) for m in names.memo())
+    yield
+    if tuple(len(m) for m in names.memo()) != before:
+        with suppress(OSError):
+            sealed.dump(names.memo(), path)
+            for old in folder.glob("names-*.pickle"):
+                if old != path:
+                    old.unlink()  # another version of our code's
 
 
 @dataclass

@@ -97,20 +97,42 @@ _NONSPACE = re.compile(r"\S+")
 _WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*\.?")
 
 
-@lru_cache(maxsize=65536)
+# norm() and slug() of every form seen, kept between builds (`memo`, `remember`): python-slugify
+# takes ~10 µs a call, and a large archive has tens of thousands of names.
+_NORM: dict[str, str] = {}
+_SLUG: dict[str, str] = {}
+
+
 def norm(form: str) -> str:
     """The comparison key of a form: folded case and accents, no dots, single spaces."""
-    text = form.replace("’", "'").replace(".", "")
-    return _slugify(text, separator=" ", lowercase=True) or form.strip().lower()
+    got = _NORM.get(form)
+    if got is None:
+        text = form.replace("’", "'").replace(".", "")
+        got = _NORM[form] = _slugify(text, separator=" ", lowercase=True) or form.strip().lower()
+    return got
 
 
-@lru_cache(maxsize=65536)
 def slug(text: str) -> str:
     """An ASCII, transliterated, never empty slug."""
-    value = _slugify(text.replace(".", ""), max_length=80, word_boundary=True)
-    if value:
-        return value
-    return "x-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    got = _SLUG.get(text)
+    if got is None:
+        got = _slugify(text.replace(".", ""), max_length=80, word_boundary=True)
+        if not got:
+            got = "x-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        _SLUG[text] = got
+    return got
+
+
+def memo() -> tuple[dict[str, str], dict[str, str]]:
+    """What norm() and slug() have computed so far (to keep for the next build)."""
+    return _NORM, _SLUG
+
+
+def remember(norms: dict[str, str], slugs: dict[str, str]) -> None:
+    """Take norm() and slug() results kept from an earlier build of the same code."""
+    for known, more in ((_NORM, norms), (_SLUG, slugs)):
+        for k, v in more.items():
+            known.setdefault(k, v)
 
 
 def words(form: str) -> list[str]:
