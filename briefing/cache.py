@@ -148,15 +148,16 @@ class ResultStore:
         return self.folder / f"result-{self.salt}-{inputs[:32]}.pickle"
 
     def load(self, inputs: str) -> Any | None:
-        data = sealed.load(self._path(inputs))  # missing, corrupt or foreign: a miss
+        data = sealed.load_plain(self._path(inputs))  # missing, corrupt or foreign: a miss
         if isinstance(data, dict) and data.get("inputs") == inputs:
             return data.get("result")
         return None
 
     def save(self, inputs: str, result: Any) -> None:
+        """Keep `result`, plain data (see sealed.dump_plain), for a build with these inputs."""
         path = self._path(inputs)
         try:
-            sealed.dump({"inputs": inputs, "result": result}, path)
+            sealed.dump_plain({"inputs": inputs, "result": result}, path)
         except OSError:
             return
         for old in self.folder.glob("result-*.pickle"):

@@ -18,7 +18,6 @@ that reading finds it too, or the body names it.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import marshal
 import re
@@ -38,7 +37,7 @@ from .cache import Cache, LocalStore, ResultStore, code_digest
 from .casing import casing_vocabulary, heading_ranges, headline_cased, recase, title_like  # noqa: F401 (re-exported)
 from .config import Config
 from .curation import Curation
-from .model import Article, Enrichment
+from .model import Article, Enrichment, Entity, Mention, Topic
 from .resolve import Annotation, Candidate, LocalCluster, Span, candidates, local_clusters, resolve_archive
 from .workers import forked_pool
 
@@ -256,10 +255,10 @@ class Enricher:
         keys = {art.source: local_key(art) for art in ordered}
         results = ResultStore(cache.folder, salt)
         inputs = self._result_inputs(ordered, keys)
-        known = results.load(inputs)
-        if isinstance(known, Enrichment):
+        known = decode_enrichment(results.load(inputs))
+        if known is not None:
             cache.prune()
-            return dataclasses.replace(known, model_calls=0)
+            return known
         store = LocalStore(cache.folder, salt)
         stored = self._stored if self._stored is not None and self._stored[0] == store.path else None
         data = stored[1] if stored is not None else store.load()
@@ -297,7 +296,7 @@ class Enricher:
         with _names_memo(cache.folder):
             result = enrich_from_locals(ordered, found, curation, self.config, len(need_model),
                                         lexicon=data["lexicon"])
-        results.save(inputs, result)
+        results.save(inputs, encode_enrichment(result))
         cache.prune()  # folders of older settings are never read again
         return result
 
@@ -345,6 +344,26 @@ class Local:
 
     clusters: list[LocalCluster]  # its entities as seen within it
     phrases: Counter  # candidate key phrases, counted (tags.phrase_counts)
+
+
+def encode_enrichment(e: Enrichment) -> tuple:
+    """An Enrichment as plain tuples and dicts (for ResultStore: loads several times faster than
+    a pickle of 400,000 Mention objects); model_calls is not kept."""
+    return ({source: tuple((m.start, m.end, m.text, m.kind, m.entity) for m in ms)
+             for source, ms in e.mentions.items()},
+            {k: (x.key, x.name, x.kind, x.aliases, x.description, x.links) for k, x in e.entities.items()},
+            dict(e.topics), {k: (t.key, t.name, t.origin) for k, t in e.topic_table.items()}, dict(e.redirects))
+
+
+def decode_enrichment(data: Any) -> Enrichment | None:
+    """`encode_enrichment`'s input back (with model_calls 0), or None when `data` is not one."""
+    try:
+        mentions, entities, topics, table, redirects = data
+        return Enrichment(mentions={source: tuple(Mention(*m) for m in ms) for source, ms in mentions.items()},
+                          entities={k: Entity(*x) for k, x in entities.items()}, topics=topics,
+                          topic_table={k: Topic(*t) for k, t in table.items()}, redirects=redirects)
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def local_key(article: Article) -> str:

@@ -184,12 +184,19 @@ class SummaryStore:
         self.path = Path(path)
 
     def load(self) -> dict[str, tuple[str, Summary, frozenset[str]]]:
-        data = sealed.load(self.path)  # an unreadable or foreign cache is a miss, never an error
-        return data if isinstance(data, dict) else {}
+        data = sealed.load_plain(self.path)  # an unreadable or foreign cache is a miss, never an error
+        if not isinstance(data, dict):
+            return {}
+        try:
+            return {rel: (fp, Summary(ids, links), targets) for rel, (fp, ids, links, targets) in data.items()}
+        except (TypeError, ValueError):
+            return {}
 
     def save(self, entries: Mapping[str, tuple[str, Summary, frozenset[str]]]) -> None:
+        # Plain tuples in marshal's format: 60,000 Summary objects pickle and load slowly.
         try:
-            sealed.dump(dict(entries), self.path)
+            sealed.dump_plain({rel: (fp, s.ids, s.links, targets) for rel, (fp, s, targets) in entries.items()},
+                              self.path)
         except OSError:
             pass
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import marshal
 import os
 import pickle
 import secrets
@@ -52,13 +53,31 @@ def _key() -> bytes:
 
 def dump(obj: Any, path: Path) -> None:
     """Write `obj` to `path` atomically, sealed. Raises OSError when it cannot be written."""
-    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    _seal(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), path)
+
+
+def dump_plain(obj: Any, path: Path) -> None:
+    """`dump` for plain data (str, numbers, tuples, lists, dicts, sets, bytes) in marshal's
+    format, which loads several times faster than a pickle of objects."""
+    _seal(marshal.dumps(obj), path)
+
+
+def _seal(payload: bytes, path: Path) -> None:
     mac = hmac.new(_key(), payload, hashlib.sha256).digest()
     write_atomic(path, mac + payload)
 
 
 def load(path: Path) -> Any | None:
     """The object in `path`, or None when it is missing, corrupt or not sealed by this user."""
+    return _unsealed(path, pickle.loads)
+
+
+def load_plain(path: Path) -> Any | None:
+    """What `dump_plain` wrote to `path`, or None (as `load`)."""
+    return _unsealed(path, marshal.loads)
+
+
+def _unsealed(path: Path, decode: Any) -> Any | None:
     try:
         data = path.read_bytes()
     except OSError:
@@ -67,6 +86,6 @@ def load(path: Path) -> Any | None:
     if len(mac) != _MAC or not hmac.compare_digest(mac, hmac.new(_key(), payload, hashlib.sha256).digest()):
         return None
     try:
-        return pickle.loads(payload)  # noqa: S301 - sealed above: written by this user's briefing
+        return decode(payload)  # sealed above: written by this user's briefing
     except Exception:  # noqa: BLE001 - written by other code: a miss
         return None

@@ -306,3 +306,20 @@ def test_whole_archive_result_is_reused_only_for_the_same_inputs(tmp_path: Path,
                                   body=ARTICLES[2].body + " Ankara agreed."), *ARTICLES[:2]]
     Enricher(config).run(edited)
     assert resolved == [1, 1, 1]
+
+
+def test_the_stored_whole_archive_result_decodes_to_what_was_encoded():
+    """ResultStore keeps an Enrichment as plain tuples (marshal); decoding gives it back equal."""
+    from briefing.enrich import decode_enrichment, encode_enrichment
+    from briefing.model import Enrichment, Entity, Mention, Topic
+
+    e = Enrichment(
+        mentions={"content/a.md": (Mention(0, 5, "Assad", "person", "person/bashar-al-assad"),
+                                   Mention(9, 13, "Iraq", "place", "place/iraq"))},
+        entities={"person/bashar-al-assad": Entity("person/bashar-al-assad", "Bashar al-Assad", "person",
+                                                   ("Assad",), "Syria's former president", ("https://x.org/a",)),
+                  "place/iraq": Entity("place/iraq", "Iraq", "place")},
+        topics={"content/a.md": ("syria",)}, topic_table={"syria": Topic("syria", "Syria", "tag")},
+        redirects={"person/assad": "person/bashar-al-assad"}, model_calls=3)
+    assert decode_enrichment(encode_enrichment(e)) == dataclasses.replace(e, model_calls=0)
+    assert decode_enrichment({"not": "an enrichment"}) is None
