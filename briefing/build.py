@@ -14,7 +14,7 @@ import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,7 +303,7 @@ def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: 
     kept = any(rel.endswith(".html") and rel not in fresh and not rel.startswith("pagefind/") for rel in writer.records)
     stored = store.load() if kept else {}
     summaries: dict[str, links.Summary] = {}
-    known: dict[str, frozenset[str]] = {}
+    known: dict[str, Collection[str]] = {}
     for rel, record in writer.records.items():
         if not rel.endswith(".html") or rel.startswith("pagefind/"):
             continue

@@ -183,20 +183,21 @@ class SummaryStore:
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def load(self) -> dict[str, tuple[str, Summary, frozenset[str]]]:
-        data = sealed.load_plain(self.path)  # an unreadable or foreign cache is a miss, never an error
+    def load(self) -> dict[str, tuple[str, Summary, Collection[str]]]:
+        data = sealed.load(self.path)  # an unreadable or foreign cache is a miss, never an error
         if not isinstance(data, dict):
             return {}
         try:
-            return {rel: (fp, Summary(ids, links), targets) for rel, (fp, ids, links, targets) in data.items()}
+            return {rel: (fp, Summary(frozenset(ids), links), targets)
+                    for rel, (fp, ids, links, targets) in data.items()}
         except (TypeError, ValueError):
             return {}
 
-    def save(self, entries: Mapping[str, tuple[str, Summary, frozenset[str]]]) -> None:
-        # Plain tuples in marshal's format: 60,000 Summary objects pickle and load slowly.
+    def save(self, entries: Mapping[str, tuple[str, Summary, Collection[str]]]) -> None:
+        # Plain tuples, not sets or Summary objects: a million strings in sets load slowly.
         try:
-            sealed.dump_plain({rel: (fp, s.ids, s.links, targets) for rel, (fp, s, targets) in entries.items()},
-                              self.path)
+            sealed.dump({rel: (fp, tuple(s.ids), s.links, tuple(targets)) for rel, (fp, s, targets) in entries.items()},
+                        self.path)
         except OSError:
             pass
 
@@ -207,8 +208,8 @@ def find_broken(summaries: Mapping[str, Summary], files: Collection[str], base_p
 
 
 def check_pages(summaries: Mapping[str, Summary], files: set[str], base_path: str = "/", *,
-                known: Mapping[str, frozenset[str]] | None = None,
-                changed: set[str] | frozenset[str] = frozenset()) -> tuple[list[Broken], dict[str, frozenset[str]]]:
+                known: Mapping[str, Collection[str]] | None = None,
+                changed: set[str] | frozenset[str] = frozenset()) -> tuple[list[Broken], dict[str, Collection[str]]]:
     """Broken links, and the files each page links to.
 
     `known`: pages checked by the previous build and unchanged since, with the files they link
@@ -218,10 +219,10 @@ def check_pages(summaries: Mapping[str, Summary], files: set[str], base_path: st
     known = known or {}
     resolved: dict[tuple[str, str], tuple[str | None, str | None, str]] = {}
     broken: list[Broken] = []
-    targets: dict[str, frozenset[str]] = {}
+    targets: dict[str, Collection[str]] = {}
     for rel in sorted(summaries):
         previous = known.get(rel)
-        if previous is not None and previous.isdisjoint(changed):
+        if previous is not None and changed.isdisjoint(previous):
             targets[rel] = previous
             continue
         page_dir = posixpath.dirname(rel)
