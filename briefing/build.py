@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import archive as archive_stage
-from . import depends, links, pages, parse_cache, search, sources
+from . import depends, links, pages, parse_cache, preload, search, sources
 from .cache import code_digest
 from .config import Config
 from .errors import BriefingError, BuildLockedError, ContentError, OutputError, Problem
 from .model import Article, Enrichment
 from .output import SiteWriter, Written, read_manifest
 from .render import THEME_STATIC, Renderer
-from .workers import fewer_collections, forked_pool
+from .workers import LOCKS, fewer_collections, forked_pool
 
 BUILD_VERSION = "1"
 
@@ -80,23 +80,30 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
             result.noop = True
             clock.lap("discover", f"{len(found)} files unchanged: nothing to do")
             return result
-        articles, parse_problems, result.parsed = parse_cache.parse_all(found, config)
-        problems += parse_problems
-        if not drafts:
-            articles = [a for a in articles if not a.draft]
-        problems += _same_url(articles)  # reported now, with every other problem, not after NER
-        if problems:
-            raise ContentError(problems)
+        if enricher is None:
+            from .enrich import Enricher
+
+            enricher = Enricher(config, jobs=jobs, progress=progress)
+        # A rebuild after an edit: the model loads in a worker while the archive is read.
+        preloaded = preload.start(enricher) if previous is not None else None
+        try:
+            articles, parse_problems, result.parsed = parse_cache.parse_all(found, config)
+            problems += parse_problems
+            if not drafts:
+                articles = [a for a in articles if not a.draft]
+            problems += _same_url(articles)  # reported now, with every other problem, not after NER
+            if problems:
+                raise ContentError(problems)
+        except BaseException:
+            if preloaded is not None:
+                preloaded.close()
+            raise
         result.articles = len(articles)
         result.articles_list = articles
         clock.lap("parse", f"{len(articles)} articles, {result.parsed} parsed")
 
         # 2. Enrich: entities, resolution, tags (cached per article).
-        if enricher is None:
-            from .enrich import Enricher
-
-            enricher = Enricher(config, jobs=jobs, progress=progress)
-        enrichment = enricher.run(articles)  # type: ignore[attr-defined]
+        enrichment = enricher.run(articles, preloaded) if preloaded else enricher.run(articles)  # type: ignore[attr-defined]
         result.enrichment = enrichment
         result.model_calls = enrichment.model_calls
         clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles")
@@ -405,7 +412,13 @@ def project_lock(config: Config) -> Iterator[None]:
         except BlockingIOError:
             raise BuildLockedError("another build of this project is running (lock: "
                                    f"{lock_dir / 'build.lock'}). Wait for it to finish, then try again.") from None
-        yield
+        # Forked workers close their copy (workers.LOCKS): a killed build's workers die a moment
+        # after it, and must not hold the next build's lock meanwhile.
+        LOCKS.append(fh.fileno())
+        try:
+            yield
+        finally:
+            LOCKS.remove(fh.fileno())
     finally:
         fh.close()
 

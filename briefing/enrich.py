@@ -223,6 +223,10 @@ class Enricher:
             shown = str(path)
         return curation_mod.load(path, shown)
 
+    @property
+    def loaded(self) -> bool:
+        return self._pipeline is not None
+
     def pipeline(self, curation: Curation) -> nlp_mod.Pipeline:
         digest = curation.patterns_digest()
         if self._pipeline is None or digest != self._patterns_digest:
@@ -239,13 +243,21 @@ class Enricher:
         found = nlp_mod.package_fingerprint(package, bool(curation.patterns()), STEP_VERSION, digest)
         return found if found is not None else self.fingerprint(self.pipeline(curation), curation)
 
-    def run(self, articles: Sequence[Article]) -> Enrichment:
+    def run(self, articles: Sequence[Article], preloaded: Any = None) -> Enrichment:
         """Whole archive: annotate (cached), resolve across articles, tag.
 
         What each article contributes on its own (`Local`) is kept per article in a LocalStore;
         only the articles missing there are annotated (cache, or the model) and analysed. The
-        pipeline is loaded only when an article misses the annotation cache.
+        pipeline is loaded only when an article misses the annotation cache, by `preloaded`
+        (a preload.Preloaded, which this closes) when there is one and few articles miss.
         """
+        try:
+            return self._run(articles, preloaded)
+        finally:
+            if preloaded is not None:
+                preloaded.close()
+
+    def _run(self, articles: Sequence[Article], preloaded: Any) -> Enrichment:
         curation = self.curation()
         package = nlp_mod.installed_package(self.config.nlp.model)
         cache = Cache(self.config.cache_path, self.unloaded_fingerprint(package, curation))
@@ -268,7 +280,12 @@ class Enricher:
         from_cache = [art for art in missing if art.source in annotations]
         blobs = dict(zip((art.source for art in from_cache),
                          _local_blobs(from_cache, annotations, curation, self.config, self.jobs), strict=True))
-        if need_model:
+        preloaded_blobs = None
+        if need_model and preloaded is not None:
+            preloaded_blobs = preloaded.analyse(need_model, curation, cache.fingerprint)
+        if preloaded_blobs is not None:
+            blobs.update(zip((art.source for art in need_model), preloaded_blobs, strict=True))
+        elif need_model:
             config = self.config
             pipeline = self.pipeline(curation)
             analysed = run_model(need_model, pipeline, cache, curation, batch_size=config.nlp.batch_size,

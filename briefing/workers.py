@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from multiprocessing.pool import Pool
 
 from .search import die_with_parent
+
+# The descriptors of the project locks this process holds (build.project_lock): a forked worker
+# closes its copies, so that only the build holds the lock, even while its workers die with it.
+LOCKS: list[int] = []
 
 # The youngest generation is collected after this many net allocations (CPython's default: 700).
 BUILD_GC_THRESHOLD = (50_000, 20, 50)
@@ -40,7 +45,19 @@ def forked_pool(jobs: int) -> Iterator[Pool]:
     """
     gc.freeze()
     try:
-        with multiprocessing.get_context("fork").Pool(jobs, initializer=die_with_parent()) as pool:
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=worker_start(die_with_parent())) as pool:
             yield pool
     finally:
         gc.unfreeze()
+
+
+def worker_start(hook: Callable[[], None] | None) -> Callable[[], None]:
+    """What a forked worker does first: run `hook` (search.die_with_parent's, made in the parent)
+    and close its copies of the build's lock."""
+    def start() -> None:
+        if hook is not None:
+            hook()
+        for fd in LOCKS:
+            with suppress(OSError):
+                os.close(fd)
+    return start

@@ -6,6 +6,7 @@ pipeline computes, or a cache would be keyed by something other than the model t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -37,22 +38,37 @@ def test_enricher_fingerprint_is_the_same_loaded_or_not(tmp_path: Path):
                                                                                     curation)
 
 
-def test_a_build_that_hits_the_cache_does_not_load_the_model(project: Path, monkeypatch: pytest.MonkeyPatch):
-    loads = []
+def test_a_build_that_hits_the_cache_does_not_load_the_model(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path):
+    """...and a rebuild after an edit loads it in a forked worker (preload.py) while the build
+    reads the archive: the build's own process never loads it."""
+    log = tmp_path / "loads"
+    log.write_text("", encoding="utf-8")
     real_load = nlp_mod.load
+
+    def load(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - noted in a file: a forked worker's counts too
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real_load(*args, **kwargs)
+
+    def loads() -> list[str]:
+        return log.read_text(encoding="utf-8").split()
+
     monkeypatch.setattr(nlp_mod, "_LOADED", {})  # as in a fresh process
-    monkeypatch.setattr(nlp_mod, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    monkeypatch.setattr(nlp_mod, "load", load)
     config = config_mod.load(project)
 
     first = build(config, output=project / "out1")
-    assert (len(loads), first.model_calls) == (1, 3)
+    assert (len(loads()), first.model_calls) == (1, 3)
 
     monkeypatch.setattr(nlp_mod, "_LOADED", {})
     second = build(config, output=project / "out2")
-    assert (len(loads), second.model_calls) == (1, 0)
+    assert (len(loads()), second.model_calls) == (1, 0)
     assert tree_digest(project / "out2") == tree_digest(project / "out1")
 
     edited = project / "content/2024/2024-05-09-strike-ends.md"
     edited.write_text(edited.read_text(encoding="utf-8").replace("welcomed", "praised"), encoding="utf-8")
     third = build(config, output=project / "out2")
-    assert (len(loads), third.model_calls) == (2, 1)
+    assert (len(loads()), third.model_calls) == (2, 1)
+    assert loads()[1] != str(os.getpid())  # loaded by the preloading worker
+    assert nlp_mod._LOADED == {}  # not here

@@ -1,0 +1,86 @@
+"""The spaCy pipeline, loaded in a forked process while the build reads the archive.
+
+Loading the model (spaCy's import and the model's files) takes about a second, which a rebuild
+after an edit would otherwise spend before its one NER call. When a build starts from a previous
+one, `start` forks a worker at once; it loads the pipeline while this process parses the archive
+and reads its stored analyses, then runs the model on the few articles that need it and sends
+back only their analyses (as the NER workers of enrich.run_model do). A build that needs no NER,
+or NER on many articles (those go to run_model's own workers), closes it unused.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .search import die_with_parent
+from .workers import worker_start
+
+# More articles than this to analyse: the parent loads the model and shares it with its workers.
+MAX_ARTICLES = 64
+
+_STATE: dict[str, Any] = {}  # the enricher and curation, for the forked worker
+
+
+def _load() -> None:
+    _STATE["start"]()
+    try:
+        _STATE["enricher"].pipeline(_STATE["curation"])
+    except BaseException:  # noqa: BLE001 - the parent loads it again and reports the error
+        _STATE["failed"] = True
+
+
+def _analyse(articles: Sequence[Any], curation: Any, fingerprint: str) -> list[bytes] | None:
+    if _STATE.get("failed"):
+        return None
+    from .cache import Cache
+    from .enrich import encode_local, local_analysis, run_model
+
+    enricher = _STATE["enricher"]
+    config = enricher.config
+    cache = Cache(config.cache_path, fingerprint)
+    analysed = run_model(articles, enricher.pipeline(curation), cache, curation, batch_size=config.nlp.batch_size,
+                         analyse=lambda art, ann: encode_local(local_analysis(art, ann, curation, config)))
+    return [blob for _, blob in analysed]
+
+
+class Preloaded:
+    """A worker loading the pipeline; `analyse` runs it, `close` ends it."""
+
+    def __init__(self, enricher: Any, curation: Any):
+        _STATE.update(enricher=enricher, curation=curation, failed=False,
+                      start=worker_start(die_with_parent()))  # made here: it names this process
+        self.pool: Any = multiprocessing.get_context("fork").Pool(1, initializer=_load)
+
+    def analyse(self, articles: Sequence[Any], curation: Any, fingerprint: str) -> list[bytes] | None:
+        """Each article's encoded analysis (enrich.encode_local), in order, with its annotation
+        written to the cache of `fingerprint`; None when the worker could not load the model."""
+        if len(articles) > MAX_ARTICLES or self.pool is None:
+            return None
+        try:
+            return self.pool.apply(_analyse, (list(articles), curation, fingerprint))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+        _STATE.clear()
+
+
+def start(enricher: Any) -> Preloaded | None:
+    """A Preloaded for `enricher`, or None where it would not help or is unsafe: the pipeline is
+    already loaded (the dev server keeps it), other threads run (forking them is unsafe), no
+    fork (Windows), or the curation file does not load (the build reports that itself)."""
+    if getattr(enricher, "loaded", True) or sys.platform == "win32" or threading.active_count() > 1:
+        return None
+    try:
+        curation = enricher.curation()
+    except Exception:  # noqa: BLE001 - reported by the build, with its file and line
+        return None
+    return Preloaded(enricher, curation)
