@@ -148,7 +148,8 @@ def co_mentions(archive: Archive, key: str, limit: int = 12,
 
 def paged_mentions(archive: Archive, source: str) -> frozenset[str]:
     """The entities with pages that an article mentions."""
-    return frozenset(m.entity for m in archive.by_source[source].mentions if m.entity in archive.paged_entities)
+    keys = {m.entity for m in archive.by_source[source].mentions}
+    return frozenset(key for key in keys if key in archive.paged_entities)
 
 
 def common_limit(n: int) -> int:

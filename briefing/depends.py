@@ -375,16 +375,14 @@ class PageInputs:
 
     def encode(self, reads: Iterable[tuple[str, Any]]) -> tuple[bytes, tuple]:
         """Cells as (the sorted numbers of those already numbered, the others)."""
-        get = self.number.get
-        numbers = array("I")
-        others = []
-        for cell in reads:
-            n = get(cell)
-            if n is None:
-                others.append(cell)
-            else:
-                numbers.append(n)
-        return array("I", sorted(numbers)).tobytes(), tuple(others)
+        reads = tuple(reads)
+        numbers = list(map(self.number.get, reads))  # C loops: every page of a full build comes here
+        others: tuple = ()
+        if None in numbers:
+            others = tuple(cell for cell, n in zip(reads, numbers, strict=True) if n is None)
+            numbers = [n for n in numbers if n is not None]
+        numbers.sort()
+        return array("I", numbers).tobytes(), others
 
     def _numbers(self, encoded: tuple[bytes, tuple]) -> bytes:
         numbers, others = encoded

@@ -14,7 +14,7 @@ from typing import Any
 from markupsafe import Markup
 
 from . import depends, markdown
-from .archive import Archive, co_mentions, paged_mentions
+from .archive import Archive, Entry, co_mentions, paged_mentions
 from .config import Config
 from .model import KIND_LABELS, KIND_NAMES, KIND_SECTIONS, Entity
 
@@ -108,8 +108,11 @@ def _entity_context(archive: Archive, config: Config, key: str, cards: Memo,
         sources = archive.entity_sources[key]
         kind = entity.kind
         base = entity_url(entity)
-        dates = [archive.by_source[s].article.date for s in sources]
-        topics = Counter(t for s in sources for t in archive.by_source[s].topics if t in archive.paged_topics)
+        entries = [archive.by_source[s] for s in sources]
+        dates = [e.article.date for e in entries]
+        topics = Counter(t for e in entries for t in e.topics)
+        for t in [t for t in topics if t not in archive.paged_topics]:
+            del topics[t]
         common = {
             "entity": {"name": entity.name, "kind": entity.kind, "kind_label": KIND_NAMES[kind],
                        "aliases": list(entity.aliases), "description": entity.description,
@@ -125,7 +128,7 @@ def _entity_context(archive: Archive, config: Config, key: str, cards: Memo,
                        for t, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
             "feed": base + "feed.xml",
         }
-        items = [_mention_item(archive, s, entity, first_spans(s), cards) for s in sources]
+        items = [_mention_item(e, entity, first_spans(e.source), cards) for e in entries]
         return {"common": common, "items": items, "per_page": config.paginate}
     return make
 
@@ -187,14 +190,13 @@ def _first_spans(spans: Sequence[Any]) -> dict[str, Any]:
     return by_href
 
 
-def _mention_item(archive: Archive, source: str, entity: Entity, first_spans: Mapping[str, Any],
-                  cards: Memo) -> dict[str, Any]:
+def _mention_item(entry: Entry, entity: Entity, first_spans: Mapping[str, Any], cards: Memo) -> dict[str, Any]:
     """An article on an entity page: its first linked mention in its sentence, with its anchor.
 
     When no mention could be linked (only in the headline, a heading or a link), the snippet
     shows the first mention and points at the article itself.
     """
-    entry = archive.by_source[source]
+    source = entry.source
     text = entry.article.text
     href = entity_url(entity)
     span = first_spans.get(href)

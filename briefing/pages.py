@@ -194,11 +194,14 @@ def mention_links(entry: Entry, archive: Archive, config: Config) -> tuple[tuple
     a = entry.article
     offset = a.headline_end + len(BLOCK_SEPARATOR)
     linkable = a.linkable
+    # Each entity looked up once, not once per mention (lookups are recorded: see depends.py).
+    found = {key: archive.entities.get(key) for key in dict.fromkeys(m.entity for m in entry.mentions)}
+    paged = {key for key in found if key in archive.paged_entities}
     spans: list[LinkedSpan] = []
     occurrences: dict[str, int] = defaultdict(int)
     li = 0
     for m in entry.mentions:
-        if m.entity not in archive.paged_entities or m.start < offset:
+        if m.entity not in paged or m.start < offset:
             continue
         start, end = m.start - offset, m.end - offset
         while li < len(linkable) and linkable[li][1] <= start:
@@ -208,19 +211,18 @@ def mention_links(entry: Entry, archive: Archive, config: Config) -> tuple[tuple
         n = occurrences[m.entity]
         if n and config.entities.link == "first":
             continue
-        entity = archive.entities[m.entity]
+        entity = found[m.entity]
         spans.append(LinkedSpan(start, end, entity_pages.entity_url(entity), entity.kind,
                                 anchor_for(entity.slug, n), entity.name))
         occurrences[m.entity] += 1
     panel = []
     grouped: dict[str, dict[str, Any]] = defaultdict(dict)
-    for m in entry.mentions:
-        entity = archive.entities.get(m.entity)
+    for entity in found.values():
         if entity is None or entity.key in grouped[entity.kind]:
             continue
         grouped[entity.kind][entity.key] = {
             "name": entity.name,
-            "url": entity_pages.entity_url(entity) if entity.key in archive.paged_entities else None,
+            "url": entity_pages.entity_url(entity) if entity.key in paged else None,
         }
     for kind, label in KIND_LABELS.items():
         if grouped.get(kind):
@@ -231,11 +233,9 @@ def mention_links(entry: Entry, archive: Archive, config: Config) -> tuple[tuple
 
 def _search_filters(entry: Entry, archive: Archive) -> list[tuple[str, str]]:
     out = []
-    seen = set()
-    for m in entry.mentions:
-        e = archive.entities.get(m.entity)
-        if e and e.key in archive.paged_entities and e.key not in seen:
-            seen.add(e.key)
+    for key in dict.fromkeys(m.entity for m in entry.mentions):
+        e = archive.entities.get(key)
+        if e and e.key in archive.paged_entities:
             out.append((KIND_SECTIONS[e.kind], e.name))
     out += [("topic", archive.topics[t].name) for t in entry.topics if t in archive.paged_topics]
     return out
