@@ -10,10 +10,13 @@ none of whose cells changed, with the same plan key (what the planner captured f
 its page number), template and site-wide digest, would get the very same context, so its last
 fingerprint still holds and its file is kept without making the context at all.
 
-Iterating a whole mapping, or asking its length, reads the cell (name, ALL). Values a context
-computes from the archive and keeps for other pages (an article's card, its woven mention
-spans, the part an entity's pages share) are memoised together with the cells they read
-(`memo`), and every page that takes such a value from the memo records those cells too.
+Iterating a whole mapping, or asking its length, reads the cell (name, ALL); the entries
+tuple's length is its own cell (name, "len"). Values a context computes from the archive and
+keeps for other pages (an article's card, its woven mention spans) are memoised together with
+the cells they read (`memo`), and every page that takes such a value from the memo records
+those cells too. What all of an entity's or topic's pages share reads thousands of cells for a
+large entity; it is a `node`: its pages record one cell, the node's own cells are kept once,
+and the node counts as changed when any of them did.
 
 A cell's digest covers everything a context can see through it; an Entry is digested by its
 article's content hash (the parse of those bytes, given the same settings and code, which the
@@ -313,8 +316,9 @@ class PageInputs:
 
     One sealed pickle in the cache folder per output folder: `shared` (the digest of templates,
     settings and code every page depends on), `cells` (each cell once, by number), `digests`
-    (8 bytes per cell), `pages` (output path -> (render fingerprint's first 16 hex digits, plan key, the numbers of
-    its cells as an array of uint32)) and `nodes` (node number -> the numbers of its cells).
+    (8 bytes per cell), `pages` (output path -> (the first 16 hex digits of its render
+    fingerprint, its plan key, the numbers of its cells as an array of uint32)) and `nodes`
+    (node number -> the numbers of its cells).
     """
 
     def __init__(self, path: Path, shared: str):
