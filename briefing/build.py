@@ -9,25 +9,26 @@ only calls them in order, times them, and makes sure a failure leaves the old si
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import archive as archive_stage
 from . import depends, links, pages, parse_cache, preload, search, sources
 from .cache import code_digest
+from .cache_writes import CacheWrites, LockHeld, cache_lock, held_lock
 from .config import Config
-from .errors import BriefingError, BuildLockedError, ContentError, OutputError, Problem
+from .errors import BriefingError, BuildLockedError, ContentError, Problem
 from .model import Article, Enrichment
 from .output import SiteWriter, Written, read_manifest
 from .render import THEME_STATIC, Renderer
-from .workers import LOCKS, fewer_collections, forked_pool
+from .workers import fewer_collections, forked_pool
 
 BUILD_VERSION = "1"
 
@@ -59,11 +60,13 @@ class BuildResult:
 
 def build(config: Config, *, output: Path | None = None, drafts: bool = False, jobs: int | None = None,
           enricher: object | None = None, log: Callable[[str], None] | None = None,
-          check_links: bool = True, progress: bool = False) -> BuildResult:
+          check_links: bool = True, progress: bool = False, detach_cache_writes: bool = False) -> BuildResult:
     """Build the site for `config` into `output` (default: config.output_path).
 
     `enricher` is an `enrich.Enricher` to reuse (the dev server keeps one, with its model loaded);
-    by default one is made. Raises a BriefingError for anything the user can fix.
+    by default one is made. With `detach_cache_writes` (the command line), the caches for the
+    next build are written by a process that outlives this one (see cache_writes.py). Raises a
+    BriefingError for anything the user can fix.
     """
     output = Path(output) if output else config.output_path
     jobs = jobs or os.cpu_count() or 1
@@ -86,82 +89,111 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
             enricher = Enricher(config, jobs=jobs, progress=progress)
         # A rebuild after an edit: the model loads in a worker while the archive is read.
         preloaded = preload.start(enricher) if previous is not None else None
+        writes = CacheWrites()
         try:
-            articles, parse_problems, result.parsed = parse_cache.parse_all(found, config)
-            problems += parse_problems
-            if not drafts:
-                articles = [a for a in articles if not a.draft]
-            problems += _same_url(articles)  # reported now, with every other problem, not after NER
-            if problems:
-                raise ContentError(problems)
-        except BaseException:
+            waiting = time.perf_counter()
+            with cache_lock(config.cache_path) as cache_lock_fd:  # the last build's cache writes are done
+                clock.aside("wait", time.perf_counter() - waiting, "for the last build's cache writes")
+                try:
+                    _stages(config, output, drafts, jobs, enricher, preloaded, check_links, found, static_files,
+                            problems, inputs, writes, result, clock)
+                except BaseException:
+                    writes.run()  # what was learnt before the failure (parsed files, NER) is kept
+                    raise
+                if detach_cache_writes:
+                    writes.detach(cache_lock_fd)
+                else:
+                    writes.run()
+        finally:
             if preloaded is not None:
                 preloaded.close()
-            raise
-        result.articles = len(articles)
-        result.articles_list = articles
-        clock.lap("parse", f"{len(articles)} articles, {result.parsed} parsed")
+    return result
 
-        # 2. Enrich: entities, resolution, tags (cached per article).
-        enrichment = enricher.run(articles, preloaded) if preloaded else enricher.run(articles)  # type: ignore[attr-defined]
-        result.enrichment = enrichment
-        result.model_calls = enrichment.model_calls
-        clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles")
 
-        # 3. Index and plan every page.
-        archive = archive_stage.build(articles, enrichment, config)
-        asset_urls = {rel: url for rel, (url, _) in static_files.items() if rel.startswith(config.content_dir + "/")}
-        planned = pages.plan(archive, config, asset_urls)
-        result.pages = len(planned)
-        clock.lap("plan", f"{len(planned)} pages")
+def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, preloaded: Any,
+            check_links: bool, found: list, static_files: dict, problems: list[Problem], inputs: str,
+            writes: CacheWrites, result: BuildResult, clock: _Clock) -> None:
+    """Parse, enrich, plan, render, check and write the site whose files were discovered; the
+    caches for the next build go to `writes`."""
+    articles, parse_problems, result.parsed = parse_cache.parse_all(found, config, writes)
+    problems = problems + parse_problems
+    if not drafts:
+        articles = [a for a in articles if not a.draft]
+    problems += _same_url(articles)  # reported now, with every other problem, not after NER
+    if problems:
+        raise ContentError(problems)
+    result.articles = len(articles)
+    result.articles_list = articles
+    clock.lap("parse", f"{len(articles)} articles, {result.parsed} parsed")
 
-        # 4. Render and write, aside from the live site.
-        writer = SiteWriter(output).open()
-        try:
-            versions = {url: digest[:10] for url, digest in
-                        ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
-            renderer = Renderer(config, asset_versions=versions)
-            writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
-            page_inputs = depends.PageInputs(config.cache_path / "pages" / f"{_output_key(output)}.pickle",
-                                             _shared_digest(config, renderer)).load()
-            cells = archive_stage.cells(archive)
-            changed = page_inputs.changed_cells(cells) if writer.previous is not None else set()
-            page_inputs.number_cells(archive_stage.expected_cells(archive))
-            records, rendered, summaries, reads, made_nodes = render_pages(planned, renderer, writer, jobs,
-                                                                           page_inputs, changed)
-            writer.add(records)
-            result.rendered = rendered
-            clock.lap("render", f"{rendered} rendered, {len(planned) - rendered} unchanged")
+    # 2. Enrich: entities, resolution, tags (cached per article).
+    enrichment = enricher.run(articles, preloaded, writes)  # type: ignore[attr-defined]
+    result.enrichment = enrichment
+    result.model_calls = enrichment.model_calls
+    clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles")
 
-            if config.search.enabled:
-                writer.add(_search_index(writer))
-                clock.lap("search", "Pagefind index built")
-            if check_links:
-                broken = check_links_of(writer, summaries, config)
-                if broken:
-                    raise links.BrokenLinksError(broken)
-                clock.lap("links", "every internal link and anchor resolves")
-            result.written = writer.rewritten
-            writer.commit(inputs, drafts=drafts)
+    # 3. Index and plan every page.
+    archive = archive_stage.build(articles, enrichment, config)
+    asset_urls = {rel: url for rel, (url, _) in static_files.items() if rel.startswith(config.content_dir + "/")}
+    planned = pages.plan(archive, config, asset_urls)
+    result.pages = len(planned)
+    clock.lap("plan", f"{len(planned)} pages")
+
+    # 4. Render and write, aside from the live site.
+    writer = SiteWriter(output).open()
+    try:
+        versions = {url: digest[:10] for url, digest in
+                    ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
+        renderer = Renderer(config, asset_versions=versions)
+        writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
+        page_inputs = depends.PageInputs(config.cache_path / "pages" / f"{_output_key(output)}.pickle",
+                                         _shared_digest(config, renderer)).load()
+        cells = archive_stage.cells(archive)
+        changed = page_inputs.changed_cells(cells) if writer.previous is not None else set()
+        page_inputs.number_cells(archive_stage.expected_cells(archive))
+        # The last link check's page summaries: a page rendered to the same bytes is not scanned again.
+        link_store = links.SummaryStore(config.cache_path / "links" / f"{_output_key(output)}.pickle")
+        checked = link_store.load() if check_links else {}
+        records, rendered, summaries, reads, made_nodes = render_pages(planned, renderer, writer, jobs,
+                                                                       page_inputs, changed, checked)
+        writer.add(records)
+        result.rendered = rendered
+        clock.lap("render", f"{rendered} rendered, {len(planned) - rendered} unchanged")
+
+        if config.search.enabled:
+            writer.add(_search_index(writer))
+            clock.lap("search", "Pagefind index built")
+        if check_links:
+            broken = check_links_of(writer, summaries, config, writes, link_store, checked)
+            if broken:
+                raise links.BrokenLinksError(broken)
+            clock.lap("links", "every internal link and anchor resolves")
+        result.written = writer.rewritten
+        writer.commit(inputs, drafts=drafts)
+
+        def save_page_inputs() -> None:
             for page, got in reads:
                 page_inputs.keep(page.path, writer.records[page.path].fingerprint, page.plan_key, got)
             for cell, got in made_nodes.items():
                 page_inputs.keep_node(cell, got)
             page_inputs.save(cells, (p.path for p in planned if p.plan_key))
-            clock.lap("write", f"{result.written} files written, {len(writer.records) - result.written} kept")
-            result.preview = Preview(archive, renderer, asset_urls)
-        except BaseException:
-            writer.abort()
-            raise
-    return result
+
+        writes.add(save_page_inputs)
+        clock.lap("write", f"{result.written} files written, {len(writer.records) - result.written} kept")
+        result.preview = Preview(archive, renderer, asset_urls)
+    except BaseException:
+        writer.abort()
+        raise
 
 
 # Fewer pages than this are made and rendered in-process: a worker pool costs more than it saves.
 PARALLEL_RENDER_MIN = 1000
 
-# A page's file record, link summary (if rendered), whether it was rendered, and the cells its
-# context read (depends.PageInputs.encode; None when the context was not made here).
-Done = tuple[Written, "links.Summary | None", bool, "tuple | None"]
+# A page's file record, link summary (if rendered; SAME_AS_CHECKED when the last link check's
+# still holds), whether it was rendered, and the cells its context read (depends.PageInputs.encode;
+# None when the context was not made here).
+Done = tuple[Written, "links.Summary | str | None", bool, "tuple | None"]
+SAME_AS_CHECKED = "same as checked"
 
 
 def _same_url(articles: list[Article]) -> list[Problem]:
@@ -180,13 +212,15 @@ def _same_url(articles: list[Article]) -> list[Problem]:
 
 def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter, jobs: int,
                  page_inputs: depends.PageInputs | None = None, changed: set[int] | None = None,
+                 checked: Mapping[str, links.Checked] | None = None,
                  ) -> tuple[list[Written], int, dict[str, links.Summary], list[tuple[pages.Page, tuple]], dict]:
     """Make each page's context and fingerprint; render the pages whose fingerprint changed and
     link the rest from the previous build.
 
     A page whose context is made here (it has a plan key) and none of whose inputs changed since
     the last build (`page_inputs`, `changed`: see depends.py) keeps its file without its context
-    being made at all.
+    being made at all. A rendered page whose fingerprint is the one it had at the last link check
+    (`checked`) has that check's summary: its bytes are the same.
 
     With several jobs and enough pages to make, forked workers do all of it, each for a run of
     pages, writing straight into the staging folder: they share the archive the contexts are made
@@ -204,9 +238,9 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
             todo.append(i)
     depends.made_nodes()  # start afresh
     if jobs > 1 and len(todo) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
-        done, nodes = _in_workers(planned, todo, renderer, writer, page_inputs, jobs)
+        done, nodes = _in_workers(planned, todo, renderer, writer, page_inputs, checked, jobs)
     else:
-        done = [_page_done(planned[i], renderer, writer, page_inputs) for i in todo]
+        done = [_page_done(planned[i], renderer, writer, page_inputs, checked) for i in todo]
         nodes = _encoded_nodes(page_inputs)
     summaries = {}
     reads = []
@@ -214,7 +248,9 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
     for i, (record, summary, was_rendered, got) in zip(todo, done, strict=True):
         records[i] = record
         rendered += was_rendered
-        if summary is not None:
+        if isinstance(summary, str):  # SAME_AS_CHECKED (a copy, when it comes from a worker)
+            summaries[record.path] = checked[record.path][1]  # type: ignore[index]
+        elif summary is not None:
             summaries[record.path] = summary
         if got is not None:
             reads.append((planned[i], got))
@@ -233,7 +269,7 @@ def _kept(page: pages.Page, writer: SiteWriter, page_inputs: depends.PageInputs 
 
 
 def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,
-               page_inputs: depends.PageInputs | None) -> Done:
+               page_inputs: depends.PageInputs | None, checked: Mapping[str, links.Checked] | None) -> Done:
     reads = None
     if page.plan_key:
         page.__dict__["context"], got = depends.made_by(page.made)  # type: ignore[arg-type]
@@ -243,7 +279,10 @@ def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,
     if kept is not None:
         return kept, None, False, reads
     data = renderer.render(page)
-    summary = links.summarize(data.decode("utf-8")) if page.path.endswith(".html") else None
+    summary: links.Summary | str | None = None
+    if page.path.endswith(".html"):
+        before = checked.get(page.path) if checked else None
+        summary = SAME_AS_CHECKED if before is not None and before[0] == fp else links.summarize(data.decode("utf-8"))
     return writer.put(page.path, data, fp), summary, True, reads
 
 
@@ -258,19 +297,20 @@ def _encoded_nodes(page_inputs: depends.PageInputs | None) -> dict:
 def _pages_chunk(bounds: tuple[int, int]) -> tuple[list[Done],
                                                    dict]:
     assert _WORK is not None
-    planned, todo, renderer, writer, page_inputs = _WORK
+    planned, todo, renderer, writer, page_inputs, checked = _WORK
     out = []
     for i in todo[bounds[0]:bounds[1]]:
         page = planned[i]
-        out.append(_page_done(page, renderer, writer, page_inputs))
+        out.append(_page_done(page, renderer, writer, page_inputs, checked))
         page.__dict__.pop("context", None)  # made here, needed no more: keep the worker small
     return out, _encoded_nodes(page_inputs)
 
 
 def _in_workers(planned: Sequence[pages.Page], todo: list[int], renderer: Renderer, writer: SiteWriter,
-                page_inputs: depends.PageInputs | None, jobs: int) -> tuple[list[Done], dict]:
+                page_inputs: depends.PageInputs | None, checked: Mapping[str, links.Checked] | None,
+                jobs: int) -> tuple[list[Done], dict]:
     global _WORK
-    _WORK = (planned, todo, renderer, writer, page_inputs)
+    _WORK = (planned, todo, renderer, writer, page_inputs, checked)
     try:
         step = max(50, len(todo) // (jobs * 16))
         chunks = [(i, min(i + step, len(todo))) for i in range(0, len(todo), step)]
@@ -298,28 +338,26 @@ def _shared_digest(config: Config, renderer: Renderer) -> str:
     return hashlib.sha256(f"{renderer.templates_digest}\0{placeless!r}\0{code_digest()}".encode()).hexdigest()
 
 
-def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: Config) -> list[links.Broken]:
+def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: Config, writes: CacheWrites,
+                   store: links.SummaryStore, stored: Mapping[str, links.Checked]) -> list[links.Broken]:
     """Check every internal link of the staged site.
 
-    Rendered pages come with their summaries (`fresh`); an unchanged page's summary, and the
-    files it links to, come from the last successful check (cache folder), and it is checked
-    again only when one of those files is gone or its ids changed. Other HTML files are read.
+    Rendered pages come with their summaries (`fresh`). A page whose fingerprint is the one it
+    had at the last successful check (`stored`, read from `store`) has the same bytes: it keeps
+    the files it linked to then, and is checked again only when one of those files is gone or
+    its ids changed. Other HTML files are read.
     """
-    store = links.SummaryStore(config.cache_path / "links" / f"{_output_key(writer.output)}.pickle")
-    # The last check's summaries serve pages this build did not render; a full build has none.
-    kept = any(rel.endswith(".html") and rel not in fresh and not rel.startswith("pagefind/") for rel in writer.records)
-    stored = store.load() if kept else {}
     summaries: dict[str, links.Summary] = {}
     known: dict[str, Collection[str]] = {}
     for rel, record in writer.records.items():
         if not rel.endswith(".html") or rel.startswith("pagefind/"):
             continue
         entry = stored.get(rel)
-        if rel in fresh:
-            summaries[rel] = fresh[rel]
-        elif entry is not None and record.fingerprint is not None and entry[0] == record.fingerprint:
+        if entry is not None and record.fingerprint is not None and entry[0] == record.fingerprint:
             summaries[rel] = entry[1]
             known[rel] = entry[2]
+        elif rel in fresh:
+            summaries[rel] = fresh[rel]
         else:
             summaries[rel] = links.summarize((writer.staging / rel).read_text(encoding="utf-8", errors="replace"))
     changed = {rel for rel in stored if rel not in writer.records}
@@ -327,8 +365,9 @@ def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: 
     broken, targets = links.check_pages(summaries, set(writer.records), config.base_path,
                                         known=known, changed=changed)
     if not broken:
-        store.save({rel: (writer.records[rel].fingerprint, summaries[rel], targets[rel])
-                    for rel in summaries if writer.records[rel].fingerprint is not None})
+        checked = {rel: (writer.records[rel].fingerprint, summaries[rel], targets[rel])
+                   for rel in summaries if writer.records[rel].fingerprint is not None}
+        writes.add(lambda: store.save(checked))
     return broken
 
 
@@ -400,27 +439,13 @@ def _search_index(writer: SiteWriter) -> list[Written]:
 @contextmanager
 def project_lock(config: Config) -> Iterator[None]:
     """One build at a time per project: a second one is told, not allowed to corrupt the first."""
-    lock_dir = config.cache_path
+    path = config.cache_path / "build.lock"
     try:
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        fh = open(lock_dir / "build.lock", "a+")
-    except OSError as exc:
-        raise OutputError(f"{lock_dir}: cannot create the cache folder: {exc.strerror}.") from None
-    try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BuildLockedError("another build of this project is running (lock: "
-                                   f"{lock_dir / 'build.lock'}). Wait for it to finish, then try again.") from None
-        # Forked workers close their copy (workers.LOCKS): a killed build's workers die a moment
-        # after it, and must not hold the next build's lock meanwhile.
-        LOCKS.append(fh.fileno())
-        try:
+        with held_lock(path, wait=False):
             yield
-        finally:
-            LOCKS.remove(fh.fileno())
-    finally:
-        fh.close()
+    except LockHeld:
+        raise BuildLockedError(f"another build of this project is running (lock: {path}). "
+                               "Wait for it to finish, then try again.") from None
 
 
 class _Clock:
@@ -428,6 +453,14 @@ class _Clock:
         self.result = result
         self.log = log
         self.t = time.perf_counter()
+
+    def aside(self, stage: str, seconds: float, detail: str) -> None:
+        """Report a wait of `seconds` just past, if it was noticeable, and leave it out of the next lap."""
+        if seconds >= 0.05:
+            self.result.timings.append((stage, seconds, detail))
+            if self.log:
+                self.log(f"  {stage:<9} {seconds:7.2f}s  {detail}")
+            self.t += seconds
 
     def lap(self, stage: str, detail: str) -> None:
         now = time.perf_counter()

@@ -35,8 +35,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .build import build
 
     cfg = _load_config(args)
+    # The caches for the next build are written after this command returns (cache_writes.py).
     result = build(cfg, drafts=args.drafts, jobs=args.jobs, log=None if args.quiet else _eprint,
-                   progress=sys.stderr.isatty() and not args.quiet)
+                   progress=sys.stderr.isatty() and not args.quiet, detach_cache_writes=True)
     if not args.quiet:
         if result.noop:
             _eprint(f"Nothing changed: {result.output} is up to date.")

@@ -34,6 +34,7 @@ from . import names, sealed
 from . import nlp as nlp_mod
 from . import tags as tags_mod
 from .cache import Cache, LocalStore, ResultStore, code_digest
+from .cache_writes import CacheWrites
 from .casing import casing_vocabulary, heading_ranges, headline_cased, recase, title_like  # noqa: F401 (re-exported)
 from .config import Config
 from .curation import Curation
@@ -243,21 +244,22 @@ class Enricher:
         found = nlp_mod.package_fingerprint(package, bool(curation.patterns()), STEP_VERSION, digest)
         return found if found is not None else self.fingerprint(self.pipeline(curation), curation)
 
-    def run(self, articles: Sequence[Article], preloaded: Any = None) -> Enrichment:
+    def run(self, articles: Sequence[Article], preloaded: Any = None, writes: CacheWrites | None = None) -> Enrichment:
         """Whole archive: annotate (cached), resolve across articles, tag.
 
         What each article contributes on its own (`Local`) is kept per article in a LocalStore;
         only the articles missing there are annotated (cache, or the model) and analysed. The
         pipeline is loaded only when an article misses the annotation cache, by `preloaded`
         (a preload.Preloaded, which this closes) when there is one and few articles miss.
+        The stores for the next build are saved by `writes` when given (cache_writes.py), else at once.
         """
         try:
-            return self._run(articles, preloaded)
+            return self._run(articles, preloaded, CacheWrites.or_at_once(writes))
         finally:
             if preloaded is not None:
                 preloaded.close()
 
-    def _run(self, articles: Sequence[Article], preloaded: Any) -> Enrichment:
+    def _run(self, articles: Sequence[Article], preloaded: Any, writes: CacheWrites) -> Enrichment:
         curation = self.curation()
         package = nlp_mod.installed_package(self.config.nlp.model)
         cache = Cache(self.config.cache_path, self.unloaded_fingerprint(package, curation))
@@ -308,13 +310,13 @@ class Enricher:
         kept = {k: entries.get(k) or fresh[k] for k in keys.values()}
         if fresh or len(kept) != len(entries):
             data = {"entries": kept, "lexicon": data["lexicon"]}
-            store.save(data)
+            writes.add(lambda: store.save(data))
         self._stored = (store.path, data)
-        with _names_memo(cache.folder):
+        with _names_memo(cache.folder, writes):
             result = enrich_from_locals(ordered, found, curation, self.config, len(need_model),
                                         lexicon=data["lexicon"])
-        results.save(inputs, encode_enrichment(result))
-        cache.prune()  # folders of older settings are never read again
+        writes.add(lambda: results.save(inputs, encode_enrichment(result)))
+        writes.add(cache.prune)  # folders of older settings are never read again
         return result
 
     def _result_inputs(self, ordered: Sequence[Article], keys: Mapping[str, str]) -> str:
@@ -335,7 +337,7 @@ class Enricher:
 
 
 @contextmanager
-def _names_memo(folder: Path) -> Iterator[None]:
+def _names_memo(folder: Path, writes: CacheWrites) -> Iterator[None]:
     """Resolution with the names normalised and slugged by earlier builds (names.memo), kept in
     the cache folder under the digest of our code and python-slugify's version."""
     from importlib.metadata import version
@@ -348,11 +350,13 @@ def _names_memo(folder: Path) -> Iterator[None]:
     before = tuple(len(m) for m in names.memo())
     yield
     if tuple(len(m) for m in names.memo()) != before:
-        with suppress(OSError):
-            sealed.dump(names.memo(), path)
-            for old in folder.glob("names-*.pickle"):
-                if old != path:
-                    old.unlink()  # another version of our code's
+        def save() -> None:
+            with suppress(OSError):
+                sealed.dump(names.memo(), path)
+                for old in folder.glob("names-*.pickle"):
+                    if old != path:
+                        old.unlink()  # another version of our code's
+        writes.add(save)
 
 
 @dataclass

@@ -173,6 +173,10 @@ def check(site: Path, base_path: str = "/", skip: tuple[str, ...] = ("pagefind/"
     return find_broken(summaries, files, base_path)
 
 
+# A page's summary as of the last successful check: (its fingerprint then, its Summary, the files it links to).
+Checked = tuple[str, Summary, Collection[str]]
+
+
 class SummaryStore:
     """The link summaries of the last checked build, by page fingerprint, in the cache folder.
 
@@ -183,7 +187,7 @@ class SummaryStore:
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def load(self) -> dict[str, tuple[str, Summary, Collection[str]]]:
+    def load(self) -> dict[str, Checked]:
         data = sealed.load(self.path)  # an unreadable or foreign cache is a miss, never an error
         if not isinstance(data, dict):
             return {}
@@ -193,7 +197,7 @@ class SummaryStore:
         except (TypeError, ValueError):
             return {}
 
-    def save(self, entries: Mapping[str, tuple[str, Summary, Collection[str]]]) -> None:
+    def save(self, entries: Mapping[str, Checked]) -> None:
         # Plain tuples, not sets or Summary objects: a million strings in sets load slowly.
         try:
             sealed.dump({rel: (fp, tuple(s.ids), s.links, tuple(targets)) for rel, (fp, s, targets) in entries.items()},
@@ -213,8 +217,8 @@ def check_pages(summaries: Mapping[str, Summary], files: set[str], base_path: st
     """Broken links, and the files each page links to.
 
     `known`: pages checked by the previous build and unchanged since, with the files they link
-    to. Such a page is checked again only when one of those files is in `changed` (gone, or
-    its ids changed), which makes the check of a one-page edit proportional to that edit.
+    to. Such a page is checked again only when one of those files is gone from `files` or is
+    in `changed` (its ids changed), which makes the check of a one-page edit proportional to that edit.
     """
     known = known or {}
     resolved: dict[tuple[str, str], tuple[str | None, str | None, str]] = {}
@@ -222,7 +226,7 @@ def check_pages(summaries: Mapping[str, Summary], files: set[str], base_path: st
     targets: dict[str, Collection[str]] = {}
     for rel in sorted(summaries):
         previous = known.get(rel)
-        if previous is not None and changed.isdisjoint(previous):
+        if previous is not None and changed.isdisjoint(previous) and files.issuperset(previous):
             targets[rel] = previous
             continue
         page_dir = posixpath.dirname(rel)

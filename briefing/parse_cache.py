@@ -14,6 +14,7 @@ import hashlib
 from pathlib import Path
 
 from . import sealed, sources
+from .cache_writes import CacheWrites
 from .config import Config
 from .errors import ContentError, Problem
 from .model import Article, SourceFile
@@ -33,10 +34,12 @@ def fingerprint(config: Config) -> str:
     return h.hexdigest()[:20]
 
 
-def parse_all(found: list[SourceFile], config: Config) -> tuple[list[Article], list[Problem], int]:
+def parse_all(found: list[SourceFile], config: Config,
+              writes: CacheWrites | None = None) -> tuple[list[Article], list[Problem], int]:
     """`sources.parse_all`, reusing the Article of each file whose bytes are unchanged.
 
-    Also returns how many files were actually parsed.
+    Also returns how many files were actually parsed. The cache is saved by `writes` when given
+    (see cache_writes.py), else at once.
     """
     path = config.cache_path / f"articles-{fingerprint(config)}.pickle"
     cached = _load(path)
@@ -62,7 +65,7 @@ def parse_all(found: list[SourceFile], config: Config) -> tuple[list[Article], l
         articles.append(article)
         entries[src.relpath] = (digest, article)
     if changed or entries.keys() != cached.keys():
-        _save(path, entries)
+        CacheWrites.or_at_once(writes).add(lambda: _save(path, entries))
     return articles, problems, parsed
 
 

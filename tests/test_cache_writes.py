@@ -1,0 +1,100 @@
+"""Cache writes put off to the end of a build, and run by a process that outlives the command.
+
+`briefing build` returns once the site is live; a forked process writes the caches for the next
+build while holding the cache lock, which every build takes before it reads a cache.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import make_project, run_cli, write_article
+
+from briefing import config as config_mod
+from briefing.build import build
+from briefing.cache_writes import CacheWrites, cache_lock
+from briefing.errors import ContentError
+
+
+def test_writes_run_in_order_at_the_end_or_at_once():
+    done: list[str] = []
+    writes = CacheWrites()
+    writes.add(lambda: done.append("a"))
+    writes.add(lambda: done.append("b"))
+    assert done == []
+    writes.run()
+    assert done == ["a", "b"]
+    writes.run()  # each runs once
+    assert done == ["a", "b"]
+
+    at_once = CacheWrites.or_at_once(None)
+    at_once.add(lambda: done.append("c"))
+    assert done == ["a", "b", "c"]
+    assert CacheWrites.or_at_once(writes) is writes
+
+
+def _locked(cache_dir: Path) -> bool:
+    with open(cache_dir / "cache.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
+SCRIPT = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from briefing.cache_writes import CacheWrites, cache_lock
+
+    cache, marker = Path(sys.argv[1]), Path(sys.argv[2])
+    with cache_lock(cache) as fd:
+        writes = CacheWrites()
+        writes.add(lambda: (time.sleep(1.5), print("from the writer"), marker.write_text("written")))
+        print("detached" if writes.detach(fd) else "ran here")
+    sys.stdout.flush()
+    os._exit(0)
+""")
+
+
+def test_detached_writes_hold_the_cache_lock_and_not_the_callers_output(tmp_path: Path):
+    cache, marker = tmp_path / "cache", tmp_path / "marker"
+    # capture_output: run() returns only when every holder of the pipe has closed it, so it
+    # returning before the marker is written shows that the writer let go of our stdout.
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(cache), str(marker)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "detached\n"  # the writer's print went to /dev/null
+    assert not marker.exists()
+    assert _locked(cache)
+    with cache_lock(cache):  # waits for the writer
+        assert marker.read_text() == "written"
+    assert not _locked(cache)
+
+
+def test_the_next_cli_build_finds_the_caches_the_last_one_left_to_write(tmp_path: Path):
+    project = make_project(tmp_path / "p", articles=3)
+    first = run_cli("build", "--project", str(project))
+    assert first.returncode == 0, first.stderr
+    write_article(project, "2024/2024-06-01-late.md", "A late addition", "2024-06-01",
+                  "Officials at the World Bank in Washington met Kristalina Georgieva.")
+    # Straight after: the project lock is free, and the parse cache (written after the first
+    # command returned) is read, so only the new file is parsed.
+    second = run_cli("build", "--project", str(project))
+    assert second.returncode == 0, second.stderr
+    assert "4 articles, 1 parsed" in second.stderr
+    assert "NER on 1 articles" in second.stderr
+
+
+def test_a_failed_build_still_writes_what_it_learnt(tmp_path: Path):
+    project = make_project(tmp_path / "p", articles=3)
+    (project / "content" / "broken.md").write_text("---\ntitle: [unclosed\n---\nText.\n", encoding="utf-8")
+    with pytest.raises(ContentError):
+        build(config_mod.load(project), detach_cache_writes=True)
+    assert sorted((project / ".briefing-cache").glob("articles-*.pickle")), "the parse cache was not written"
