@@ -28,7 +28,7 @@ from .errors import BriefingError, BuildLockedError, ContentError, Problem
 from .model import Article, Enrichment
 from .output import SiteWriter, Written, read_manifest
 from .render import THEME_STATIC, Renderer
-from .workers import fewer_collections, forked_pool
+from .workers import Forked, fewer_collections, forked_pool
 
 BUILD_VERSION = "1"
 
@@ -132,24 +132,35 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
     result.model_calls = enrichment.model_calls
     clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles")
 
-    # 3. Index and plan every page.
+    # 3. Index and plan every page. Meanwhile a forked worker finds which of the cells read by
+    # the last build's pages changed (depends.py): both read the archive, nothing else.
     archive = archive_stage.build(articles, enrichment, config)
-    asset_urls = {rel: url for rel, (url, _) in static_files.items() if rel.startswith(config.content_dir + "/")}
-    planned = pages.plan(archive, config, asset_urls)
+    versions = {url: digest[:10] for url, digest in
+                ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
+    renderer = Renderer(config, asset_versions=versions)
+    page_inputs = depends.PageInputs(config.cache_path / "pages" / f"{_output_key(output)}.pickle",
+                                     _shared_digest(config, renderer)).load()
+    cells = archive_stage.cells(archive)
+    stored_cells = list(page_inputs.cells)
+    changing = Forked(lambda: (page_inputs.changed_cells(cells), cells.digests(stored_cells))) \
+        if page_inputs.pages else None
+    try:
+        asset_urls = {rel: url for rel, (url, _) in static_files.items() if rel.startswith(config.content_dir + "/")}
+        planned = pages.plan(archive, config, asset_urls)
+        changed: set[int] = set()
+        if changing is not None:
+            changed, digests = changing.result()
+            cells.remember(stored_cells, digests)  # for the page inputs saved for the next build
+    finally:
+        if changing is not None:
+            changing.close()
     result.pages = len(planned)
     clock.lap("plan", f"{len(planned)} pages")
 
     # 4. Render and write, aside from the live site.
     writer = SiteWriter(output).open()
     try:
-        versions = {url: digest[:10] for url, digest in
-                    ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
-        renderer = Renderer(config, asset_versions=versions)
         writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
-        page_inputs = depends.PageInputs(config.cache_path / "pages" / f"{_output_key(output)}.pickle",
-                                         _shared_digest(config, renderer)).load()
-        cells = archive_stage.cells(archive)
-        changed = page_inputs.changed_cells(cells) if writer.previous is not None else set()
         page_inputs.number_cells(archive_stage.expected_cells(archive))
         # The last link check's page summaries: a page rendered to the same bytes is not scanned again.
         link_store = links.SummaryStore(config.cache_path / "links" / f"{_output_key(output)}.pickle")

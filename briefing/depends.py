@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +270,14 @@ class Cells:
             got = self.known[cell] = self._digest(cell)
         return got
 
+    def digests(self, cells: Sequence[tuple[str, Any]]) -> bytes:
+        """The digests of `cells`, 8 bytes each, in order."""
+        return b"".join(map(self.__getitem__, cells))
+
+    def remember(self, cells: Sequence[tuple[str, Any]], digests: bytes) -> None:
+        """Take the `digests` of `cells` computed elsewhere (by a forked worker)."""
+        self.known.update(zip(cells, (digests[i:i + 8] for i in range(0, len(digests), 8)), strict=True))
+
     def _digest(self, cell: tuple[str, Any]) -> bytes:
         if cell[0] == "node":
             return NODE_DIGEST  # changes with what it read: see PageInputs.changed_cells
@@ -411,7 +419,7 @@ class PageInputs:
         if len(self.cells) > self.compacted * 5 // 4 + 1000:
             self._compact()
             self.compacted = len(self.cells)
-        self.digests = b"".join(map(cells.__getitem__, self.cells))
+        self.digests = cells.digests(self.cells)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             sealed.dump({"version": STORE_VERSION, "shared": self.shared, "cells": self.cells,

@@ -40,7 +40,7 @@ from .config import Config
 from .curation import Curation
 from .model import Article, Enrichment, Entity, Mention, Topic
 from .resolve import Annotation, Candidate, LocalCluster, Span, candidates, local_clusters, resolve_archive
-from .workers import forked_pool
+from .workers import Forked, forked_pool
 
 # Bump when the annotation step changes what it stores or how it reads the text, or when the
 # enrichment results change (annotate-4: dates, headings, kind votes), so every cache misses.
@@ -285,6 +285,8 @@ class Enricher:
         preloaded_blobs = None
         if need_model and preloaded is not None:
             preloaded_blobs = preloaded.analyse(need_model, curation, cache.fingerprint)
+        if preloaded is not None:
+            preloaded.close()  # its pool's threads gone, resolution may fork (workers.Forked)
         if preloaded_blobs is not None:
             blobs.update(zip((art.source for art in need_model), preloaded_blobs, strict=True))
         elif need_model:
@@ -470,9 +472,17 @@ def enrich_from_locals(articles: Sequence[Article], found: dict[str, Local], cur
                        lexicon: tags_mod.Lexicon | None = None) -> Enrichment:
     """Resolution across the archive, then tags. Mutates the clusters of `found`."""
     clusters = [c for art in articles for c in found[art.source].clusters]
-    resolved = resolve_archive(clusters, curation, demonyms=config.entities.demonyms)
-    mentions = {art.source: resolved.mentions.get(art.source, ()) for art in articles}
-    topics, table = tags_mod.assign(articles, mentions, resolved.entities, config.tags, lexicon,
-                                    {art.source: found[art.source].phrases for art in articles})
+    phrases = {art.source: found[art.source].phrases for art in articles}
+    # Key phrases read only each article's own counts: a forked worker finds them meanwhile.
+    chosen = Forked(lambda: tags_mod.key_phrases(articles, config.tags.auto_per_article, lexicon, phrases)) \
+        if config.tags.auto and config.tags.auto_per_article > 0 else None
+    try:
+        resolved = resolve_archive(clusters, curation, demonyms=config.entities.demonyms)
+        mentions = {art.source: resolved.mentions.get(art.source, ()) for art in articles}
+        topics, table = tags_mod.assign(articles, mentions, resolved.entities, config.tags, lexicon, phrases,
+                                        chosen.result() if chosen is not None else None)
+    finally:
+        if chosen is not None:
+            chosen.close()
     return Enrichment(mentions=mentions, entities=resolved.entities, topics=topics, topic_table=table,
                       redirects=resolved.redirects, model_calls=model_calls)

@@ -85,11 +85,13 @@ Lexicon = Mapping[str, frozenset[str]]  # word class ("noun", "verb", "adj", "ad
 def assign(articles: Sequence[Article], mentions: Mapping[str, Sequence[Mention]],
            entities: Mapping[str, Entity], config: TagsConfig,
            lexicon: Lexicon | None = None,
-           phrases: Mapping[str, Counter] | None = None) -> tuple[dict[str, tuple[str, ...]], dict[str, Topic]]:
+           phrases: Mapping[str, Counter] | None = None,
+           chosen: Mapping[str, list[str]] | None = None) -> tuple[dict[str, tuple[str, ...]], dict[str, Topic]]:
     """Topic keys per article source, and the table of every topic.
 
     `lexicon` (word classes, see nlp.lexicon) keeps extracted phrases to nouns. `phrases` are
-    the articles' `phrase_counts`, when already known (they are cached per article).
+    the articles' `phrase_counts`, when already known (they are cached per article); `chosen`
+    their `key_phrases`, when already found.
     """
     table: dict[str, Topic] = {}
     per_article: dict[str, list[str]] = {a.source: [] for a in articles}
@@ -132,8 +134,10 @@ def assign(articles: Sequence[Article], mentions: Mapping[str, Sequence[Mention]
                 per_article[art.source].append(key)
 
     if config.auto and config.auto_per_article > 0:
-        for source, chosen in key_phrases(articles, config.auto_per_article, lexicon, phrases).items():
-            for phrase in chosen:
+        if chosen is None:
+            chosen = key_phrases(articles, config.auto_per_article, lexicon, phrases)
+        for source, found in chosen.items():
+            for phrase in found:
                 key = tag_key(phrase)
                 if key not in table:
                     table[key] = Topic(key, phrase, "auto")

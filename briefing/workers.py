@@ -11,9 +11,13 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import pickle
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from multiprocessing.pool import Pool
+from typing import Any
 
 from .search import die_with_parent
 
@@ -61,3 +65,57 @@ def worker_start(hook: Callable[[], None] | None) -> Callable[[], None]:
             with suppress(OSError):
                 os.close(fd)
     return start
+
+
+class Forked:
+    """`make()` run by a forked child while this process goes on; `result()` waits for its value.
+
+    For independent whole-archive work that a rebuild would otherwise do one after another on
+    one core. The value comes back pickled through a pipe, so it should be small. Where forking
+    is impossible (Windows) or unsafe (other threads run), and if the child fails, `make` runs
+    here when `result()` is called, which also raises its exception as it would have.
+    """
+
+    def __init__(self, make: Callable[[], Any]):
+        self.make = make
+        self.pid = 0
+        self.fd = -1
+        if not hasattr(os, "fork") or threading.active_count() > 1:
+            return
+        read_end, write_end = os.pipe()
+        hook = die_with_parent()
+        pid = os.fork()
+        if pid == 0:  # the child
+            gc.disable()  # short-lived: never scan (and so copy) what it inherited
+            os.close(read_end)
+            worker_start(hook)()
+            code = 1
+            try:
+                data = pickle.dumps(make(), protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        self.pid, self.fd = pid, read_end
+
+    def close(self) -> None:
+        """Stop the child if its value is not wanted any more (a no-op after `result`)."""
+        if self.pid:
+            with suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            os.close(self.fd)
+            self.pid = 0
+
+    def result(self) -> Any:
+        if not self.pid:
+            return self.make()
+        with os.fdopen(self.fd, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        if os.waitstatus_to_exitcode(status) != 0:
+            return self.make()
+        return pickle.loads(data)  # from our own child

@@ -1,0 +1,50 @@
+"""workers.Forked: independent work done by a forked child while the build goes on."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from briefing.workers import Forked
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> None:
+    # With other threads running, Forked works in-process instead: these tests are about the child.
+    assert threading.active_count() == 1, "another thread runs: Forked would not fork"
+
+
+def test_the_value_comes_from_a_child_process():
+    parent = os.getpid()
+    forked = Forked(lambda: (os.getpid(), {"big": list(range(100_000))}))
+    child, value = forked.result()
+    assert child != parent
+    assert value == {"big": list(range(100_000))}  # more than a pipe's buffer
+
+
+def test_a_failure_in_the_child_is_raised_here():
+    def make() -> int:
+        raise ValueError("no such entity")
+
+    forked = Forked(make)
+    with pytest.raises(ValueError, match="no such entity"):
+        forked.result()
+
+
+def test_close_stops_a_child_whose_value_is_not_wanted(tmp_path):
+    marker = tmp_path / "done"
+
+    def slow() -> None:
+        time.sleep(5)
+        marker.write_text("done")
+
+    forked = Forked(slow)
+    pid = forked.pid
+    assert pid
+    forked.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
+    assert not marker.exists()
