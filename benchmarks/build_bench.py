@@ -11,7 +11,10 @@ as Markdown files (front matter: title as given, date, tags) into a temporary pr
   next edit, which finds the spare site the first one swapped out). Wall time, pages, rendered/written
   counts and the stage timings come from the build's own log; peak RSS is the largest single
   process of the build's process tree (os.wait4's ru_maxrss, which the kernel keeps as the max
-  over the process and its reaped children).
+  over the process and its reaped children). The build returns once the site is in place and leaves its
+  cache writes to a detached process (briefing/cache_writes.py): the harness then waits for
+  those, reports how long they ran on after the build (`cache_writes`), and starts the next
+  run only when they are done.
 - raw spaCy: `nlp.pipe` of the same model, components, batch size and process count over the same
   article texts (briefing's Article.text), timed around the pipe alone.
 - Hugo and Pelican: the same archive with the entities and topics *our* build extracted written
