@@ -35,9 +35,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .build import build
 
     cfg = _load_config(args)
-    # The caches for the next build are written after this command returns (cache_writes.py).
+    # The caches for the next build are written after this command returns (cache_writes.py),
+    # unless asked to wait, or in CI, where a later step may save or upload the cache folder.
+    wait = args.wait or os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
     result = build(cfg, drafts=args.drafts, jobs=args.jobs, log=None if args.quiet else _eprint,
-                   progress=sys.stderr.isatty() and not args.quiet, detach_cache_writes=True)
+                   progress=sys.stderr.isatty() and not args.quiet, detach_cache_writes=not wait)
     if not args.quiet:
         if result.noop:
             _eprint(f"Nothing changed: {result.output} is up to date.")
@@ -142,6 +144,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--drafts", action="store_true", help="include articles with draft: true")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N", help="processes (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only errors")
+    p.add_argument("--wait", action="store_true",
+                   help="return only once the cache for the next build is written too (the default "
+                        "when the CI environment variable is set)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("check", help="check every internal link of a built site")

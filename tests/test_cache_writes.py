@@ -98,3 +98,29 @@ def test_a_failed_build_still_writes_what_it_learnt(tmp_path: Path):
     with pytest.raises(ContentError):
         build(config_mod.load(project), detach_cache_writes=True)
     assert sorted((project / ".briefing-cache").glob("articles-*.pickle")), "the parse cache was not written"
+
+
+@pytest.mark.parametrize(("args", "ci", "detached"), [
+    ((), "", True),
+    (("--wait",), "", False),
+    ((), "true", False),
+    ((), "false", True),
+])
+def test_the_cli_waits_for_its_cache_writes_when_asked_or_in_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 args: tuple[str, ...], ci: str, detached: bool):
+    from briefing import build as build_mod
+    from briefing import cli
+
+    seen: list[bool] = []
+    real = build_mod.build
+
+    def build(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        seen.append(kw["detach_cache_writes"])
+        kw["detach_cache_writes"] = False  # not in the test process
+        return real(*a, **kw)
+
+    monkeypatch.setattr(build_mod, "build", build)
+    monkeypatch.setenv("CI", ci)
+    project = make_project(tmp_path / "p", articles=1)
+    assert cli.main(["build", "--project", str(project), "-q", *args]) == 0
+    assert seen == [detached]
