@@ -11,7 +11,8 @@ That process holds the project's cache lock until it is done, and a build takes 
 (`cache_lock`) before it reads any cache: the next build waits for the writes, and never reads
 a cache older than the site it is about to replace. Each file is written atomically
 (sealed.dump), so a writer killed midway leaves the previous file, which is a slower next build,
-never a wrong one.
+never a wrong one. A writer that finds the cache folder deleted (its lock file has no name left)
+stops, rather than make the folder again under a project that someone removed.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ class CacheWrites:
                     with suppress(OSError):
                         os.close(fd)  # the project lock: the next build may start (and wait for us)
             for write in self._pending:
+                if os.fstat(cache_lock_fd).st_nlink == 0:
+                    break  # the cache folder was deleted meanwhile: do not make it again
                 try:
                     write()
                 except Exception:  # noqa: BLE001 - a cache not written is a slower next build

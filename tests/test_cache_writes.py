@@ -7,6 +7,7 @@ build while holding the cache lock, which every build takes before it reads a ca
 from __future__ import annotations
 
 import fcntl
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -124,3 +125,30 @@ def test_the_cli_waits_for_its_cache_writes_when_asked_or_in_ci(tmp_path: Path, 
     project = make_project(tmp_path / "p", articles=1)
     assert cli.main(["build", "--project", str(project), "-q", *args]) == 0
     assert seen == [detached]
+
+
+DELETED = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from briefing.cache_writes import CacheWrites, cache_lock
+
+    cache, go = Path(sys.argv[1]), Path(sys.argv[2])
+    with cache_lock(cache) as fd:
+        writes = CacheWrites()
+        writes.add(lambda: [time.sleep(0.1) for _ in range(100) if not go.exists()])
+        writes.add(lambda: (cache / "links").mkdir(parents=True, exist_ok=True))
+        writes.detach(fd)
+    os._exit(0)
+""")
+
+
+def test_detached_writes_do_not_make_again_a_cache_folder_deleted_meanwhile(tmp_path: Path):
+    cache, go = tmp_path / "project" / ".briefing-cache", tmp_path / "go"
+    done = subprocess.run([sys.executable, "-c", DELETED, str(cache), str(go)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    with open(cache / "cache.lock", "a+") as lock:  # the writer's lock file, opened before it goes
+        shutil.rmtree(tmp_path / "project")  # as `briefing build && rm -rf project` would
+        go.write_text("")
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the writer is done
+    assert not (tmp_path / "project").exists()
