@@ -23,7 +23,9 @@ as Markdown files (front matter: title as given, date, tags) into a temporary pr
   the briefing benchmark config because neither peer builds a search index (see --search).
 
 Before every timed run (any tool) the page cache's dirty pages are flushed and written back
-(`settle`), so one run's writes do not slow the next. Raw results go to
+(`settle`), so one run's writes do not slow the next, and nothing is deleted until every run
+is done: a tool's old output is moved aside (`set_aside`), because on this disk the files made
+just after a large deletion cost several times more system time. Raw results go to
 benchmarks/results/<timestamp>.json; a Markdown table goes to stdout (and to
 --markdown FILE). The corpus is research-use-only: it is read from the shared folder and the
 generated projects live in a temporary folder that is deleted afterwards.
@@ -138,6 +140,25 @@ def settle(limit_mb: float = 64, timeout: float = 120) -> None:
         if (info.get("Dirty", 0) + info.get("Writeback", 0)) / 1024 < limit_mb:
             return
         time.sleep(0.5)
+
+
+TRASH: list[Path] = []  # set in main(): where set_aside() moves what the harness no longer needs
+
+
+def set_aside(path: Path) -> None:
+    """Move `path` out of the way instead of deleting it; the trash is deleted after every timing.
+
+    On this machine's disk (ext4, mounted with `discard`), the first tens of thousands of files
+    created after a large tree is deleted cost 10-35 s more system time than the same files
+    created otherwise, however long the write-back was waited for (docs/benchmarks.md, "Deleting
+    before a timed run"). Deleting each tool's last output right before timing it put that cost
+    into every tool's warm and cold builds.
+    """
+    if not os.path.lexists(path):
+        return
+    trash = TRASH[0]
+    trash.mkdir(exist_ok=True)
+    os.rename(path, trash / f"{len(list(trash.iterdir()))}-{path.name}")
 
 
 def measured(cmd: list[str], **kw: Any) -> dict[str, Any]:
@@ -346,8 +367,8 @@ def hugo_binary() -> list[str]:
 
 
 def hugo_build(root: Path) -> dict[str, Any]:
-    shutil.rmtree(root / "public", ignore_errors=True)
-    shutil.rmtree(root / "resources", ignore_errors=True)
+    set_aside(root / "public")
+    set_aside(root / "resources")
     r = measured(hugo_binary() + ["--quiet", "--source", str(root), "--cacheDir", str(root / ".hugo-cache")])
     if r["rc"] != 0:
         raise SystemExit(f"hugo failed:\n{r['stderr'][-3000:]}")
@@ -398,7 +419,7 @@ def write_pelican(root: Path, articles: list[dict[str, Any]], terms: dict[str, A
 
 
 def pelican_build(root: Path, timeout: float) -> dict[str, Any]:
-    shutil.rmtree(root / "output", ignore_errors=True)
+    set_aside(root / "output")
     r = measured([sys.executable, "-m", "pelican", str(root / "content"), "-s", str(root / "pelicanconf.py"),
                   "-o", str(root / "output"), "-q"], cwd=root, timeout=timeout)
     if r["timed_out"]:
@@ -421,8 +442,8 @@ def count_pages(folder: Path) -> int:
 
 def empty_output(project: Path) -> None:
     """No output at all: the site, and the spare a build keeps to assemble the next one in."""
-    shutil.rmtree(project / "site", ignore_errors=True)
-    shutil.rmtree(project / ".site.spare", ignore_errors=True)
+    set_aside(project / "site")
+    set_aside(project / ".site.spare")
 
 
 def bench_size(n: int, args: argparse.Namespace, shared: Path, work: Path) -> dict[str, Any]:
@@ -437,7 +458,7 @@ def bench_size(n: int, args: argparse.Namespace, shared: Path, work: Path) -> di
     for r in range(runs):
         run_res: dict[str, Any] = {"load_before": os.getloadavg()[0]}
         if r < cold_runs:
-            shutil.rmtree(project / ".briefing-cache", ignore_errors=True)
+            set_aside(project / ".briefing-cache")
             empty_output(project)
             run_res["cold"] = briefing_build(project, args.jobs)
             log(f"run {r + 1}: cold {run_res['cold']['wall']:.1f}s, {run_res['cold'].get('pages')} pages, "
@@ -475,14 +496,14 @@ def bench_size(n: int, args: argparse.Namespace, shared: Path, work: Path) -> di
         for _ in range(hugo_runs):
             res["hugo"].append(hugo_build(hroot))
             log(f"hugo {res['hugo'][-1]['wall']:.1f}s, {res['hugo'][-1]['pages']} pages")
-        shutil.rmtree(hroot, ignore_errors=True)
+        set_aside(hroot)
     pel_runs = args.pelican_runs.get(n, 1 if n > 2000 else runs)
     if pel_runs:
         proot = work / f"pelican-{n}"
         write_pelican(proot, articles, terms)
         res["pelican"] = []
         args.deferred.append((res, proot, pel_runs))  # run after every size: it is the slowest
-    shutil.rmtree(project, ignore_errors=True)  # a detached deleter may be removing an old site in it
+    set_aside(project)
     return res
 
 
@@ -494,7 +515,7 @@ def run_pelican(res: dict[str, Any], proot: Path, runs: int, timeout: float) -> 
         print(f"[N={res['n']}] pelican {took}s, {p['pages']} pages", file=sys.stderr, flush=True)
         if p["wall"] is None:
             break
-    shutil.rmtree(proot, ignore_errors=True)
+    set_aside(proot)
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -652,6 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="briefing-bench-", dir=args.work) as tmp:
         code = snapshot_code(Path(tmp))
+        TRASH[:] = [Path(tmp) / "trash"]  # deleted with the rest of tmp, after the last timing
 
         def save() -> list[dict[str, Any]]:
             summaries = [summarise(r) for r in results]
