@@ -26,7 +26,7 @@ from .cache_writes import CacheWrites, LockHeld, cache_lock, held_lock
 from .config import Config
 from .errors import BriefingError, BuildLockedError, ContentError, Problem
 from .model import Article, Enrichment
-from .output import SiteWriter, Written, read_manifest
+from .output import Manifest, SiteWriter, Written, read_manifest, unlisted_files
 from .render import THEME_STATIC, Renderer
 from .workers import Forked, fewer_collections, forked_pool
 
@@ -87,7 +87,10 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
             from .enrich import Enricher
 
             enricher = Enricher(config, jobs=jobs, progress=progress)
-        # A rebuild after an edit: the model loads in a worker while the archive is read.
+        # A rebuild: a forked child lists the files in the output that the last build did not write
+        # (to carry them over), before any thread starts (see workers.Forked) and while the
+        # archive is read; and the model loads in a worker meanwhile.
+        unlisted = Forked(lambda: unlisted_files(output, previous)) if previous is not None else None
         preloaded = preload.start(enricher) if previous is not None else None
         writes = CacheWrites()
         try:
@@ -96,7 +99,7 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
                 clock.aside("wait", time.perf_counter() - waiting, "for the last build's cache writes")
                 try:
                     _stages(config, output, drafts, jobs, enricher, preloaded, check_links, found, static_files,
-                            problems, inputs, writes, result, clock)
+                            problems, inputs, previous, unlisted, writes, result, clock)
                 except BaseException:
                     writes.run()  # what was learnt before the failure (parsed files, NER) is kept
                     raise
@@ -107,12 +110,15 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
         finally:
             if preloaded is not None:
                 preloaded.close()
+            if unlisted is not None:
+                unlisted.close()
     return result
 
 
 def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, preloaded: Any,
             check_links: bool, found: list, static_files: dict, problems: list[Problem], inputs: str,
-            writes: CacheWrites, result: BuildResult, clock: _Clock) -> None:
+            previous: Manifest | None, unlisted: Forked | None, writes: CacheWrites, result: BuildResult,
+            clock: _Clock) -> None:
     """Parse, enrich, plan, render, check and write the site whose files were discovered; the
     caches for the next build go to `writes`."""
     articles, parse_problems, result.parsed = parse_cache.parse_all(found, config, writes)
@@ -158,7 +164,7 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
     clock.lap("plan", f"{len(planned)} pages")
 
     # 4. Render and write, aside from the live site.
-    writer = SiteWriter(output).open()
+    writer = SiteWriter(output, previous).open()
     try:
         writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
         page_inputs.number_cells(archive_stage.expected_cells(archive))
@@ -180,7 +186,7 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
                 raise links.BrokenLinksError(broken)
             clock.lap("links", "every internal link and anchor resolves")
         result.written = writer.rewritten
-        writer.commit(inputs, drafts=drafts)
+        writer.commit(inputs, drafts=drafts, unlisted=unlisted.result() if unlisted is not None else None)
 
         def save_page_inputs() -> None:
             for page, got in reads:

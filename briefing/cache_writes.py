@@ -30,6 +30,7 @@ from .errors import OutputError
 from .workers import LOCKS
 
 Write = Callable[[], None]
+HANDED_OVER: list[list[Write]] = []  # writes a detached process runs: kept, never freed, here
 
 
 class CacheWrites:
@@ -79,6 +80,10 @@ class CacheWrites:
         if pid == 0:
             self._run_as_child(cache_lock_fd)  # never returns
         gc.unfreeze()
+        # Not freed here: what the writes hold (a whole archive's analyses, page inputs and link
+        # summaries) took half a second to take apart, in a process that exits without freeing
+        # anything (cli.run). `detach` is for a process about to exit.
+        HANDED_OVER.append(self._pending)
         self._pending = []
         return True
 

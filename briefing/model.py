@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # Kinds of entity, and the URL section each one's pages live under.
 KINDS: tuple[str, ...] = ("person", "organization", "place", "group", "event")
@@ -78,9 +78,12 @@ class Article:
         return len(self.text.split())
 
 
-@dataclass(frozen=True)
-class Mention:
-    """An entity mention in an article's plain text, resolved to a canonical entity."""
+class Mention(NamedTuple):
+    """An entity mention in an article's plain text, resolved to a canonical entity.
+
+    A named tuple, not a frozen dataclass like the rest: an archive of 10,000 articles has
+    400,000 of them, made on every build, and a tuple is made three times faster.
+    """
 
     start: int  # character offsets into Article.text, end exclusive
     end: int

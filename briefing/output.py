@@ -29,7 +29,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,11 @@ def read_manifest(output: Path) -> Manifest | None:
                             foreign=[str(f) for f in foreign] if isinstance(foreign, list) else None)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+    return with_dirty(manifest, output)
+
+
+def with_dirty(manifest: Manifest, output: Path) -> Manifest:
+    """`manifest` less the files the dev server has rewritten since (mark_dirty); the same object."""
     try:
         dirty = (output / MANIFEST_DIRTY).read_text(encoding="utf-8").split("\n")
     except OSError:
@@ -117,10 +122,16 @@ class Written:
 class SiteWriter:
     """Collects one build's files in a staging folder beside the output, then swaps it in."""
 
-    def __init__(self, output: Path):
+    def __init__(self, output: Path, previous: Manifest | None | bool = True):
+        """`previous`: the output's manifest when the caller has read it already (None: none);
+        files the dev server rewrote since are taken out of it again."""
         self.output = Path(output)
         self.parent = self.output.parent
-        self.previous = read_manifest(self.output) if self.output.is_dir() else None
+        if previous is True:
+            previous = read_manifest(self.output) if self.output.is_dir() else None
+        elif isinstance(previous, Manifest):
+            previous = with_dirty(previous, self.output)
+        self.previous = previous or None
         self.staging = self.parent / f".{self.output.name}.staging-{os.getpid()}"
         self.spare = spare_path(self.output)
         self.base: Manifest | None = None  # what the staging folder holds when it began as the spare
@@ -249,15 +260,20 @@ class SiteWriter:
         shutil.rmtree(self.staging / rel_dir, ignore_errors=True)
 
     # -- finishing -----------------------------------------------------------------------------
-    def commit(self, inputs: str = "", drafts: bool = False) -> Manifest:
-        """Carry over foreign files, write the manifest, swap the new site in."""
+    def commit(self, inputs: str = "", drafts: bool = False, unlisted: Listing | None = None) -> Manifest:
+        """Carry over foreign files, write the manifest, swap the new site in.
+
+        `unlisted`: the output's files that its manifest does not list (`unlisted_files`), when
+        listed earlier (its folders changed since are read again); by default the output is
+        walked here."""
         manifest = Manifest(files={r.path: r.sha256 for r in self.records.values()},
                             pages={r.path: r.fingerprint for r in self.records.values() if r.fingerprint},
                             inputs=inputs, drafts=drafts, foreign=[])
         foreign: set[str] = set()
         if self.output.is_dir():
             previous = self.previous or Manifest()
-            foreign = self._carry_over_foreign_files(set(manifest.files) | set(previous.files) | previous.dirty)
+            foreign = self._carry_over_foreign_files(set(manifest.files) | set(previous.files) | previous.dirty,
+                                                     unlisted)
         manifest.foreign = sorted(foreign)
         if self.base is not None:
             self._remove_stale(set(manifest.files) | foreign)
@@ -292,17 +308,21 @@ class SiteWriter:
         else:
             discard(self.staging)  # a whole old site: deleting it would keep the user waiting
 
-    def _carry_over_foreign_files(self, ours: set[str]) -> set[str]:
+    def _carry_over_foreign_files(self, ours: set[str], unlisted: Listing | None) -> set[str]:
         """Link the files of the output that no build of ours wrote into the new site; return them."""
         ours = ours | {MANIFEST, MANIFEST_DIRTY}
         foreign = set()
         records = self.records
-        for dirpath, prefix, name in _files_under(os.fspath(self.output)):
-            rel = prefix + name
+        output = os.fspath(self.output)
+        found = (prefix + name for _, prefix, name in _files_under(output)) if unlisted is None \
+            else unlisted.now(self.output)
+        for rel in found:
             if rel in ours or rel in records:
                 continue
+            source, target = Path(output, rel), self.staging / rel
+            if not os.path.lexists(source):
+                continue  # listed earlier, deleted since
             foreign.add(rel)
-            source, target = Path(dirpath, name), self.staging / rel
             if target.exists() or target.is_symlink():
                 if self.base is None or _same_file(source, target):
                     continue
@@ -319,15 +339,55 @@ class SiteWriter:
         return sum(1 for r in self.records.values() if r.rewritten)
 
 
-def _files_under(root: str) -> Iterator[tuple[str, str, str]]:
+@dataclass
+class Listing:
+    """The files of an output folder that its manifest does not list, as found by `unlisted_files`."""
+
+    files: list[str]
+    folders: dict[str, int]  # every folder read ("" or "a/b/") -> its mtime in ns just before
+
+    def now(self, output: Path) -> list[str]:
+        """The files as they are now: a folder whose mtime changed since was added to or taken
+        from (a file copied in during the build), and is read again with the new folders in it."""
+        found = list(self.files)
+        root = os.fspath(output)
+        for rel, mtime in self.folders.items():
+            try:
+                if os.lstat(os.path.join(root, rel)).st_mtime_ns == mtime:
+                    continue
+            except OSError:
+                continue  # gone, with its files
+            for _, prefix, name in _files_under(os.path.join(root, rel), rel, skip=self.folders):
+                found.append(prefix + name)
+        return list(dict.fromkeys(found))
+
+
+def unlisted_files(output: Path, manifest: Manifest) -> Listing:
+    """The files in `output` (as `_carry_over_foreign_files` walks it) that `manifest` does not
+    list, and the mtime of each folder read."""
+    listed = set(manifest.files) | manifest.dirty | {MANIFEST, MANIFEST_DIRTY}
+    folders: dict[str, int] = {}
+    files = [prefix + name for _, prefix, name in _files_under(os.fspath(output), folders=folders)
+             if prefix + name not in listed]
+    return Listing(files, folders)
+
+
+def _files_under(root: str, prefix: str = "", *, folders: dict[str, int] | None = None,
+                 skip: Collection[str] = ()) -> Iterator[tuple[str, str, str]]:
     """(folder, its path relative to root with a trailing "/" or "", name) for every entry under
     root that is not a folder, as os.walk(root) lists them: a link to a folder counts as a
     folder and is not followed, an unreadable folder is passed over. Strings, not Paths, and
-    one scandir per folder without os.walk's bookkeeping: a site has tens of thousands."""
-    stack = [(root, "")]
+    one scandir per folder without os.walk's bookkeeping: a site has tens of thousands.
+
+    `prefix` is root's own relative path. Each folder's mtime is put in `folders` before it is
+    read; sub-folders named in `skip` are not entered.
+    """
+    stack = [(root, prefix)]
     while stack:
         folder, prefix = stack.pop()
         try:
+            if folders is not None:
+                folders[prefix] = os.lstat(folder).st_mtime_ns
             entries = os.scandir(folder)
         except OSError:
             continue
@@ -339,7 +399,7 @@ def _files_under(root: str) -> Iterator[tuple[str, str, str]]:
                     is_dir = False
                 if not is_dir:
                     yield folder, prefix, entry.name
-                elif not entry.is_symlink():
+                elif not entry.is_symlink() and prefix + entry.name + "/" not in skip:
                     stack.append((entry.path, prefix + entry.name + "/"))
 
 

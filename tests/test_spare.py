@@ -146,3 +146,57 @@ def test_the_walk_for_foreign_files_lists_what_os_walk_lists(tmp_path: Path):
     assert got == expected
     assert {"link-to-file", "a/broken", "a/b/fifo", "a/b/c/deep.txt"} <= got
     assert not any(rel.startswith("other/link-to-folder") for rel in got)
+
+
+def test_files_put_in_the_site_after_it_was_listed_are_kept(tmp_path: Path):
+    """A rebuild lists the site's foreign files early (in a forked child) and checks each folder's
+    mtime before the swap: a file copied in meanwhile, even in a new folder, is carried over;
+    one listed and deleted meanwhile is not an error."""
+    import os
+
+    from briefing.output import unlisted_files
+
+    project = make_project(tmp_path / "p", articles=3)
+    config = config_mod.load(project)
+    site = project / "site"
+    build(config)
+    (site / "CNAME").write_text("example.org\n", encoding="utf-8")
+    (site / "old.txt").write_text("listed, then deleted\n", encoding="utf-8")
+    listing = unlisted_files(site, read_manifest(site))
+    assert sorted(listing.files) == ["CNAME", "old.txt"]
+
+    # After the listing: one file deleted, files added at the top, in an existing folder and in
+    # a new one. The folders' mtimes move on (set explicitly: a coarse clock may not have ticked).
+    (site / "old.txt").unlink()
+    (site / "late.txt").write_text("copied in during the build\n", encoding="utf-8")
+    (site / "assets" / "extra.css").write_text("p{}\n", encoding="utf-8")
+    (site / "downloads" / "2026").mkdir(parents=True)
+    (site / "downloads" / "2026" / "report.pdf").write_bytes(b"%PDF")
+    for folder in (site, site / "assets"):
+        os.utime(folder, ns=(0, listing.folders["" if folder == site else "assets/"] + 1))
+    ours = set(read_manifest(site).files) | {MANIFEST}  # a folder read again lists our files too
+    assert sorted(set(listing.now(site)) - ours) == ["CNAME", "assets/extra.css", "downloads/2026/report.pdf",
+                                                    "late.txt", "old.txt"]
+
+    victim = next((project / "content").rglob("*.md"))
+    victim.write_text(victim.read_text(encoding="utf-8") + "\nTalks resumed in Geneva.\n", encoding="utf-8")
+    from briefing import output as output_mod
+
+    real = output_mod.SiteWriter.commit
+
+    def commit_late(self, inputs="", drafts=False, unlisted=None):  # noqa: ANN001, ANN202
+        assert unlisted is not None  # listed early, not walked here
+        (site / "during.txt").write_text("copied in while the build ran\n", encoding="utf-8")
+        os.utime(site, ns=(0, unlisted.folders[""] + 1))
+        return real(self, inputs, drafts, unlisted)
+
+    output_mod.SiteWriter.commit = commit_late
+    try:
+        build(config)
+    finally:
+        output_mod.SiteWriter.commit = real
+    kept = read_manifest(site).foreign
+    assert {"CNAME", "late.txt", "assets/extra.css", "downloads/2026/report.pdf", "during.txt"} <= set(kept)
+    assert "old.txt" not in kept
+    assert (site / "during.txt").read_text(encoding="utf-8").startswith("copied in")
+    assert (site / "downloads" / "2026" / "report.pdf").read_bytes() == b"%PDF"
