@@ -2,13 +2,13 @@
 
     python benchmarks/disk_after_delete.py [--folder F] [--files 63000] [--size 9000] [--rounds 3]
 
-Each round creates a tree the size of a 10,000-article site (F/a, by default 63,000 files of
-9 KB in folders of 100), which pays for whatever came before; then a second one (F/b): a
-creation that no deletion preceded. It deletes the first and creates a third (F/c) straight
-after the deletion; then deletes the rest. The table gives the wall and system time of the
-second and third creations, medians over the rounds. build_bench.py moves
-each tool's old output aside instead of deleting it before a timed run, because of what this
-measures (docs/benchmarks.md).
+First it creates `rounds` + 1 trees the size of a 10,000-article site (by default 63,000
+files of 9 KB in folders of 100) one after another, deleting nothing: the first pays for
+whatever came before and is not reported, the others are "after creating a tree". Then, each
+round, it deletes the oldest tree and at once creates a new one: "after deleting a tree".
+Everything is deleted at the end. The table gives the wall and system time of the creations,
+medians over the rounds. build_bench.py moves each tool's old output aside instead of
+deleting it before a timed run, because of what this measures (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -46,18 +46,20 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     seen: dict[str, list[tuple[float, float]]] = {"after creating a tree": [], "after deleting a tree": []}
     with tempfile.TemporaryDirectory(prefix="disk-after-delete-", dir=args.folder) as tmp:
+        trees = [Path(tmp) / f"tree{i}" for i in range(args.rounds + 1)]
+        for i, tree in enumerate(trees):
+            os.sync()
+            took = make_tree(tree, args.files, args.size)
+            if i:
+                seen["after creating a tree"].append(took)
+            print(f"created {tree.name}: {took[0]:.1f}s", file=sys.stderr, flush=True)
         for r in range(args.rounds):
-            base = Path(tmp) / f"round{r}"
+            shutil.rmtree(trees.pop(0))
             os.sync()
-            make_tree(base / "a", args.files, args.size)
-            os.sync()
-            seen["after creating a tree"].append(make_tree(base / "b", args.files, args.size))
-            shutil.rmtree(base / "a")
-            os.sync()
-            seen["after deleting a tree"].append(make_tree(base / "c", args.files, args.size))
-            shutil.rmtree(base)
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f}s" for k, v in seen.items()),
-                  file=sys.stderr, flush=True)
+            trees.append(Path(tmp) / f"tree{args.rounds + 1 + r}")
+            took = make_tree(trees[-1], args.files, args.size)
+            seen["after deleting a tree"].append(took)
+            print(f"deleted one, created {trees[-1].name}: {took[0]:.1f}s", file=sys.stderr, flush=True)
     print(f"| {args.files:,} files of {args.size:,} bytes, created | wall (median) | system (median) | runs |")
     print("|---|---:|---:|---|")
     for label, times in seen.items():
