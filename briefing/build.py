@@ -26,7 +26,7 @@ from .cache_writes import CacheWrites, LockHeld, cache_lock, held_lock
 from .config import Config
 from .errors import BriefingError, BuildLockedError, ContentError, Problem
 from .model import Article, Enrichment
-from .output import Manifest, SiteWriter, Written, read_manifest, unlisted_files
+from .output import Manifest, SiteWriter, Written, make_spare, read_manifest, unlisted_files
 from .render import THEME_STATIC, Renderer
 from .workers import Forked, fewer_collections, forked_pool
 
@@ -187,6 +187,8 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
             clock.lap("links", "every internal link and anchor resolves")
         result.written = writer.rewritten
         writer.commit(inputs, drafts=drafts, unlisted=unlisted.result() if unlisted is not None else None)
+        if writer.base is None:  # a site with no spare beside it: the next build would link every file
+            writes.add(lambda: make_spare(output), only_detached=True)
 
         def save_page_inputs() -> None:
             for page, got in reads:

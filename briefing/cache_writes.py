@@ -13,6 +13,10 @@ a cache older than the site it is about to replace. Each file is written atomica
 (sealed.dump), so a writer killed midway leaves the previous file, which is a slower next build,
 never a wrong one. A writer that finds the cache folder deleted (its lock file has no name left)
 stops, rather than make the folder again under a project that someone removed.
+
+Some writes are only worth doing there (`add(..., only_detached=True)`): after a build into an
+empty output, linking the new site into a spare for the next build to assemble in
+(output.make_spare) takes seconds that nobody should wait for.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from .errors import OutputError
 from .workers import LOCKS
 
 Write = Callable[[], None]
-HANDED_OVER: list[list[Write]] = []  # writes a detached process runs: kept, never freed, here
+HANDED_OVER: list[list] = []  # writes a detached process runs: kept, never freed, here
 
 
 class CacheWrites:
@@ -43,20 +47,24 @@ class CacheWrites:
         return cls(at_once=True) if writes is None else writes
 
     def __init__(self, at_once: bool = False) -> None:
-        self._pending: list[Write] = []
+        self._pending: list[tuple[Write, bool]] = []  # (write, only when detached)
         self.at_once = at_once
 
-    def add(self, write: Write) -> None:
+    def add(self, write: Write, *, only_detached: bool = False) -> None:
+        """Add a write; with `only_detached`, one that saves the next build time but is not worth
+        keeping anyone waiting for: `detach` does it, `run` and `at_once` skip it."""
         if self.at_once:
-            write()
+            if not only_detached:
+                write()
         else:
-            self._pending.append(write)
+            self._pending.append((write, only_detached))
 
     def run(self) -> None:
         """Write them now, here."""
         pending, self._pending = self._pending, []
-        for write in pending:
-            write()
+        for write, only_detached in pending:
+            if not only_detached:
+                write()
 
     def detach(self, cache_lock_fd: int) -> bool:
         """Write them in a forked process that keeps the cache lock (`cache_lock_fd`) until it is
@@ -98,7 +106,7 @@ class CacheWrites:
                 if fd != cache_lock_fd:
                     with suppress(OSError):
                         os.close(fd)  # the project lock: the next build may start (and wait for us)
-            for write in self._pending:
+            for write, _ in self._pending:
                 if os.fstat(cache_lock_fd).st_nlink == 0:
                     break  # the cache folder was deleted meanwhile: do not make it again
                 try:

@@ -442,6 +442,35 @@ def spare_path(output: Path) -> Path:
     return output.parent / f".{output.name}.spare"
 
 
+def make_spare(output: Path) -> bool:
+    """Link every file of the site in `output` into a spare (spare_path) when it has none.
+
+    A build that began from no spare leaves none: the next one would link all of the site's
+    files into its staging folder before it could start (seconds, for tens of thousands). A
+    detached cache writer (cache_writes.py) does it instead, after the build, holding the cache
+    lock, so no build swaps the site meanwhile. The spare shares the site's inodes, as a
+    swapped-out site does: builds and the dev server replace files, never write into them.
+    Made under a staging name (recover() removes it if this is killed), then renamed.
+    """
+    spare = spare_path(output)
+    if spare.exists() or not (output / MANIFEST).is_file() or (output / MANIFEST_DIRTY).exists():
+        return False
+    making = output.parent / f".{output.name}.staging-{os.getpid()}"
+    made: set[str] = set()
+    try:
+        os.mkdir(making)
+        for dirpath, prefix, name in _files_under(os.fspath(output)):
+            if prefix not in made:
+                os.makedirs(os.path.join(making, prefix), exist_ok=True)
+                made.add(prefix)
+            os.link(os.path.join(dirpath, name), os.path.join(making, prefix, name), follow_symlinks=False)
+        os.rename(making, spare)
+        return True
+    except OSError:
+        shutil.rmtree(making, ignore_errors=True)
+        return False
+
+
 def swap_into_place(staging: Path, output: Path, keep: Path | None = None) -> None:
     """Make `staging` the output folder, atomically where the kernel allows.
 

@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import make_project, run_cli, write_article
+from conftest import make_project, run_cli, tree_digest, write_article
 
 from briefing import config as config_mod
 from briefing.build import build
@@ -152,3 +152,50 @@ def test_detached_writes_do_not_make_again_a_cache_folder_deleted_meanwhile(tmp_
         go.write_text("")
         fcntl.flock(lock, fcntl.LOCK_EX)  # the writer is done
     assert not (tmp_path / "project").exists()
+
+
+def test_a_detached_writer_makes_the_spare_the_next_build_assembles_in(tmp_path: Path):
+    """A build into an empty output leaves no spare; its detached writer links one, so the next
+    build starts from it (linking nothing) and still equals a build from nothing. Writes run in
+    place (`--wait`, the dev server) skip it."""
+    from briefing.output import MANIFEST, read_manifest, spare_path
+
+    project = make_project(tmp_path / "p", articles=3)
+    config = config_mod.load(project)
+    site = project / "site"
+    build(config)  # in place: no spare
+    assert not spare_path(site).exists()
+    shutil.rmtree(site)
+    build(config, detach_cache_writes=True)
+    with cache_lock(config.cache_path):  # the writer is done
+        pass
+    spare = spare_path(site)
+    assert spare.is_dir()
+    live = {p.relative_to(site).as_posix(): p.stat() for p in site.rglob("*") if p.is_file()}
+    linked = {p.relative_to(spare).as_posix(): p.stat() for p in spare.rglob("*") if p.is_file()}
+    assert linked.keys() == live.keys()
+    assert all(linked[rel].st_ino == live[rel].st_ino for rel in live)  # links, not copies
+    assert read_manifest(spare) == read_manifest(site)
+
+    victim = next((project / "content").rglob("*.md"))
+    victim.write_text(victim.read_text(encoding="utf-8") + "\nTalks resumed in Geneva.\n", encoding="utf-8")
+    from briefing import output as output_mod
+
+    seen = []
+    real_open = output_mod.SiteWriter.open
+
+    def open_and_note(self):  # noqa: ANN001, ANN202
+        opened = real_open(self)
+        seen.append(self.base is not None)
+        return opened
+
+    output_mod.SiteWriter.open = open_and_note
+    try:
+        build(config)
+    finally:
+        output_mod.SiteWriter.open = real_open
+    assert seen == [True]  # assembled in the spare
+    fresh = tmp_path / "fresh" / "site"
+    build(config, output=fresh)
+    without_manifest = lambda folder: {k: v for k, v in tree_digest(folder).items() if k != MANIFEST}  # noqa: E731
+    assert without_manifest(site) == without_manifest(fresh)
