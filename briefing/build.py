@@ -91,6 +91,8 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
         # (to carry them over), before any thread starts (see workers.Forked) and while the
         # archive is read; and the model loads in a worker meanwhile.
         unlisted = Forked(lambda: unlisted_files(output, previous)) if previous is not None else None
+        if unlisted is not None and not unlisted.forked:
+            unlisted = None  # no child (the dev server's threads): the swap walks the site, as it must anyway
         preloaded = preload.start(enricher) if previous is not None else None
         writes = CacheWrites()
         try:

@@ -100,6 +100,11 @@ class Forked:
         os.close(write_end)
         self.pid, self.fd = pid, read_end
 
+    @property
+    def forked(self) -> bool:
+        """Whether a child is computing the value (False: `result()` will compute it here)."""
+        return self.pid != 0
+
     def close(self) -> None:
         """Stop the child if its value is not wanted any more (a no-op after `result`)."""
         if self.pid:

@@ -48,3 +48,19 @@ def test_close_stops_a_child_whose_value_is_not_wanted(tmp_path):
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaped
     assert not marker.exists()
+
+
+def test_with_another_thread_running_the_value_is_made_here_and_says_so():
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        forked = Forked(os.getpid)
+        assert not forked.forked  # build() then walks the site at the swap instead
+        assert forked.result() == os.getpid()
+    finally:
+        stop.set()
+        other.join()
+    alone = Forked(os.getpid)
+    assert alone.forked
+    assert alone.result() != os.getpid()
