@@ -16,6 +16,7 @@ from functools import lru_cache
 from html import escape
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.footnote import footnote_plugin
@@ -28,14 +29,19 @@ BLOCK_SEPARATOR = "\n\n"
 
 
 @lru_cache(maxsize=4)
-def parser(html: bool = False) -> MarkdownIt:
-    """CommonMark + tables + footnotes + heading anchors. Raw HTML is text unless `html`."""
+def parser(html: bool = False, slots: bool = False) -> MarkdownIt:
+    """CommonMark + tables + footnotes + heading anchors. Raw HTML is text unless `html`.
+
+    With `slots`, a text token marked as a slot renders as a marker instead (see `pieces`).
+    """
     md = MarkdownIt("commonmark", {"html": html})
     md.enable("table")
     md.use(footnote_plugin)
     md.use(anchors_plugin, min_level=2, max_level=4, slug_func=_heading_slug)
     md.add_render_rule("mention_open", _render_mention_open)
     md.add_render_rule("mention_close", lambda self, tokens, idx, options, env: "</a>")
+    if slots:
+        md.add_render_rule("text", _render_text_or_slot)
     return md
 
 
@@ -104,13 +110,43 @@ def body_plain_text(body: str, html: bool = False) -> str:
 
 
 def body_plain_text_and_linkable(body: str, html: bool = False) -> tuple[str, tuple[tuple[int, int], ...]]:
+    text, ranges, _ = parse_body(body, html)
+    return text, ranges
+
+
+# A body rendered once, with each linkable text token left as a slot: HTML as is, or
+# (offset of the token's content in the plain text, its content). See `render_pieces`.
+_SLOT = "\x00"  # markdown-it replaces NUL in the source, so none is in its output but ours
+
+
+def parse_body(body: str, html: bool = False) -> tuple[str, tuple[tuple[int, int], ...], tuple]:
+    """The body's plain text, its linkable ranges, and its pieces (see `render_pieces`)."""
     tokens = parser(html).parse(body)
     text, segments = plain_text(tokens)
-    ranges = tuple(
-        (seg.start, seg.start + len(tokens[seg.token_index].children[seg.child_index].content))  # type: ignore[index]
-        for seg in segments
-    )
-    return text, ranges
+    slots = []
+    for n, seg in enumerate(segments):
+        token = tokens[seg.token_index].children[seg.child_index]  # type: ignore[index]
+        token.meta["slot"] = n
+        slots.append((seg.start, token.content))
+    ranges = tuple((start, start + len(content)) for start, content in slots)
+    md = parser(html, slots=True)
+    parts = md.renderer.render(tokens, md.options, {}).split(_SLOT)
+    if len(parts) != 2 * len(slots) + 1 or any(parts[i] != str(i // 2) for i in range(1, len(parts), 2)):
+        return text, ranges, ()  # not what was expected: bodies without pieces are rendered in full
+    pieces: list = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            pieces.append(slots[int(part)])
+        elif part:
+            pieces.append(part)
+    return text, ranges, tuple(pieces)
+
+
+def _render_text_or_slot(self, tokens, idx, options, env) -> str:  # noqa: ANN001 - markdown-it API
+    slot = tokens[idx].meta.get("slot")
+    if slot is None:
+        return escapeHtml(tokens[idx].content)
+    return f"{_SLOT}{slot}{_SLOT}"
 
 
 @dataclass(frozen=True)
@@ -143,6 +179,41 @@ def render(body: str, *, html: bool = False, spans: Sequence[LinkedSpan] = (),
                 if src:
                     tok.attrSet("src", rewrite_link(str(src)))
     return md.renderer.render(tokens, md.options, {})
+
+
+def render_pieces(pieces: Sequence, spans: Sequence[LinkedSpan] = ()) -> str:
+    """What `render` makes of the body whose pieces these are, with the same spans and no
+    link rewriting: each slot's text is split and linked exactly as `_weave` splits its token."""
+    ordered = sorted(spans, key=lambda s: (s.start, s.end))
+    out: list[str] = []
+    si = 0
+    for piece in pieces:
+        if type(piece) is str:
+            out.append(piece)
+            continue
+        seg_start, content = piece
+        seg_end = seg_start + len(content)
+        while si < len(ordered) and ordered[si].start < seg_start:
+            si += 1
+        pos = 0
+        j = si
+        while j < len(ordered) and ordered[j].start < seg_end:
+            span = ordered[j]
+            j += 1
+            if span.end > seg_end:
+                continue
+            a, b = span.start - seg_start, span.end - seg_start
+            if a < pos:  # overlaps the previous span
+                continue
+            if a > pos:
+                out.append(escapeHtml(content[pos:a]))
+            out.append(_mention_open_tag(span))
+            out.append(escapeHtml(content[a:b]))
+            out.append("</a>")
+            pos = b
+        if pos < len(content) or not pos:
+            out.append(escapeHtml(content[pos:]))
+    return "".join(out)
 
 
 def _walk(tokens: Sequence[Token]) -> Iterator[Token]:
@@ -187,9 +258,7 @@ def _weave(tokens: list[Token], spans: Sequence[LinkedSpan]) -> None:
             if a > pos:
                 new.append(_text(content[pos:a]))
             opener = Token("mention_open", "a", 1)
-            opener.attrs = {"href": span.href, "class": f"mention mention-{span.kind}", "id": span.anchor}
-            if span.title:
-                opener.attrs["title"] = span.title
+            opener.attrs = _mention_attrs(span)
             new.extend([opener, _text(content[a:b]), Token("mention_close", "a", -1)])
             pos = b
         if pos < len(content):
@@ -201,6 +270,17 @@ def _text(content: str) -> Token:
     tok = Token("text", "", 0)
     tok.content = content
     return tok
+
+
+def _mention_attrs(span: LinkedSpan) -> dict[str, str]:
+    attrs = {"href": span.href, "class": f"mention mention-{span.kind}", "id": span.anchor}
+    if span.title:
+        attrs["title"] = span.title
+    return attrs
+
+
+def _mention_open_tag(span: LinkedSpan) -> str:
+    return "<a" + "".join(f' {k}="{escape(str(v), quote=True)}"' for k, v in _mention_attrs(span).items()) + ">"
 
 
 def _render_mention_open(self, tokens, idx, options, env) -> str:  # noqa: ANN001 - markdown-it API

@@ -72,6 +72,9 @@ class Article:
     tags: tuple[str, ...] = ()  # as written in front matter (normalised later)
     draft: bool = False
     meta: Mapping[str, Any] = field(default_factory=dict)  # every other front-matter key
+    # The body rendered once, its linkable text left as slots (markdown.parse_body): the render
+    # stage weaves mention links into these instead of parsing the Markdown again.
+    body_pieces: tuple = ()
 
     @property
     def word_count(self) -> int:

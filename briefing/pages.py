@@ -33,6 +33,7 @@ class Body:
     html: bool
     spans: tuple[LinkedSpan, ...]
     links: tuple[tuple[str, str], ...]  # (href as written, site-relative URL) for local links
+    pieces: tuple = ()  # Article.body_pieces
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def article_page(archive: Archive, index: int, config: Config, linked: Linked,
             "title": a.title,
             "description": a.summary,
             "article": _article_fields(a),
-            "body": Body(a.body, config.markdown.html, spans, links),
+            "body": Body(a.body, config.markdown.html, spans, links, a.body_pieces),
             "entities": panel,
             "topics": topics,
             "related": [card(archive.by_source[s]) for s in related_articles(archive, a.source)],

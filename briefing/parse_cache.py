@@ -19,7 +19,7 @@ from .config import Config
 from .errors import ContentError, Problem
 from .model import Article, SourceFile
 
-VERSION = "1"  # bump when what is stored changes
+VERSION = "2"  # bump when what is stored changes (2: Article.body_pieces)
 PARSE_CODE = ("sources.py", "markdown.py", "yamlload.py", "slug.py", "model.py")
 
 Entries = dict[str, tuple[bytes, Article]]

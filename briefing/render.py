@@ -113,14 +113,16 @@ class Renderer:
     def render_body(self, body: Body) -> Markup:
         links = dict(body.links)
         base_path = self.config.base_path
+        spans = tuple(s.__class__(s.start, s.end, base_path + s.href, s.kind, s.anchor, s.title)
+                      for s in body.spans)
+        if body.pieces and not links:  # parsed and rendered once already; only the links are new
+            return Markup(markdown.render_pieces(body.pieces, spans))
 
         def rewrite(href: str) -> str:
             if href in links:
                 return base_path + links[href]
             return href
 
-        spans = tuple(s.__class__(s.start, s.end, base_path + s.href, s.kind, s.anchor, s.title)
-                      for s in body.spans)
         return Markup(markdown.render(body.markdown, html=body.html, spans=spans, rewrite_link=rewrite))
 
     @cached_property

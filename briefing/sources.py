@@ -212,7 +212,7 @@ def parse(src: SourceFile, config: Config, require_date: bool = True) -> Article
         raise ContentError(problems)
 
     html = config.markdown.html
-    body_text, linkable = markdown.body_plain_text_and_linkable(body, html)
+    body_text, linkable, pieces = markdown.parse_body(body, html)
     summary = strings["summary"] or _default_summary(body_text)
     meta = {k: v for k, v in front.items() if k not in KNOWN_KEYS}
     return Article(
@@ -233,6 +233,7 @@ def parse(src: SourceFile, config: Config, require_date: bool = True) -> Article
         tags=tags,
         draft=draft,
         meta=meta,
+        body_pieces=pieces,
     )
 
 

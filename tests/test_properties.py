@@ -211,6 +211,30 @@ def test_render_with_mentions_is_well_formed(case: tuple[str, list[LinkedSpan]])
         assert (attrs.get("href"), attrs.get("title", ""), attrs.get("id")) in given_attrs, attrs
 
 
+@settings(max_examples=800, deadline=None)
+@given(case=body_and_spans(), html=st.booleans())
+def test_pieces_render_exactly_as_the_markdown(case: tuple[str, list[LinkedSpan]], html: bool) -> None:
+    """The render stage weaves links into the pieces cached at parse time instead of parsing the
+    Markdown again: the HTML must be the same, byte for byte."""
+    body, spans = case
+    text, ranges, pieces = markdown.parse_body(body, html)
+    assert (text, ranges) == markdown.body_plain_text_and_linkable(body, html)
+    assert pieces or not body.strip() or markdown.render(body, html=html) == ""
+    if pieces:
+        assert markdown.render_pieces(pieces, spans) == markdown.render(body, html=html, spans=spans)
+
+
+def test_pieces_of_a_rich_body() -> None:
+    body = ("# Title\n\nA *b & c* <x> [link](http://a) `code` \"q\"\n\n- one\n- **two**\n\n"
+            "| a | b |\n|---|---|\n| Iraq & Syria | c |\n\nNote[^1].\n\n[^1]: About Baghdad.\n")
+    plain, _, pieces = markdown.parse_body(body)
+    spans = [LinkedSpan(plain.index(w), plain.index(w) + len(w), f"e/{w}/", "place", f"m-{w}", w)
+             for w in ("Iraq", "Syria", "Baghdad", "one")]
+    html = markdown.render_pieces(pieces, spans)
+    assert html == markdown.render(body, spans=spans)
+    assert html.count('class="mention') == 4
+
+
 def test_render_weaves_a_mention_in_the_right_place() -> None:
     body = "The *army* said **Mosul** fell.\n\nAl-Sudani spoke."
     plain = markdown.body_plain_text(body)
