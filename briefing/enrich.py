@@ -282,9 +282,13 @@ class Enricher:
         from_cache = [art for art in missing if art.source in annotations]
         blobs = dict(zip((art.source for art in from_cache),
                          _local_blobs(from_cache, annotations, curation, self.config, self.jobs), strict=True))
-        preloaded_blobs = None
+        analysed_by_preloaded = None
         if need_model and preloaded is not None:
-            preloaded_blobs = preloaded.analyse(need_model, curation, cache.fingerprint)
+            analysed_by_preloaded = preloaded.analyse(need_model, curation, cache.fingerprint)
+        # The stored analyses are decoded while the preloaded worker runs the model.
+        found: dict[str, Local] = {art.source: decode_local(entries[keys[art.source]])
+                                   for art in ordered if keys[art.source] in entries}
+        preloaded_blobs = analysed_by_preloaded() if analysed_by_preloaded is not None else None
         if preloaded is not None:
             preloaded.close()  # its pool's threads gone, resolution may fork (workers.Forked)
         if preloaded_blobs is not None:
@@ -297,15 +301,12 @@ class Enricher:
                                  analyse=lambda art, ann: encode_local(local_analysis(art, ann, curation, config)))
             for art, (_, blob) in zip(need_model, analysed, strict=True):
                 blobs[art.source] = blob
-        found: dict[str, Local] = {}
         fresh: dict[str, bytes] = {}
         for art in missing:
             blob = blobs[art.source]
             fresh[keys[art.source]] = blob
             found[art.source] = decode_local(blob)
-        for art in ordered:
-            if art.source not in found:
-                found[art.source] = decode_local(entries[keys[art.source]])
+        found = {art.source: found[art.source] for art in ordered}
         if "lexicon" not in data:
             data["lexicon"] = nlp_mod.lexicon(package)
             fresh["lexicon"] = b""  # something to save

@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .search import die_with_parent
@@ -55,15 +55,22 @@ class Preloaded:
                       start=worker_start(die_with_parent()))  # made here: it names this process
         self.pool: Any = multiprocessing.get_context("fork").Pool(1, initializer=_load)
 
-    def analyse(self, articles: Sequence[Any], curation: Any, fingerprint: str) -> list[bytes] | None:
-        """Each article's encoded analysis (enrich.encode_local), in order, with its annotation
-        written to the cache of `fingerprint`; None when the worker could not load the model."""
+    def analyse(self, articles: Sequence[Any], curation: Any, fingerprint: str) -> Callable[[], list[bytes] | None]:
+        """Start the analysis of `articles`; the function returned waits for it and gives each
+        article's encoded analysis (enrich.encode_local), in order, with its annotation written to
+        the cache of `fingerprint`, or None when the worker could not load the model. Either
+        way the worker is closed once it has answered."""
         if len(articles) > MAX_ARTICLES or self.pool is None:
-            return None
-        try:
-            return self.pool.apply(_analyse, (list(articles), curation, fingerprint))
-        finally:
             self.close()
+            return lambda: None
+        pending = self.pool.apply_async(_analyse, (list(articles), curation, fingerprint))
+
+        def result() -> list[bytes] | None:
+            try:
+                return pending.get()
+            finally:
+                self.close()
+        return result
 
     def close(self) -> None:
         if self.pool is not None:
