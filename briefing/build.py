@@ -123,7 +123,8 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
             clock: _Clock) -> None:
     """Parse, enrich, plan, render, check and write the site whose files were discovered; the
     caches for the next build go to `writes`."""
-    articles, parse_problems, result.parsed = parse_cache.parse_all(found, config, writes)
+    articles, parse_problems, result.parsed = parse_cache.parse_all(
+        found, config, writes, jobs=jobs, meanwhile=lambda: _load_model(enricher))
     problems = problems + parse_problems
     if not drafts:
         articles = [a for a in articles if not a.draft]
@@ -215,6 +216,17 @@ PARALLEL_RENDER_MIN = 1000
 # None when the context was not made here).
 Done = tuple[Written, "links.Summary | str | None", bool, "tuple | None"]
 SAME_AS_CHECKED = "same as checked"
+
+
+def _load_model(enricher: Any) -> None:
+    """Load the pipeline while workers parse many files: so many new files will need the model.
+    A problem (a broken curation file, a missing model) is left for the enrich stage to report."""
+    if getattr(enricher, "loaded", True):
+        return
+    try:
+        enricher.pipeline(enricher.curation())
+    except Exception:  # noqa: BLE001 - reported, with its file, where the model is needed
+        pass
 
 
 def _same_url(articles: list[Article]) -> list[Problem]:

@@ -30,7 +30,7 @@ def _entity_url(kind: str, key: str) -> str:
 
 def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[Any]]) -> list:
     """Entity, topic and index pages. `spans_of(source)`: an article's woven mention spans (for anchors)."""
-    from .pages import Page, card, page_path, page_url, paginate
+    from .pages import Page, card, page_count, page_path, page_url
 
     # Made by whichever process renders a page that needs them (see pages.Page), once per process.
     cards = depends.memo(lambda source: card(archive.by_source[source]))
@@ -56,7 +56,7 @@ def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[An
             base = entity_url(entity)
             shared = depends.node(("entity", entity.key),
                                   _entity_context(archive, config, entity.key, cards, paged_in, first_spans))
-            total = len(paginate(sources, config.paginate))
+            total = page_count(len(sources), config.paginate)
             for n in range(1, total + 1):
                 url = page_url(base, n)
                 pages.append(Page(page_path(url), url, "entity.html", _entity_page(shared, n, total, base),
@@ -70,7 +70,7 @@ def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[An
         base = f"topics/{key}/"
         topic_rows.append({"name": topic.name, "url": base, "count": len(sources), "letter": _letter(topic.name)})
         topic_context = depends.node(("topic", key), _topic_context(archive, config, key, cards, paged_in))
-        total = len(paginate(sources, config.paginate))
+        total = page_count(len(sources), config.paginate)
         for n in range(1, total + 1):
             url = page_url(base, n)
             pages.append(Page(page_path(url), url, "topic.html", _topic_page(topic_context, n, total, base),

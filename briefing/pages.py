@@ -68,6 +68,11 @@ def paginate(items: Sequence[Any], per_page: int) -> list[Sequence[Any]]:
     return chunks or [items[:0]]
 
 
+def page_count(items: int, per_page: int) -> int:
+    """len(paginate(x, per_page)) for len(x) == items, without making the pages."""
+    return max(1, -(-items // per_page))
+
+
 def page_url(base: str, number: int) -> str:
     return base if number == 1 else f"{base}page/{number}/"
 

@@ -6,6 +6,7 @@ no-op (which would skip parsing altogether) and always reaches the parse stage.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,36 @@ def test_a_change_to_the_parse_code_changes_the_fingerprint(tmp_path: Path, monk
     real = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda p: real(p) + (b"#" if p.name == "yamlload.py" else b""))
     assert parse_cache.fingerprint(config) != before
+
+
+
+def test_many_files_are_parsed_by_workers_while_the_model_loads(project: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch):
+    """A first build of a large archive parses in forked workers (and loads the model
+    meanwhile): the same Articles and the same problems, in the same order, as one process."""
+    for i in range(parse_cache.PARALLEL_PARSE_MIN + 20):
+        write_article(project, f"many/a{i:04d}.md", title=f"Report {i}", date=f"2023-01-{i % 28 + 1:02d}",
+                      body=f"Officials in Basra said *talks* would resume on day {i}.\n")
+    for name in ("bad1", "bad2"):
+        (project / f"content/many/{name}.md").write_text("---\ntitle: Bad\ndate: 2024-13-01\n---\nBody.\n",
+                                                         encoding="utf-8")
+    config = config_mod.load(project)
+    found = sources.discover(config)[0]
+    expected = sources.parse_all(found, config)
+    pids = tmp_path / "pids"
+    parse = sources.parse
+
+    def recorded(src: object, config: object) -> object:
+        with open(pids, "a", encoding="utf-8") as out:
+            out.write(f"{os.getpid()}\n")
+        return parse(src, config)  # type: ignore[arg-type]
+    monkeypatch.setattr(sources, "parse", recorded)
+    calls = []
+    articles, problems, parsed = parse_cache.parse_all(found, config, jobs=2, meanwhile=lambda: calls.append(1))
+    assert (articles, problems) == expected and len(problems) == 2
+    assert parsed == len(found) and calls == [1]
+    parsed_by = pids.read_text(encoding="utf-8").split()
+    assert len(parsed_by) == len(found) and str(os.getpid()) not in parsed_by  # all by the workers
+    assert all(a.body_pieces for a in articles)
+    assert parse_cache.parse_all(found, config, jobs=2, meanwhile=lambda: calls.append(2))[2] == 2  # the bad ones
+    assert calls == [1]  # two files to parse: no workers, no model
