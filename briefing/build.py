@@ -13,7 +13,7 @@ import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,9 +173,9 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
         page_inputs.number_cells(archive_stage.expected_cells(archive))
         # The last link check's page summaries: a page rendered to the same bytes is not scanned again.
         link_store = links.SummaryStore(config.cache_path / "links" / f"{_output_key(output)}.pickle")
-        checked = link_store.load() if check_links else {}
+        last_check = link_store.load() if check_links else links.NO_CHECK
         records, rendered, summaries, reads, made_nodes = render_pages(planned, renderer, writer, jobs,
-                                                                       page_inputs, changed, checked)
+                                                                       page_inputs, changed, last_check.pages)
         writer.add(records)
         result.rendered = rendered
         clock.lap("render", f"{rendered} rendered, {len(planned) - rendered} unchanged")
@@ -184,7 +184,7 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
             writer.add(_search_index(writer))
             clock.lap("search", "Pagefind index built")
         if check_links:
-            broken = check_links_of(writer, summaries, config, writes, link_store, checked)
+            broken = check_links_of(writer, summaries, config, writes, link_store, last_check)
             if broken:
                 raise links.BrokenLinksError(broken)
             clock.lap("links", "every internal link and anchor resolves")
@@ -212,8 +212,8 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
 PARALLEL_RENDER_MIN = 1000
 
 # A page's file record, link summary (if rendered; SAME_AS_CHECKED when the last link check's
-# still holds), whether it was rendered, and the cells its context read (depends.PageInputs.encode;
-# None when the context was not made here).
+# still holds: the check takes the page as unchanged), whether it was rendered, and the cells its
+# context read (depends.PageInputs.encode; None when the context was not made here).
 Done = tuple[Written, "links.Summary | str | None", bool, "tuple | None"]
 SAME_AS_CHECKED = "same as checked"
 
@@ -245,7 +245,7 @@ def _same_url(articles: list[Article]) -> list[Problem]:
 
 def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter, jobs: int,
                  page_inputs: depends.PageInputs | None = None, changed: set[int] | None = None,
-                 checked: Mapping[str, links.Checked] | None = None,
+                 checked: Mapping[str, tuple[str, Any]] | None = None,
                  ) -> tuple[list[Written], int, dict[str, links.Summary], list[tuple[pages.Page, tuple]], dict]:
     """Make each page's context and fingerprint; render the pages whose fingerprint changed and
     link the rest from the previous build.
@@ -253,7 +253,7 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
     A page whose context is made here (it has a plan key) and none of whose inputs changed since
     the last build (`page_inputs`, `changed`: see depends.py) keeps its file without its context
     being made at all. A rendered page whose fingerprint is the one it had at the last link check
-    (`checked`) has that check's summary: its bytes are the same.
+    (`checked`: page -> (fingerprint, ...)) is not scanned for links: its bytes are the same.
 
     With several jobs and enough pages to make, forked workers do all of it, each for a run of
     pages, writing straight into the staging folder: they share the archive the contexts are made
@@ -281,9 +281,7 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
     for i, (record, summary, was_rendered, got) in zip(todo, done, strict=True):
         records[i] = record
         rendered += was_rendered
-        if isinstance(summary, str):  # SAME_AS_CHECKED (a copy, when it comes from a worker)
-            summaries[record.path] = checked[record.path][1]  # type: ignore[index]
-        elif summary is not None:
+        if summary is not None and not isinstance(summary, str):  # a str: SAME_AS_CHECKED
             summaries[record.path] = summary
         if got is not None:
             reads.append((planned[i], got))
@@ -302,7 +300,7 @@ def _kept(page: pages.Page, writer: SiteWriter, page_inputs: depends.PageInputs 
 
 
 def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,
-               page_inputs: depends.PageInputs | None, checked: Mapping[str, links.Checked] | None) -> Done:
+               page_inputs: depends.PageInputs | None, checked: Mapping[str, tuple[str, Any]] | None) -> Done:
     reads = None
     if page.plan_key:
         page.__dict__["context"], got = depends.made_by(page.made)  # type: ignore[arg-type]
@@ -340,7 +338,7 @@ def _pages_chunk(bounds: tuple[int, int]) -> tuple[list[Done],
 
 
 def _in_workers(planned: Sequence[pages.Page], todo: list[int], renderer: Renderer, writer: SiteWriter,
-                page_inputs: depends.PageInputs | None, checked: Mapping[str, links.Checked] | None,
+                page_inputs: depends.PageInputs | None, checked: Mapping[str, tuple[str, Any]] | None,
                 jobs: int) -> tuple[list[Done], dict]:
     global _WORK
     _WORK = (planned, todo, renderer, writer, page_inputs, checked)
@@ -372,36 +370,53 @@ def _shared_digest(config: Config, renderer: Renderer) -> str:
 
 
 def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: Config, writes: CacheWrites,
-                   store: links.SummaryStore, stored: Mapping[str, links.Checked]) -> list[links.Broken]:
+                   store: links.SummaryStore, last: links.LastCheck) -> list[links.Broken]:
     """Check every internal link of the staged site.
 
     Rendered pages come with their summaries (`fresh`). A page whose fingerprint is the one it
-    had at the last successful check (`stored`, read from `store`) has the same bytes: it keeps
-    the files it linked to then, and is checked again only when one of those files is gone or
-    its ids changed. Other HTML files are read.
+    had at the last successful check (`last`) has the same bytes: its links still hold unless a
+    file it links to is gone, or a page it links to an #id of changed its ids. Only then are the
+    stored links read, to check again the pages that link to those. Other HTML files are read.
     """
     summaries: dict[str, links.Summary] = {}
-    known: dict[str, Collection[str]] = {}
+    unchanged: list[str] = []
     for rel, record in writer.records.items():
         if not rel.endswith(".html") or rel.startswith("pagefind/"):
             continue
-        entry = stored.get(rel)
-        if entry is not None and record.fingerprint is not None and entry[0] == record.fingerprint:
-            summaries[rel] = entry[1]
-            known[rel] = entry[2]
+        before = last.pages.get(rel)
+        if before is not None and record.fingerprint is not None and before[0] == record.fingerprint:
+            unchanged.append(rel)
         elif rel in fresh:
             summaries[rel] = fresh[rel]
         else:
-            summaries[rel] = links.summarize((writer.staging / rel).read_text(encoding="utf-8", errors="replace"))
-    changed = {rel for rel in stored if rel not in writer.records}
-    changed |= {rel for rel, s in fresh.items() if rel in stored and stored[rel][1].ids != s.ids}
-    broken, targets = links.check_pages(summaries, set(writer.records), config.base_path,
-                                        known=known, changed=changed)
+            summaries[rel] = _summary_of(writer, rel)
+    files = set(writer.records)
+    changed = {rel for rel, s in summaries.items() if rel in last.pages and frozenset(last.pages[rel][1]) != s.ids}
+    gone = last.linked - files  # pages removed, or any other file
+    for rel in {page for target in changed for page in last.into.get(target, ())}.intersection(unchanged):
+        summaries[rel] = _summary_of(writer, rel)  # it links to an #id of a page whose ids changed
+    if gone:  # some unchanged page may link to these: read what each links to
+        stored = store.load_links(last) or {}
+        for rel in unchanged:
+            got = stored.get(rel)
+            if got is None:
+                summaries.setdefault(rel, _summary_of(writer, rel))
+            elif not gone.isdisjoint(got[1]):
+                summaries.setdefault(rel, links.Summary(frozenset(last.pages[rel][1]), got[0]))
+    anchored: dict[str, set[str]] = {}
+    broken, targets = links.check_pages(summaries, files, config.base_path, other_ids=last.ids, anchored=anchored)
     if not broken:
-        checked = {rel: (writer.records[rel].fingerprint, summaries[rel], targets[rel])
-                   for rel in summaries if writer.records[rel].fingerprint is not None}
-        writes.add(lambda: store.save(checked))
+        saved: dict[str, links.Saved] = {
+            rel: (writer.records[rel].fingerprint, s.ids, s.links, targets[rel], anchored[rel])  # type: ignore[misc]
+            for rel, s in summaries.items() if writer.records[rel].fingerprint}
+        saved.update((rel, (last.pages[rel][0], last.pages[rel][1], None, None, None))
+                     for rel in unchanged if rel not in summaries)
+        writes.add(lambda: store.save(saved, last))
     return broken
+
+
+def _summary_of(writer: SiteWriter, rel: str) -> links.Summary:
+    return links.summarize((writer.staging / rel).read_text(encoding="utf-8", errors="replace"))
 
 
 def _static_files(config: Config, content_assets: list[Path],

@@ -7,11 +7,12 @@ folder. A link is internal when it is relative or starts with the site's base pa
 from __future__ import annotations
 
 import itertools
+import os
 import posixpath
 import re
 import sys
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -173,37 +174,95 @@ def check(site: Path, base_path: str = "/", skip: tuple[str, ...] = ("pagefind/"
     return find_broken(summaries, files, base_path)
 
 
-# A page's summary as of the last successful check: (its fingerprint then, its Summary, the files it links to).
-Checked = tuple[str, Summary, Collection[str]]
+@dataclass(frozen=True)
+class LastCheck:
+    """What a build reads of the last successful check: each HTML page's fingerprint and ids, and
+    every file some page linked to. The links of each page are read only when needed (see
+    SummaryStore), which is when a file some unchanged page may link to is gone or changed ids."""
+
+    pages: Mapping[str, tuple[str, tuple[str, ...]]]  # page -> (its fingerprint then, its ids)
+    linked: frozenset[str]
+    into: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # page -> the pages linking to an #id of it
+    token: str = ""  # names the links stored with these pages
+
+    def ids(self, rel: str) -> Collection[str] | None:
+        got = self.pages.get(rel)
+        return got[1] if got is not None else None
+
+
+NO_CHECK = LastCheck({}, frozenset())
+
+# One page as saved: (fingerprint, ids, links, files it links to, pages it links to an #id of);
+# the last three None when they are those of the last check (a page not checked again).
+Saved = tuple[str, Collection[str], "tuple[str, ...] | None", "Collection[str] | None", "Collection[str] | None"]
+Forward = tuple[tuple[str, ...], Collection[str], Collection[str]]  # links, files, anchored pages
 
 
 class SummaryStore:
     """The link summaries of the last checked build, by page fingerprint, in the cache folder.
 
     A page whose fingerprint is unchanged has the same bytes, so its summary (and the files it
-    links to) need not be read again. One pickle per output folder; never written into site/.
+    links to) need not be read again. Two pickles per output folder, never written into site/:
+    `<key>.pickle`, small, read by every build (LastCheck), and `<key>.links.pickle`, each
+    page's links and the files they lead to, read only when a check needs them. A token written
+    in both tells a links file from another build's.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.links_path = self.path.with_name(self.path.stem + ".links.pickle")
 
-    def load(self) -> dict[str, Checked]:
+    def load(self) -> LastCheck:
         data = sealed.load(self.path)  # an unreadable or foreign cache is a miss, never an error
-        if not isinstance(data, dict):
-            return {}
         try:
-            return {rel: (fp, Summary(frozenset(ids), links), targets)
-                    for rel, (fp, ids, links, targets) in data.items()}
-        except (TypeError, ValueError):
-            return {}
-
-    def save(self, entries: Mapping[str, Checked]) -> None:
-        # Plain tuples, not sets or Summary objects: a million strings in sets load slowly.
-        try:
-            sealed.dump({rel: (fp, tuple(s.ids), s.links, tuple(targets)) for rel, (fp, s, targets) in entries.items()},
-                        self.path)
-        except OSError:
+            if isinstance(data, dict) and data.get("version") == STORE_VERSION:
+                return LastCheck(data["pages"], frozenset(data["linked"]), data["into"], data["token"])
+        except (KeyError, TypeError, ValueError):
             pass
+        return NO_CHECK
+
+    def load_links(self, last: LastCheck) -> Mapping[str, Forward] | None:
+        """Page -> (its links, the files they lead to, the pages it links to an #id of) as of
+        `last`; None if not stored with it."""
+        data = sealed.load(self.links_path)
+        if not isinstance(data, dict) or not last.token or data.get("token") != last.token:
+            return None
+        pages = data.get("pages")
+        return pages if isinstance(pages, dict) else None
+
+    def save(self, pages: Mapping[str, Saved], last: LastCheck) -> None:
+        """Store this check; pages saved without links keep those of `last`."""
+        old: Mapping[str, Forward] | None = {}
+        if any(saved[2] is None for saved in pages.values()):
+            old = self.load_links(last)
+            if old is None:
+                self.forget()  # what those pages link to is lost: the next check reads them all
+                return
+        forward = {}
+        linked: set[str] = set()
+        into_page: dict[str, list[str]] = {}
+        for rel, (_, _, links, targets, into) in pages.items():
+            if links is None or targets is None or into is None:
+                links, targets, into = old[rel]  # type: ignore[index]
+            forward[rel] = (links, tuple(targets), tuple(into))  # plain tuples: sets of strings load slowly
+            linked.update(targets)
+            for target in into:
+                into_page.setdefault(target, []).append(rel)
+        token = os.urandom(8).hex()
+        try:
+            sealed.dump({"token": token, "pages": forward}, self.links_path)
+            sealed.dump({"version": STORE_VERSION, "token": token, "linked": tuple(linked),
+                         "into": {target: tuple(rels) for target, rels in into_page.items()},
+                         "pages": {rel: (saved[0], tuple(saved[1])) for rel, saved in pages.items()}}, self.path)
+        except (OSError, KeyError):
+            self.forget()
+
+    def forget(self) -> None:
+        for path in (self.path, self.links_path):
+            path.unlink(missing_ok=True)
+
+
+STORE_VERSION = 4
 
 
 def find_broken(summaries: Mapping[str, Summary], files: Collection[str], base_path: str = "/") -> list[Broken]:
@@ -213,12 +272,17 @@ def find_broken(summaries: Mapping[str, Summary], files: Collection[str], base_p
 
 def check_pages(summaries: Mapping[str, Summary], files: set[str], base_path: str = "/", *,
                 known: Mapping[str, Collection[str]] | None = None,
-                changed: set[str] | frozenset[str] = frozenset()) -> tuple[list[Broken], dict[str, Collection[str]]]:
+                changed: set[str] | frozenset[str] = frozenset(),
+                other_ids: Callable[[str], Collection[str] | None] | None = None,
+                anchored: dict[str, set[str]] | None = None,
+                ) -> tuple[list[Broken], dict[str, Collection[str]]]:
     """Broken links, and the files each page links to.
 
     `known`: pages checked by the previous build and unchanged since, with the files they link
     to. Such a page is checked again only when one of those files is gone from `files` or is
     in `changed` (its ids changed), which makes the check of a one-page edit proportional to that edit.
+    `other_ids`: the ids of an HTML page not in `summaries` (not checked here), for #fragments.
+    `anchored`, when given, gets for each page checked the other pages it links to an #id of.
     """
     known = known or {}
     resolved: dict[tuple[str, str], tuple[str | None, str | None, str]] = {}
@@ -231,6 +295,7 @@ def check_pages(summaries: Mapping[str, Summary], files: set[str], base_path: st
             continue
         page_dir = posixpath.dirname(rel)
         mine: set[str] = set()
+        into: set[str] = set()
         for href in summaries[rel].links:
             # Site-absolute URLs resolve the same from every page: resolve each one once.
             key = (href, "" if href.startswith("/") else page_dir)
@@ -242,12 +307,17 @@ def check_pages(summaries: Mapping[str, Summary], files: set[str], base_path: st
             if target is not None:
                 mine.add(target)
             if reason is None and fragment and target is not None and target.endswith(".html"):
+                if target != rel:
+                    into.add(target)
                 summary = summaries.get(target)
-                if summary is not None and fragment not in summary.ids:
+                ids = summary.ids if summary is not None else other_ids(target) if other_ids is not None else None
+                if ids is not None and fragment not in ids:
                     reason = f"no element with id {fragment!r} in {target}"
             if reason:
                 broken.append(Broken(rel, href, reason))
         targets[rel] = frozenset(mine)
+        if anchored is not None:
+            anchored[rel] = into
     return broken, targets
 
 

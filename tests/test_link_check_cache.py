@@ -58,11 +58,15 @@ def test_summaries_reused_by_render_workers_are_those_of_the_pages(tmp_path: Pat
     shutil.rmtree(project / "site")
     build(config, jobs=2)
     site = project / "site"
-    stored = links.SummaryStore(next((project / ".briefing-cache" / "links").glob("*.pickle"))).load()
+    store = links.SummaryStore(_index_file(project))
+    last = store.load()
+    stored = store.load_links(last)
+    assert stored is not None
     pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
-    assert sorted(stored) == pages
+    assert sorted(last.pages) == sorted(stored) == pages
     for rel in pages:
-        assert stored[rel][1] == links.summarize((site / rel).read_text(encoding="utf-8")), rel
+        summary = links.Summary(frozenset(last.pages[rel][1]), stored[rel][0])
+        assert summary == links.summarize((site / rel).read_text(encoding="utf-8")), rel
 
 
 def test_a_link_to_a_static_file_that_is_removed_is_reported(tmp_path: Path):
@@ -88,3 +92,115 @@ def test_a_known_page_is_checked_again_when_a_file_it_links_to_is_gone():
     assert broken == [] and targets["a/index.html"] is known["a/index.html"]  # not checked again
     broken, _ = links.check_pages(summaries, files - {"docs/report.pdf"}, "/", known=known)
     assert [(b.page, b.href) for b in broken] == [("a/index.html", "/docs/report.pdf")]
+
+
+def _index_file(project: Path) -> Path:
+    (path,) = [p for p in (project / ".briefing-cache" / "links").glob("*.pickle")
+               if not p.name.endswith(".links.pickle")]
+    return path
+
+
+@pytest.fixture
+def link_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each time a build's link check reads the stored links of the pages (not just their
+    fingerprints and ids). Saving the new check afterwards reads them too, but after the build."""
+    reads: list[int] = []
+    saving: list[bool] = []
+    real_load, real_save = links.SummaryStore.load_links, links.SummaryStore.save
+
+    def load_links(self: links.SummaryStore, last: links.LastCheck):  # noqa: ANN202
+        got = real_load(self, last)
+        if not saving:
+            reads.append(len(got or {}))
+        return got
+
+    def save(self: links.SummaryStore, *args: object) -> None:
+        saving.append(True)
+        try:
+            real_save(self, *args)  # type: ignore[arg-type]
+        finally:
+            saving.pop()
+
+    monkeypatch.setattr(links.SummaryStore, "load_links", load_links)
+    monkeypatch.setattr(links.SummaryStore, "save", save)
+    return reads
+
+
+def test_an_edit_reads_the_stored_links_only_when_a_linked_file_goes(tmp_path: Path, link_reads: list[int]):
+    project = make_project(tmp_path / "p")
+    config = config_mod.load(project)
+    build(config, jobs=1)
+    edited = project / "content/2024/2024-05-09-strike-ends.md"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nDockers returned to work on Friday.\n",
+                      encoding="utf-8")
+    build(config, jobs=1)
+    assert link_reads == []  # every file is still there, with its ids
+
+    (project / "static" / "docs").mkdir(parents=True)
+    (project / "static" / "docs" / "report.pdf").write_bytes(b"%PDF-1.4 a report")
+    write_article(project, "2024/2024-06-20-report.md", "The port report", "2024-06-20",
+                  "The Port of Rotterdam Authority published [its report](/docs/report.pdf).", tags=["ports"])
+    build(config, jobs=1)
+    assert link_reads == []
+    (project / "static" / "docs" / "report.pdf").unlink()
+    with pytest.raises(links.BrokenLinksError) as err:
+        build(config, jobs=1)
+    assert len(link_reads) == 1 and link_reads[0] > 20  # a linked file is gone: the links were read
+    assert "articles/report/index.html: links to '/docs/report.pdf'" in str(err.value)
+
+    # Without the stored links, every unchanged page is read again: the link is still found.
+    index = _index_file(project)
+    index.with_name(index.stem + ".links.pickle").unlink()
+    with pytest.raises(links.BrokenLinksError) as err:
+        build(config, jobs=1)
+    assert link_reads[1:] == [0]
+    assert "articles/report/index.html: links to '/docs/report.pdf'" in str(err.value)
+
+
+def test_an_unchanged_page_linking_to_an_anchor_that_goes_is_reported(tmp_path: Path):
+    project = make_project(tmp_path / "p")
+    write_article(project, "2024/2024-07-01-talks.md", "Port talks", "2024-07-01",
+                  "Talks opened in Rotterdam.\n\n## Timeline\n\nThe talks began in May.", summary="Port talks.")
+    write_article(project, "2024/2024-07-02-note.md", "A note on the talks", "2024-07-02",
+                  "See [the timeline](2024-07-01-talks.md#timeline).", summary="A note.")
+    config = config_mod.load(project)
+    build(config, jobs=1)
+    note = project / "site" / "articles" / "note" / "index.html"
+    before = note.read_bytes()
+    talks = project / "content/2024/2024-07-01-talks.md"
+    talks.write_text(talks.read_text(encoding="utf-8").replace("## Timeline", "## Chronology"), encoding="utf-8")
+    with pytest.raises(links.BrokenLinksError) as err:
+        build(config, jobs=1)
+    assert "articles/note/index.html: links to '/articles/talks/#timeline': no element with id 'timeline'" \
+        in str(err.value)
+    assert note.read_bytes() == before  # the note's page did not change: it was checked again all the same
+
+
+@pytest.mark.parametrize("links_file", ["kept", "lost"])
+def test_an_unchanged_page_linking_to_a_page_that_goes_is_reported(tmp_path: Path, links_file: str,
+                                                                    link_reads: list[int]):
+    """A hand-written link to an entity page, on a page that does not change, breaks when the
+    entity goes: found from the stored links, or by reading the pages when those are lost."""
+    project = make_project(tmp_path / "p")
+    write_article(project, "2024/2024-07-01-harbour.md", "Harbour master speaks", "2024-07-01",
+                  "Harbour master Pieter Janssens said the quays would reopen on Monday.", summary="Quays.")
+    config = config_mod.load(project)
+    build(config, jobs=1)
+    (profile,) = (project / "site" / "people").glob("pieter-janssens*")
+    write_article(project, "2020/2020-01-02-note.md", "A note", "2020-01-02",  # the oldest, on nothing else
+                  f"Read [this profile](/people/{profile.name}/).", summary="A note.")
+    build(config, jobs=1)
+    note = project / "site" / "articles" / "note" / "index.html"
+    before = note.read_bytes()
+    harbour = project / "content/2024/2024-07-01-harbour.md"
+    harbour.write_text(harbour.read_text(encoding="utf-8").replace("Harbour master Pieter Janssens said",
+                                                                   "The harbour office said"), encoding="utf-8")
+    if links_file == "lost":
+        index = _index_file(project)
+        index.with_name(index.stem + ".links.pickle").unlink()
+    link_reads.clear()
+    with pytest.raises(links.BrokenLinksError) as err:
+        build(config, jobs=1)
+    assert f"articles/note/index.html: links to '/people/{profile.name}/'" in str(err.value)
+    assert (project / "site" / "articles" / "note" / "index.html").read_bytes() == before  # unchanged page
+    assert len(link_reads) == 1 and (link_reads[0] == 0 if links_file == "lost" else link_reads[0] > 3)
