@@ -19,6 +19,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from . import aliases, kinds
 from .curation import EMPTY, Curation
@@ -380,9 +381,11 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
     """Attach entities known only by one short name to the single entity it can mean; a lone
     word labelled an organization may mean a person ("Sistani's call")."""
     people = kinds.person_short_names(clusters, groups)
+    lone_groups = [root for root, members in groups.items() if all(clusters[i].lone for i in members)]
+    lone_groups_set = set(lone_groups)
     short_index: dict[tuple[str, tuple[str, ...]], set[int]] = defaultdict(set)
     for root, members in groups.items():
-        if all(clusters[i].lone for i in members):
+        if root in lone_groups_set:
             continue
         for i in members:
             cl = clusters[i]
@@ -396,9 +399,8 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
                 elif toks and not (cl.kind != "person" and is_short_form(form, cl.name) == "suffix"):
                     # "the Parliament" meant the European Parliament in one article, not in all
                     short_index[(cl.kind, toks)].add(root)
-    for root, members in groups.items():
-        if not all(clusters[i].lone for i in members):
-            continue
+    for root in lone_groups:
+        members = groups[root]
         cl = clusters[root]
         acronym = acronym_letters(cl.name)
         kind = kinds.archive_kind(clusters[i] for i in members)
@@ -441,8 +443,7 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
         entities[key] = Entity(key, name, kind, tuple(sorted(aliases)),
                                cur.description if cur else "", cur.links if cur else ())
         for c in cls:
-            for m in c.mentions:
-                mentions[c.source].append(Mention(m.start, m.end, m.text, kind, key))
+            mentions[c.source] += [Mention(m.start, m.end, m.text, kind, key) for m in c.mentions]
         if cur is not None:
             # Old URLs keep working: names listed as `formerly`, and curated aliases, which is
             # how a merge ("X is an alias of Y") or a rename (the old name kept as an alias)
@@ -452,10 +453,13 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
                 if old_key != key:
                     redirects.setdefault(old_key, key)
     return Resolved(
-        {src: tuple(sorted(ms, key=lambda m: m.start)) for src, ms in sorted(mentions.items())},
+        {src: tuple(sorted(ms, key=_START)) for src, ms in sorted(mentions.items())},
         dict(sorted(entities.items())),
         dict(sorted((k, v) for k, v in redirects.items() if k not in entities)),
     )
+
+
+_START = itemgetter(0)  # Mention.start
 
 
 def _canonical_name(cls: list[LocalCluster]) -> str:
