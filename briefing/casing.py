@@ -13,18 +13,9 @@ from functools import lru_cache
 
 from . import markdown
 from .model import Article
+from .stopwords import stop_words
 
 _LETTERS = re.compile(r"[^\W\d_]+")
-_STOP: frozenset[str] | None = None
-
-
-def _stop_words() -> frozenset[str]:
-    global _STOP
-    if _STOP is None:
-        from spacy.lang.en.stop_words import STOP_WORDS
-
-        _STOP = frozenset(STOP_WORDS)
-    return _STOP
 
 
 # -- headlines --------------------------------------------------------------------------------
@@ -32,7 +23,7 @@ def _stop_words() -> frozenset[str]:
 
 def headline_cased(headline: str) -> bool:
     """Whether a headline is in Title Case or ALL CAPS, so its capitals say little."""
-    significant = [w for w in _LETTERS.findall(headline) if len(w) > 3 and w.lower() not in _stop_words()]
+    significant = [w for w in _LETTERS.findall(headline) if len(w) > 3 and w.lower() not in stop_words()]
     if len(significant) < 2:
         return False
     upper = sum(1 for w in significant if w[0].isupper())
@@ -64,7 +55,7 @@ def recase(headline: str, vocab: dict[str, str]) -> str:
     out = []
     pos = 0
     first = True
-    stop = _stop_words()
+    stop = stop_words()
     for m in _LETTERS.finditer(headline):
         word = m.group(0)
         out.append(headline[pos:m.start()])
@@ -86,7 +77,7 @@ def recase(headline: str, vocab: dict[str, str]) -> str:
 
 def title_like(line: str) -> bool:
     """A heading whose capitals say little: Title Case, or one significant word ("Outlook")."""
-    significant = [w for w in _LETTERS.findall(line) if len(w) > 3 and w.lower() not in _stop_words()]
+    significant = [w for w in _LETTERS.findall(line) if len(w) > 3 and w.lower() not in stop_words()]
     return len(significant) <= 1 or headline_cased(line)
 
 

@@ -22,6 +22,7 @@ from functools import lru_cache
 from .config import TagsConfig
 from .model import Article, Entity, Mention, Topic
 from .names import norm, slug
+from .stopwords import stop_words
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _WORD_SPLIT = re.compile(f"({_WORD.pattern})")
@@ -206,10 +207,8 @@ _UNSEEN = object()
 
 
 def _usable_lemma(word: str) -> str | None:
-    from spacy.lang.en.stop_words import STOP_WORDS
-
     found = None
-    if (word.islower() and len(word) > 2 and word not in STOP_WORDS and not word.endswith("ly")
+    if (word.islower() and len(word) > 2 and word not in stop_words() and not word.endswith("ly")
             and not (word.endswith("ed") and not word.endswith("eed") and len(word) > 4)):
         lem = lemma(word)
         if lem not in GENERIC:
