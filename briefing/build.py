@@ -261,14 +261,7 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
     Returns the files, how many pages were rendered, the link summary of each rendered HTML page,
     the cells read by each page whose context was made, and by each node made (depends.node).
     """
-    records: list[Written | None] = [None] * len(planned)
-    todo: list[int] = []
-    for i, page in enumerate(planned):
-        kept = _kept(page, writer, page_inputs, changed)
-        if kept is not None:
-            records[i] = kept
-        else:
-            todo.append(i)
+    records, todo = _kept_pages(planned, writer, page_inputs, changed)
     depends.made_nodes()  # start afresh
     if jobs > 1 and len(todo) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
         done, nodes = _in_workers(planned, todo, renderer, writer, page_inputs, checked, jobs)
@@ -288,15 +281,26 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
     return records, rendered, summaries, reads, nodes  # type: ignore[return-value]
 
 
-def _kept(page: pages.Page, writer: SiteWriter, page_inputs: depends.PageInputs | None,
-          changed: set[int] | None) -> Written | None:
-    """The last build's file of a page whose context cannot have changed; None otherwise."""
-    if not page.plan_key or page_inputs is None or changed is None or writer.previous is None:
-        return None
-    fingerprint = writer.previous.pages.get(page.path)
-    if not page_inputs.unchanged(page.path, page.plan_key, fingerprint, changed):
-        return None
-    return writer.unchanged_page(page.path, fingerprint)  # type: ignore[arg-type]
+def _kept_pages(planned: Sequence[pages.Page], writer: SiteWriter, page_inputs: depends.PageInputs | None,
+                changed: set[int] | None) -> tuple[list[Written | None], list[int]]:
+    """The last build's file of each page whose context cannot have changed (None for the
+    others), and the indexes of the others: the pages to make."""
+    records: list[Written | None] = [None] * len(planned)
+    if page_inputs is None or changed is None or writer.previous is None:
+        return records, list(range(len(planned)))
+    todo: list[int] = []
+    fingerprints = writer.previous.pages
+    unchanged, keep = page_inputs.unchanged, writer.unchanged_page  # one loop over every page: kept lean
+    for i, page in enumerate(planned):
+        if page.plan_key:
+            fingerprint = fingerprints.get(page.path)
+            if fingerprint is not None and unchanged(page.path, page.plan_key, fingerprint, changed):
+                kept = keep(page.path, fingerprint)
+                if kept is not None:
+                    records[i] = kept
+                    continue
+        todo.append(i)
+    return records, todo
 
 
 def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,

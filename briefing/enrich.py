@@ -348,7 +348,7 @@ def _names_memo(folder: Path, writes: CacheWrites) -> Iterator[None]:
     salt = hashlib.sha256((code_digest() + version("python-slugify")).encode()).hexdigest()[:16]
     path = folder / f"names-{salt}.pickle"
     loaded = sealed.load(path)
-    if isinstance(loaded, tuple) and len(loaded) == 2:
+    if isinstance(loaded, tuple) and len(loaded) == 3:
         names.remember(*loaded)
     before = tuple(len(m) for m in names.memo())
     yield

@@ -37,14 +37,19 @@ def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[An
     paged_in = depends.memo(lambda source: paged_mentions(archive, source))
     first_spans = depends.memo(lambda source: _first_spans(spans_of(source)))
     pages: list[Page] = []
+    # Plain copies for planning: the archive's tracked lookups (depends.py) cost a Python call
+    # each, and nothing records them here.
+    entity_of, entity_sources = dict.copy(archive.entities), dict.copy(archive.entity_sources)
+    topics, topic_sources = dict.copy(archive.topics), dict.copy(archive.topic_sources)
+    paged_entities = frozenset(frozenset.__iter__(archive.paged_entities))
     by_kind: dict[str, list[Entity]] = defaultdict(list)
-    for key in sorted(archive.paged_entities):
-        by_kind[archive.entities[key].kind].append(archive.entities[key])
+    for key in sorted(paged_entities):
+        by_kind[entity_of[key].kind].append(entity_of[key])
 
     for kind in config.entities.page_kinds:
         entities = by_kind.get(kind, [])
         section = KIND_SECTIONS[kind]
-        rows = sorted(({"name": e.name, "url": entity_url(e), "count": len(archive.entity_sources[e.key]),
+        rows = sorted(({"name": e.name, "url": entity_url(e), "count": len(entity_sources[e.key]),
                         "letter": _letter(e.name)} for e in entities), key=lambda r: (r["name"].lower(), r["url"]))
         letters = sorted({r["letter"] for r in rows})
         pages.append(Page(f"{section}/index.html", f"{section}/", "kind_index.html", {
@@ -52,7 +57,7 @@ def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[An
             "description": f"{len(rows)} {KIND_LABELS[kind].lower()} mentioned in the archive.",
             "rows": rows, "letters": letters}))
         for entity in entities:
-            sources = archive.entity_sources[entity.key]
+            sources = entity_sources[entity.key]
             base = entity_url(entity)
             shared = depends.node(("entity", entity.key),
                                   _entity_context(archive, config, entity.key, cards, paged_in, first_spans))
@@ -64,9 +69,9 @@ def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[An
 
     # Topics.
     topic_rows = []
-    for key in sorted(archive.paged_topics):
-        topic = archive.topics[key]
-        sources = archive.topic_sources[key]
+    for key in sorted(frozenset.__iter__(archive.paged_topics)):
+        topic = topics[key]
+        sources = topic_sources[key]
         base = f"topics/{key}/"
         topic_rows.append({"name": topic.name, "url": base, "count": len(sources), "letter": _letter(topic.name)})
         topic_context = depends.node(("topic", key), _topic_context(archive, config, key, cards, paged_in))
@@ -81,9 +86,9 @@ def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[An
         "rows": topic_rows, "letters": sorted({r["letter"] for r in topic_rows})}))
 
     # Old URLs of merged or renamed entities keep working.
-    for old, new in archive.redirects.items():
-        target = archive.entities.get(new)
-        if target is None or new not in archive.paged_entities or old == new:
+    for old, new in dict.items(archive.redirects):
+        target = entity_of.get(new)
+        if target is None or new not in paged_entities or old == new:
             continue
         kind, _, slug = old.partition("/")
         if kind not in KIND_SECTIONS or not slug:

@@ -37,19 +37,21 @@ def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
         "entries": _feed_entries(archive, [e.source for e in archive.entries]),
         "updated": archive.entries[0].article.date.isoformat() if archive.entries else "1970-01-01T00:00:00+00:00",
     }, in_sitemap=False)]
-    for key in sorted(archive.paged_entities):
-        base = entity_url(archive.entities[key])
+    entities = dict.copy(archive.entities)  # plain: nothing records these lookups (depends.py)
+    paged_entities = frozenset(frozenset.__iter__(archive.paged_entities))
+    for key in sorted(paged_entities):
+        base = entity_url(entities[key])
         feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml",
                           _term_feed(archive, config, "entity", key, base), in_sitemap=False,
                           plan_key=depends.digest(("entity feed", key))))
-    for key in sorted(archive.paged_topics):
+    for key in sorted(frozenset.__iter__(archive.paged_topics)):
         base = f"topics/{key}/"
         feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml",
                           _term_feed(archive, config, "topic", key, base), in_sitemap=False,
                           plan_key=depends.digest(("topic feed", key))))
-    redirects = [(f"{KIND_SECTIONS[old.split('/')[0]]}/{old.split('/', 1)[1]}/", entity_url(archive.entities[new]))
-                 for old, new in archive.redirects.items()
-                 if new in archive.paged_entities and old != new and old.split("/")[0] in KIND_SECTIONS]
+    redirects = [(f"{KIND_SECTIONS[old.split('/')[0]]}/{old.split('/', 1)[1]}/", entity_url(entities[new]))
+                 for old, new in dict.items(archive.redirects)
+                 if new in paged_entities and old != new and old.split("/")[0] in KIND_SECTIONS]
     feeds.append(Page("_redirects", "_redirects", "_redirects.txt", {"redirects": redirects}, in_sitemap=False))
     return feeds
 

@@ -97,10 +97,11 @@ _NONSPACE = re.compile(r"\S+")
 _WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*\.?")
 
 
-# norm() and slug() of every form seen, kept between builds (`memo`, `remember`): python-slugify
-# takes ~10 µs a call, and a large archive has tens of thousands of names.
+# norm(), slug() and name_tokens() of every form seen, kept between builds (`memo`, `remember`):
+# python-slugify takes ~10 µs a call, and a large archive has tens of thousands of names.
 _NORM: dict[str, str] = {}
 _SLUG: dict[str, str] = {}
+_TOKENS: dict[str, tuple[str, ...]] = {}
 
 
 def norm(form: str) -> str:
@@ -123,16 +124,19 @@ def slug(text: str) -> str:
     return got
 
 
-def memo() -> tuple[dict[str, str], dict[str, str]]:
-    """What norm() and slug() have computed so far (to keep for the next build)."""
-    return _NORM, _SLUG
+def memo() -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, ...]]]:
+    """What norm(), slug() and name_tokens() have computed so far (to keep for the next build)."""
+    return _NORM, _SLUG, _TOKENS
 
 
-def remember(norms: dict[str, str], slugs: dict[str, str]) -> None:
-    """Take norm() and slug() results kept from an earlier build of the same code."""
-    for known, more in ((_NORM, norms), (_SLUG, slugs)):
-        for k, v in more.items():
-            known.setdefault(k, v)
+def remember(norms: dict[str, str], slugs: dict[str, str], tokens: dict[str, tuple[str, ...]]) -> None:
+    """Take norm(), slug() and name_tokens() results kept from an earlier build of the same code."""
+    for known, more in ((_NORM, norms), (_SLUG, slugs), (_TOKENS, tokens)):
+        if known:
+            for k, v in more.items():
+                known.setdefault(k, v)
+        else:
+            known.update(more)
 
 
 def words(form: str) -> list[str]:
@@ -145,10 +149,12 @@ def core(word: str) -> str:
     return _PARTICLE.sub("", word)
 
 
-@lru_cache(maxsize=65536)
 def name_tokens(form: str) -> tuple[str, ...]:
     """Normalised words of a name with particles removed, for short-form matching."""
-    return tuple(n for n in (norm(core(w)) for w in words(form)) if n)
+    got = _TOKENS.get(form)
+    if got is None:
+        got = _TOKENS[form] = tuple(n for n in (norm(core(w)) for w in words(form)) if n)
+    return got
 
 
 def is_short_form(short: str, full: str) -> str | None:

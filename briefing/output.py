@@ -32,7 +32,7 @@ import time
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import OutputError
 
@@ -54,8 +54,8 @@ class Manifest:
     foreign: list[str] | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"version": MANIFEST_VERSION, "files": dict(sorted(self.files.items())),
-                           "pages": dict(sorted(self.pages.items())), "inputs": self.inputs,
+        return json.dumps({"version": MANIFEST_VERSION, "files": self.files,  # sort_keys sorts them too
+                           "pages": self.pages, "inputs": self.inputs,
                            "drafts": self.drafts, "foreign": sorted(self.foreign or [])},
                           sort_keys=True, separators=(",", ":"))  # no indent: json's C encoder
 
@@ -109,9 +109,10 @@ def is_complete_build(output: Path) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Written:
-    """What happened to one output file: for the manifest and for counting work."""
+class Written(NamedTuple):
+    """What happened to one output file: for the manifest and for counting work.
+
+    A named tuple: a rebuild of 10,000 articles makes 60,000 of them for the pages it keeps."""
 
     path: str
     sha256: str
