@@ -39,7 +39,7 @@ from .casing import casing_vocabulary, heading_ranges, headline_cased, recase, t
 from .config import Config
 from .curation import Curation
 from .model import Article, Enrichment, Entity, Mention, Topic
-from .resolve import Annotation, Candidate, LocalCluster, Span, candidates, local_clusters, resolve_archive
+from .resolve import Annotation, Candidate, LocalCluster, Seen, Span, candidates, local_clusters, resolve_archive
 from .workers import Forked, forked_pool
 
 # Bump when the annotation step changes what it stores or how it reads the text, or when the
@@ -412,10 +412,13 @@ def astuple_candidate(c: Candidate) -> tuple:
 def decode_local(data: bytes) -> Local:
     """The Local that `encode_local` wrote: new objects each time (resolution mutates them)."""
     clusters, phrases = marshal.loads(data)  # only ever from the sealed LocalStore
-    return Local([LocalCluster(source, name, kind, [Candidate(*c) for c in mentions], set(strong), _counter(forms),
-                               curated, demonym, _counter(votes))
+    return Local([LocalCluster(source, name, kind, list(map(_seen, mentions)), set(strong), dict(forms),
+                               curated, demonym, dict(votes))
                   for source, name, kind, mentions, strong, forms, curated, demonym, votes in clusters],
                  _counter(phrases))
+
+
+_seen = Seen._make
 
 
 def _counter(pairs: Iterable[tuple[Any, int]]) -> Counter:

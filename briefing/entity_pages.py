@@ -250,11 +250,14 @@ def recently_active(archive: Archive, weeks: int = 6, limit: int = 10) -> dict[s
     since = newest - dt.timedelta(weeks=weeks)
     ents: Counter[str] = Counter()
     tops: Counter[str] = Counter()
-    for e in archive.entries:
+    # Plain copies: made while planning, where no lookup is recorded (depends.py).
+    paged_entities = frozenset(frozenset.__iter__(archive.paged_entities))
+    paged_topics = frozenset(frozenset.__iter__(archive.paged_topics))
+    for e in tuple.__iter__(archive.entries):
         if e.article.date < since:
             break
-        ents.update({m.entity for m in e.mentions if m.entity in archive.paged_entities})
-        tops.update({t for t in e.topics if t in archive.paged_topics})
+        ents.update({m.entity for m in e.mentions if m.entity in paged_entities})
+        tops.update({t for t in e.topics if t in paged_topics})
     return {
         "since": since.date().isoformat(),
         "entities": [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,

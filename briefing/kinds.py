@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .curation import Curation
@@ -135,15 +135,19 @@ def _top(votes: Counter, ms: Sequence[Candidate]) -> str:
 
 def archive_kind(cls: Iterable[LocalCluster]) -> str:
     """The kind of one canonical entity: the weighted vote of all its clusters."""
-    cls = list(cls)
-    votes: dict[str, float] = {}
-    for c in cls:
-        for k, v in c.votes.items():
-            votes[k] = votes.get(k, 0.0) + v
+    cls = cls if isinstance(cls, list) else list(cls)
+    if len(cls) == 1:  # most entities: the sums below would be these very numbers
+        votes: Mapping[str, float] = cls[0].votes
+    else:
+        votes = {}
+        for c in cls:
+            for k, v in c.votes.items():
+                votes[k] = votes.get(k, 0.0) + v
     top = max(votes.values())
-    tied = sorted(k for k, v in votes.items() if v == top)
+    tied = [k for k, v in votes.items() if v == top]
     if len(tied) == 1:
         return tied[0]
+    tied.sort()
     # a tie goes to the kind more mentions had, then to the first in the alphabet
     mentions = Counter(m.kind for c in cls for m in c.mentions)
     return max(tied, key=lambda k: (mentions[k], -tied.index(k)))

@@ -343,6 +343,7 @@ def is_junk(form: str) -> bool:
     return bool(first and first[0][:1].isdigit() and len(first) == 1)
 
 
+@lru_cache(maxsize=65536)
 def is_shouting(form: str) -> bool:
     """All letters upper case (a headline or a table row in wire copy)."""
     letters = [ch for ch in form if ch.isalpha()]

@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import NamedTuple
 
 from . import aliases, kinds
 from .curation import EMPTY, Curation
@@ -69,6 +70,18 @@ class Candidate:
     weight: float = 1.0  # how sure the kind is (kinds.py)
 
 
+class Seen(NamedTuple):
+    """A Candidate as stored between builds (enrich.decode_local): resolution only reads it, and
+    an archive has hundreds of thousands, made anew every build."""
+
+    start: int
+    end: int
+    text: str
+    kind: str
+    curated: str
+    weight: float
+
+
 @dataclass(slots=True)
 class LocalCluster:
     """One entity as seen inside one article."""
@@ -76,12 +89,13 @@ class LocalCluster:
     source: str
     name: str
     kind: str
-    mentions: list[Candidate]
+    mentions: list[Candidate] | list[Seen]
     strong: set[str] = field(default_factory=set)  # norms that identify it across articles
-    forms: Counter = field(default_factory=Counter)  # display form -> mentions
+    # A Counter while the article is analysed; a plain dict when read back (enrich.decode_local).
+    forms: dict[str, int] = field(default_factory=Counter)  # display form -> mentions
     curated: str = ""
     demonym: bool = False  # a nationality word attached to its place: never names the entity
-    votes: Counter = field(default_factory=Counter)  # kind -> weighted votes (kinds.py)
+    votes: dict[str, float] = field(default_factory=Counter)  # kind -> weighted votes (kinds.py)
 
     @property
     def lone(self) -> bool:
@@ -384,21 +398,18 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
     lone_groups = [root for root, members in groups.items() if all(clusters[i].lone for i in members)]
     lone_groups_set = set(lone_groups)
     short_index: dict[tuple[str, tuple[str, ...]], set[int]] = defaultdict(set)
+    keys_of: dict[tuple[str, str, str], tuple] = {}  # the same names recur in thousands of clusters
     for root, members in groups.items():
         if root in lone_groups_set:
             continue
         for i in members:
             cl = clusters[i]
             for form in set(cl.forms) | {cl.name}:
-                toks = name_tokens(form)
-                if len(toks) > 1 and cl.kind == "person":
-                    for key in surname_keys(form):
-                        short_index[(cl.kind, key)].add(root)
-                if len(toks) > 1 and initials(form):
-                    short_index[(cl.kind, ("#acronym", initials(form)))].add(root)
-                elif toks and not (cl.kind != "person" and is_short_form(form, cl.name) == "suffix"):
-                    # "the Parliament" meant the European Parliament in one article, not in all
-                    short_index[(cl.kind, toks)].add(root)
+                keys = keys_of.get((cl.kind, form, cl.name))
+                if keys is None:
+                    keys = keys_of[(cl.kind, form, cl.name)] = _short_form_keys(cl.kind, form, cl.name)
+                for key in keys:
+                    short_index[key].add(root)
     for root in lone_groups:
         members = groups[root]
         cl = clusters[root]
@@ -416,13 +427,26 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
         uf.union(target, root)
 
 
+def _short_form_keys(kind: str, form: str, name: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The short forms under which a lone name may find the entity known by `form`."""
+    keys = []
+    toks = name_tokens(form)
+    if len(toks) > 1 and kind == "person":
+        keys += [(kind, key) for key in surname_keys(form)]
+    if len(toks) > 1 and initials(form):
+        keys.append((kind, ("#acronym", initials(form))))
+    elif toks and not (kind != "person" and is_short_form(form, name) == "suffix"):
+        # "the Parliament" meant the European Parliament in one article, not in all
+        keys.append((kind, toks))
+    return tuple(keys)
+
+
 def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curation: Curation) -> Resolved:
     entities: dict[str, Entity] = {}
     mentions: dict[str, list[Mention]] = defaultdict(list)
     redirects: dict[str, str] = {}
     # most mentioned first, so the bare key goes to the best-known entity of a name
-    ordered = sorted(groups.values(), key=lambda ms: (-sum(len(clusters[i].mentions) for i in ms),
-                                                      min(clusters[i].source for i in ms)))
+    ordered = sorted(groups.values(), key=lambda ms: _most_mentioned_first(clusters, ms))
     for members in ordered:
         cls = [clusters[i] for i in members]
         curated = next((c.curated for c in cls if c.curated), "")
@@ -436,9 +460,10 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
             name = _canonical_name(cls)
             kind = curation.kind_of(name) or kinds.archive_kind(cls)
         key = _unique_key(f"{kind}/{slug(name)}", entities, cls)
-        aliases = {f for f in forms if norm(f) != norm(name)}
+        own = norm(name)
+        aliases = {f for f in forms if norm(f) != own}
         if cur is not None:
-            aliases.update(a for a in cur.aliases if norm(a) != norm(name))
+            aliases.update(a for a in cur.aliases if norm(a) != own)
         aliases = _dedupe_forms(aliases)
         entities[key] = Entity(key, name, kind, tuple(sorted(aliases)),
                                cur.description if cur else "", cur.links if cur else ())
@@ -462,7 +487,16 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
 _START = itemgetter(0)  # Mention.start
 
 
+def _most_mentioned_first(clusters: Sequence[LocalCluster], members: list[int]) -> tuple[int, str]:
+    if len(members) == 1:
+        cl = clusters[members[0]]
+        return -len(cl.mentions), cl.source
+    return -sum(len(clusters[i].mentions) for i in members), min(clusters[i].source for i in members)
+
+
 def _canonical_name(cls: list[LocalCluster]) -> str:
+    if len(cls) == 1:  # most entities: whichever list below is taken, it is this one name
+        return cls[0].name
     names: Counter = Counter()
     full = [c for c in cls if not c.lone and not c.demonym] or [c for c in cls if not c.demonym] or cls
     for c in full:

@@ -55,17 +55,20 @@ def discover(config: Config) -> tuple[list[SourceFile], list[Path], list[Problem
                     problems.append(Problem(_rel(full, root), None,
                                             "is a link to a folder outside the project; refusing to follow it. "
                                             "Copy the folder into the project instead."))
-        for name in sorted(filenames):
+        folder = _rel(Path(dirpath), root)
+        for name in sorted(filenames):  # os-level calls: an archive has tens of thousands of files
             if is_ignored_name(name):
                 continue
-            path = Path(dirpath, name)
-            rel = _rel(path, root)
-            if path.is_symlink() and not _inside(_real(path), real_root):
-                problems.append(Problem(rel, None, "is a link to a file outside the project; refusing to read it. "
-                                        "Copy the file into the project instead."))
-                continue
+            full = os.path.join(dirpath, name)
+            rel = f"{folder}/{name}"
             try:
-                st = path.stat()
+                st = os.lstat(full)
+                if stat.S_ISLNK(st.st_mode):
+                    if not _inside(_real(Path(full)), real_root):
+                        problems.append(Problem(rel, None, "is a link to a file outside the project; refusing to "
+                                                "read it. Copy the file into the project instead."))
+                        continue
+                    st = os.stat(full)
             except OSError as exc:
                 problems.append(Problem(rel, None, f"cannot be read: {exc.strerror}."))
                 continue
@@ -73,20 +76,21 @@ def discover(config: Config) -> tuple[list[SourceFile], list[Path], list[Problem
                 problems.append(Problem(rel, None, "is not a regular file (a pipe, socket or device); "
                                         "content/ holds only plain files. Remove it from content/."))
                 continue
-            if path.suffix.lower() not in CONTENT_SUFFIXES:
-                assets.append(path)
+            if os.path.splitext(name)[1].lower() not in CONTENT_SUFFIXES:
+                assets.append(Path(full))
+                continue
+            size = st.st_size
+            if size > MAX_FILE_BYTES:
+                problems.append(Problem(rel, None, f"is {size / 1e6:.1f} MB; content files are limited to "
+                                        f"{MAX_FILE_BYTES // (1024 * 1024)} MB. Split it or remove it."))
                 continue
             try:
-                size = st.st_size
-                if size > MAX_FILE_BYTES:
-                    problems.append(Problem(rel, None, f"is {size / 1e6:.1f} MB; content files are limited to "
-                                            f"{MAX_FILE_BYTES // (1024 * 1024)} MB. Split it or remove it."))
-                    continue
-                data = path.read_bytes()
+                with open(full, "rb", buffering=0) as fh:
+                    data = fh.readall()
             except OSError as exc:
                 problems.append(Problem(rel, None, f"cannot be read: {exc.strerror}."))
                 continue
-            sources.append(SourceFile(path=path, relpath=rel, data=data))
+            sources.append(SourceFile(path=Path(full), relpath=rel, data=data))
     sources.sort(key=lambda s: s.relpath)
     assets.sort()
     return sources, assets, problems
