@@ -153,11 +153,21 @@ class ResultStore:
             return data.get("result")
         return None
 
-    def save(self, inputs: str, result: Any) -> None:
-        """Keep `result`, plain data (see sealed.dump_plain), for a build with these inputs."""
+    def load_last(self) -> dict[str, Any] | None:
+        """Whatever `save` kept last under this salt, with the facts saved beside it (see
+        same_names.py), or None."""
+        for path in self.folder.glob(f"result-{self.salt}-*.pickle"):  # `save` leaves one
+            data = sealed.load_plain(path)
+            if isinstance(data, dict) and "result" in data:
+                return data
+        return None
+
+    def save(self, inputs: str, result: Any, facts: dict[str, Any] | None = None) -> None:
+        """Keep `result`, plain data (see sealed.dump_plain), for a build with these inputs, and
+        plain `facts` about what it was made from."""
         path = self._path(inputs)
         try:
-            sealed.dump_plain({"inputs": inputs, "result": result}, path)
+            sealed.dump_plain({**(facts or {}), "inputs": inputs, "result": result}, path)
         except OSError:
             return
         for old in self.folder.glob("result-*.pickle"):

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import curation as curation_mod
-from . import names, sealed
+from . import names, same_names, sealed
 from . import nlp as nlp_mod
 from . import tags as tags_mod
 from .cache import Cache, LocalStore, ResultStore, code_digest
@@ -285,8 +285,8 @@ class Enricher:
         analysed_by_preloaded = None
         if need_model and preloaded is not None:
             analysed_by_preloaded = preloaded.analyse(need_model, curation, cache.fingerprint)
-        # The stored analyses are decoded while the preloaded worker runs the model.
-        found: dict[str, Local] = {art.source: decode_local(entries[keys[art.source]])
+        # The stored analyses are read while the preloaded worker runs the model.
+        found: dict[str, tuple] = {art.source: marshal.loads(entries[keys[art.source]])
                                    for art in ordered if keys[art.source] in entries}
         preloaded_blobs = analysed_by_preloaded() if analysed_by_preloaded is not None else None
         if preloaded is not None:
@@ -305,8 +305,7 @@ class Enricher:
         for art in missing:
             blob = blobs[art.source]
             fresh[keys[art.source]] = blob
-            found[art.source] = decode_local(blob)
-        found = {art.source: found[art.source] for art in ordered}
+            found[art.source] = marshal.loads(blob)
         if "lexicon" not in data:
             data["lexicon"] = nlp_mod.lexicon(package)
             fresh["lexicon"] = b""  # something to save
@@ -315,12 +314,56 @@ class Enricher:
             data = {"entries": kept, "lexicon": data["lexicon"]}
             writes.add(lambda: store.save(data))
         self._stored = (store.path, data)
-        with _names_memo(cache.folder, writes):
-            result = enrich_from_locals(ordered, found, curation, self.config, len(need_model),
-                                        lexicon=data["lexicon"])
-        writes.add(lambda: results.save(inputs, encode_enrichment(result)))
+        sources = [art.source for art in ordered]
+        ordered_keys = [keys[source] for source in sources]
+        settings = repr((self.config.entities, self.config.tags))
+        chosen: dict[str, list[str]] = {}  # each article's key phrases, kept for the next build
+        result = self._same_names(ordered, ordered_keys, found, entries, results.load_last(), settings,
+                                  len(need_model), data["lexicon"], chosen)
+        if result is None:
+            chosen.clear()
+            with _names_memo(cache.folder, writes):
+                result = enrich_from_locals(ordered, {source: _local_of(found[source]) for source in sources},
+                                            curation, self.config, len(need_model), lexicon=data["lexicon"],
+                                            kept=chosen)
+        facts = {"sources": sources, "keys": ordered_keys, "settings": settings, "key_phrases": chosen}
+        writes.add(lambda: results.save(inputs, encode_enrichment(result), facts))
         writes.add(cache.prune)  # folders of older settings are never read again
         return result
+
+    def _same_names(self, ordered: Sequence[Article], keys: list[str], found: Mapping[str, tuple],
+                    entries: Mapping[str, bytes], last: Any, settings: str, model_calls: int,
+                    lexicon: tags_mod.Lexicon, kept: dict[str, list[str]]) -> Enrichment | None:
+        """The last result with the changed articles' mentions moved, when none of them changed
+        what resolution reads (see same_names.py); None otherwise."""
+        if not same_names.reusable(last, [art.source for art in ordered], keys, settings):
+            return None
+        changed = [(art.source, before) for art, before, now in zip(ordered, last["keys"], keys, strict=True)
+                   if before != now]
+        olds, phrases_before = {}, {}
+        for source, before in changed:
+            blob = entries.get(before)
+            if blob is None:
+                return None
+            olds[source], phrases_before[source] = marshal.loads(blob)
+            if same_names.signature(olds[source]) != same_names.signature(found[source][0]):
+                return None
+        known = decode_enrichment(last["result"])
+        if known is None:
+            return None
+        mentions = dict(known.mentions)
+        for source, old in olds.items():
+            moved = same_names.moved_mentions(known.mentions.get(source, ()), old, found[source][0])
+            if moved is None:
+                return None
+            mentions[source] = moved
+        phrases = {art.source: _counter(found[art.source][1]) for art in ordered}
+        last_chosen = last.get("key_phrases")
+        topics, table = tag_archive(ordered, mentions, known.entities, phrases, self.config, lexicon, kept,
+                                    last=last_chosen if isinstance(last_chosen, dict) else None,
+                                    before={source: _counter(got) for source, got in phrases_before.items()})
+        return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,
+                          redirects=known.redirects, model_calls=model_calls)
 
     def _result_inputs(self, ordered: Sequence[Article], keys: Mapping[str, str]) -> str:
         """Everything resolution and tags read besides the salt: each article's Local (by its
@@ -411,7 +454,11 @@ def astuple_candidate(c: Candidate) -> tuple:
 
 def decode_local(data: bytes) -> Local:
     """The Local that `encode_local` wrote: new objects each time (resolution mutates them)."""
-    clusters, phrases = marshal.loads(data)  # only ever from the sealed LocalStore
+    return _local_of(marshal.loads(data))  # only ever from the sealed LocalStore
+
+
+def _local_of(loaded: tuple) -> Local:
+    clusters, phrases = loaded
     return Local([LocalCluster(source, name, kind, list(map(_seen, mentions)), set(strong), dict(forms),
                                curated, demonym, dict(votes))
                   for source, name, kind, mentions, strong, forms, curated, demonym, votes in clusters],
@@ -472,21 +519,61 @@ def enrich_from_annotations(articles: Sequence[Article], annotations: dict[str, 
 
 
 def enrich_from_locals(articles: Sequence[Article], found: dict[str, Local], curation: Curation,
-                       config: Config, model_calls: int = 0, *,
-                       lexicon: tags_mod.Lexicon | None = None) -> Enrichment:
-    """Resolution across the archive, then tags. Mutates the clusters of `found`."""
+                       config: Config, model_calls: int = 0, *, lexicon: tags_mod.Lexicon | None = None,
+                       kept: dict[str, list[str]] | None = None) -> Enrichment:
+    """Resolution across the archive, then tags. Mutates the clusters of `found`. `kept`, when
+    given, is filled with each article's key phrases (for the next build: see tag_archive)."""
     clusters = [c for art in articles for c in found[art.source].clusters]
     phrases = {art.source: found[art.source].phrases for art in articles}
-    # Key phrases read only each article's own counts: a forked worker finds them meanwhile.
-    chosen = Forked(lambda: tags_mod.key_phrases(articles, config.tags.auto_per_article, lexicon, phrases)) \
-        if config.tags.auto and config.tags.auto_per_article > 0 else None
-    try:
+    with _key_phrases(articles, phrases, config, lexicon, kept) as chosen:
         resolved = resolve_archive(clusters, curation, demonyms=config.entities.demonyms)
         mentions = {art.source: resolved.mentions.get(art.source, ()) for art in articles}
         topics, table = tags_mod.assign(articles, mentions, resolved.entities, config.tags, lexicon, phrases,
-                                        chosen.result() if chosen is not None else None)
-    finally:
-        if chosen is not None:
-            chosen.close()
+                                        chosen())
     return Enrichment(mentions=mentions, entities=resolved.entities, topics=topics, topic_table=table,
                       redirects=resolved.redirects, model_calls=model_calls)
+
+
+def tag_archive(articles: Sequence[Article], mentions: Mapping[str, tuple[Mention, ...]],
+                entities: Mapping[str, Entity], phrases: Mapping[str, Counter], config: Config,
+                lexicon: tags_mod.Lexicon | None, kept: dict[str, list[str]] | None = None, *,
+                last: Mapping[str, list[str]] | None = None,
+                before: Mapping[str, Counter] | None = None) -> tuple[dict, dict]:
+    """Tags alone, for mentions already resolved: (article -> topic keys, topic table).
+
+    `last`, `before`: the key phrases of the last build, and the phrase counts then of the
+    articles changed since: only the articles whose key phrases can have moved are scored again
+    (tags.key_phrases)."""
+    with _key_phrases(articles, phrases, config, lexicon, kept, last, before) as chosen:
+        return tags_mod.assign(articles, mentions, entities, config.tags, lexicon, phrases, chosen())
+
+
+@contextmanager
+def _key_phrases(articles: Sequence[Article], phrases: Mapping[str, Counter], config: Config,
+                 lexicon: tags_mod.Lexicon | None, kept: dict[str, list[str]] | None,
+                 last: Mapping[str, list[str]] | None = None,
+                 before: Mapping[str, Counter] | None = None) -> Iterator[Callable[[], Any]]:
+    """A function giving each article's key phrases (None when not wanted), also put in `kept`.
+    From scratch they read only each article's own counts: a forked worker finds them while the
+    caller goes on."""
+    per_article = config.tags.auto_per_article
+    if not (config.tags.auto and per_article > 0):
+        yield lambda: None
+        return
+    if last is not None and before is not None:  # a few articles changed: few to score again
+        got = tags_mod.key_phrases(articles, per_article, lexicon, phrases, last=last, before=before)
+        if kept is not None:
+            kept.update(got)
+        yield lambda: got
+        return
+    chosen = Forked(lambda: tags_mod.key_phrases(articles, per_article, lexicon, phrases))
+
+    def result() -> dict[str, list[str]]:
+        got = chosen.result()
+        if kept is not None:
+            kept.update(got)
+        return got
+    try:
+        yield result
+    finally:
+        chosen.close()

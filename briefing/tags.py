@@ -220,8 +220,15 @@ def _usable_lemma(word: str) -> str | None:
 
 
 def key_phrases(articles: Sequence[Article], per_article: int, lexicon: Lexicon | None = None,
-                phrases: Mapping[str, Counter] | None = None) -> dict[str, list[str]]:
-    """The top phrases of each article by TF-IDF across the archive."""
+                phrases: Mapping[str, Counter] | None = None, *, last: Mapping[str, list[str]] | None = None,
+                before: Mapping[str, Counter] | None = None) -> dict[str, list[str]]:
+    """The top phrases of each article by TF-IDF across the archive.
+
+    `last` and `before`: the result of the last build, and the phrase counts then of the
+    articles whose counts changed since (the same articles otherwise). Only the articles whose
+    scores can have moved are scored again: those, and those holding a phrase that one of them
+    gained or lost (its document frequency moved). The others keep their `last` phrases.
+    """
     counts = {a.source: phrases[a.source] if phrases is not None else phrase_counts(a) for a in articles}
     df: Counter = Counter()
     for c in counts.values():
@@ -229,8 +236,17 @@ def key_phrases(articles: Sequence[Article], per_article: int, lexicon: Lexicon 
     n = len(articles)
     too_common = max(2, 0.5 * n)
     nouny: dict[str, bool] = {}  # phrase -> _noun_phrase(phrase): the same phrases recur
+    again: set[str] | None = None
+    if last is not None and before is not None and last.keys() == counts.keys():
+        moved: set[str] = set()
+        for source, then in before.items():
+            moved.update(then.keys() ^ counts[source].keys())
+        again = set(before) | {source for source, c in counts.items() if not moved.isdisjoint(c)}
     out: dict[str, list[str]] = {}
     for art in articles:
+        if again is not None and art.source not in again:
+            out[art.source] = list(last[art.source])  # type: ignore[index]
+            continue
         c = counts[art.source]
         scored = []
         for phrase, tf in c.items():

@@ -1,0 +1,147 @@
+"""An edit that names no one new reuses the last resolution (same_names.py), and scores again
+only the key phrases that can have moved (tags.key_phrases with `last`): both must give exactly
+what a build from scratch gives."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import make_project, write_article
+
+from briefing import enrich
+from briefing.build import build
+from briefing.config import load
+from briefing.enrich import encode_enrichment
+from briefing.tags import key_phrases
+
+# -- key phrases scored again ---------------------------------------------------------------
+
+
+def _counts(rng: random.Random, vocab: list[str]) -> Counter:
+    words = rng.choices(vocab, k=rng.randint(3, 30))
+    return Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if rng.random() < 0.3])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_key_phrases_scored_again_equal_a_fresh_scoring(seed: int):
+    rng = random.Random(seed)
+    vocab = [f"word{i}" for i in range(rng.randint(8, 60))]
+    articles = [SimpleNamespace(source=f"a{i:03d}") for i in range(rng.randint(2, 80))]
+    phrases = {a.source: _counts(rng, vocab) for a in articles}
+    last = key_phrases(articles, 3, None, phrases)
+    before = {}
+    for a in rng.sample(articles, rng.randint(1, min(4, len(articles)))):
+        before[a.source] = phrases[a.source]
+        changed = Counter(phrases[a.source])
+        for _ in range(rng.randint(1, 4)):  # phrases gained, lost, or counted again
+            word = rng.choice(vocab + ["brandnew"])
+            changed[word] = rng.choice([0, 1, 2, 3])
+        phrases[a.source] = +changed
+    again = key_phrases(articles, 3, None, phrases, last=last, before=before)
+    assert again == key_phrases(articles, 3, None, phrases)
+
+
+def test_key_phrases_not_scored_again_keep_the_last_ones():
+    # What proves the shortcut is taken: an article with no moved phrase keeps a `last` entry
+    # even when that entry is not what scoring would give.
+    articles = [SimpleNamespace(source=s) for s in ("a", "b", "c")]
+    phrases = {"a": Counter({"port": 3, "strike": 2}), "b": Counter({"port": 2, "union": 2}),
+               "c": Counter({"ship": 2, "crane": 2})}
+    last = key_phrases(articles, 3, None, phrases)
+    fake = {**last, "c": ["planted"]}
+    before = {"a": phrases["a"]}
+    phrases["a"] = Counter({"port": 3, "strike": 3})  # same phrases, other counts: c is not affected
+    got = key_phrases(articles, 3, None, phrases, last=fake, before=before)
+    assert got["c"] == ["planted"]
+    assert got["a"] == key_phrases(articles, 3, None, phrases)["a"]
+
+
+# -- the last resolution reused -------------------------------------------------------------
+
+
+def _scratch(project: Path, tmp_path: Path) -> tuple:
+    """The enrichment of `project` by a build that never saw it (its own empty cache)."""
+    copy = tmp_path / f"scratch-{len(list(tmp_path.iterdir()))}"
+    shutil.copytree(project / "content", copy / "content")
+    shutil.copy(project / "config.yaml", copy / "config.yaml")
+    result = build(load(copy), output=copy / "site", check_links=False)
+    return encode_enrichment(result.enrichment)
+
+
+@pytest.fixture
+def resolutions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the archive-wide resolutions run."""
+    calls: list[int] = []
+    real = enrich.resolve_archive
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(enrich, "resolve_archive", counted)
+    return calls
+
+
+def test_prose_edits_reuse_the_last_resolution_exactly(tmp_path: Path, resolutions: list[int]):
+    project = make_project(tmp_path / "p")
+    write_article(project, "2024/2024-06-10-talks.md", "Port talks resume", "2024-06-10",
+                  "Mark Rutte met the union FNV in Rotterdam.\n\nThe Port of Rotterdam Authority said "
+                  "talks with FNV would resume in Antwerp next week. Rutte said little.", tags=["ports"])
+    config = load(project)
+    build(config, check_links=False)
+    assert resolutions == [1]
+
+    # A word changed early in the body: every later mention moves, no name changes.
+    talks = project / "content/2024/2024-06-10-talks.md"
+    talks.write_text(talks.read_text().replace("Mark Rutte met", "On Monday, Mark Rutte finally met"))
+    first = build(config, check_links=False)
+    assert resolutions == [1], "a prose edit resolved the archive again"
+    assert first.model_calls == 1  # its NER still ran
+    assert encode_enrichment(first.enrichment) == _scratch(project, tmp_path)  # (that build resolves)
+
+    # Front-matter tags only: the same resolution, other topics.
+    talks.write_text(talks.read_text().replace("- ports", "- ports\n- negotiations"))
+    second = build(config, check_links=False)
+    assert resolutions == [1, 1], "a change of tags resolved the archive again"
+    assert "negotiation" in second.enrichment.topic_table
+    assert encode_enrichment(second.enrichment) == _scratch(project, tmp_path)
+
+
+def test_an_edit_that_names_someone_new_resolves_again(tmp_path: Path, resolutions: list[int]):
+    project = make_project(tmp_path / "p")
+    config = load(project)
+    build(config, check_links=False)
+    strike = project / "content/2024/2024-05-09-strike-ends.md"
+    strike.write_text(strike.read_text() + "\nSigrid Kaag, the finance minister, joined the talks in The Hague.\n")
+    result = build(config, check_links=False)
+    assert len(resolutions) == 2
+    assert any(m.text == "Sigrid Kaag" for m in result.enrichment.mentions["content/2024/2024-05-09-strike-ends.md"])
+    assert encode_enrichment(result.enrichment) == _scratch(project, tmp_path)
+
+
+def test_the_signature_keeps_all_that_resolution_reads_and_no_offsets():
+    from briefing.same_names import signature
+
+    def cluster(**change):  # noqa: ANN003, ANN202 - one stored cluster (enrich.encode_local's layout)
+        fields = dict(source="a.md", name="Jordan", kind="place", strong={"jordan"}, forms=(("Jordan", 2),),
+                      curated="", demonym=False, votes=(("place", 2.0),),
+                      mentions=((10, 16, "Jordan", "place", "", 1.0), (40, 46, "Jordan", "place", "", 1.0)))
+        fields.update(change)
+        return (fields["source"], fields["name"], fields["kind"], fields["mentions"], fields["strong"],
+                fields["forms"], fields["curated"], fields["demonym"], fields["votes"])
+
+    same = signature([cluster()])
+    assert signature([cluster(mentions=((12, 18, "Jordan", "place", "", 1.0), (90, 96, "Jordan", "place", "", 1.0)))]) \
+        == same  # moved, nothing else: the same
+    for change in (dict(name="Jordan River"), dict(kind="person"), dict(strong={"jordan", "hkj"}),
+                   dict(forms=(("Jordan", 1),)), dict(curated="Jordan"), dict(demonym=True),
+                   dict(votes=(("place", 1.0), ("person", 1.5))),
+                   dict(mentions=((10, 16, "Jordan", "person", "", 1.0), (40, 46, "Jordan", "place", "", 1.0))),
+                   dict(mentions=((10, 16, "Jordan", "place", "", 2.5), (40, 46, "Jordan", "place", "", 1.0))),
+                   dict(mentions=((10, 16, "Jordan", "place", "", 1.0),))):
+        assert signature([cluster(**change)]) != same, change
+    assert signature([cluster(), cluster(name="Amman")]) != signature([cluster(name="Amman"), cluster()])
