@@ -8,7 +8,9 @@ as Markdown files (front matter: title as given, date, tags) into a temporary pr
 - briefing, each run a subprocess `python -m briefing build --project P`:
   cold (empty cache, empty output), warm (cache hot, empty output), no-op (nothing changed),
   edit (one article's body changed: its NER runs again; then a second article, the writer's
-  next edit, which finds the spare site the first one swapped out). Wall time, pages, rendered/written
+  next edit, which finds the spare site the first one swapped out), and a prose edit (a third
+  article gains a sentence that names no one: the resolution is reused, see same_names.py; the
+  table says in how many runs it was). Wall time, pages, rendered/written
   counts and the stage timings come from the build's own log; peak RSS is the largest single
   process of the build's process tree (os.wait4's ru_maxrss, which the kernel keeps as the max
   over the process and its reaped children). The build returns once the site is in place and leaves its
@@ -52,6 +54,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 EDIT = "\n\nOfficials at the International Monetary Fund in Washington said talks with Brazil would resume.\n"
+# A writer's commonest edit: prose that names no one new. Its NER runs; the resolution is reused.
+PROSE = "\n\nThe figures were provisional and may be revised.\n"
 
 
 # -- the corpus and the projects ----------------------------------------------------------------
@@ -476,12 +480,19 @@ def bench_size(n: int, args: argparse.Namespace, shared: Path, work: Path) -> di
         second_original = second.read_text(encoding="utf-8")
         second.write_text(second_original + EDIT, encoding="utf-8")
         run_res["edit2"] = briefing_build(project, args.jobs)
+        third = project / "content" / f"{articles[(r * 7919 + n // 3) % n]['id']}.md"
+        third_original = third.read_text(encoding="utf-8")
+        third.write_text(third_original + PROSE, encoding="utf-8")
+        run_res["prose"] = briefing_build(project, args.jobs)
+        run_res["prose"]["reused"] = "resolution reused" in run_res["prose"]["details"].get("enrich", "")
         victim.write_text(original, encoding="utf-8")
         second.write_text(second_original, encoding="utf-8")
+        third.write_text(third_original, encoding="utf-8")
         run_res["restore"] = briefing_build(project, args.jobs)  # puts the site back (cache hit)
         log(f"run {r + 1}: warm {run_res['warm']['wall']:.1f}s, noop {run_res['noop']['wall']:.2f}s, "
             f"edit {run_res['edit']['wall']:.2f}s ({run_res['edit']['rendered']} rendered, "
-            f"{run_res['edit']['model_calls']} NER), next edit {run_res['edit2']['wall']:.2f}s")
+            f"{run_res['edit']['model_calls']} NER), next edit {run_res['edit2']['wall']:.2f}s, "
+            f"prose edit {run_res['prose']['wall']:.2f}s (resolution reused: {run_res['prose']['reused']})")
         res["runs"].append(run_res)
     if n in args.raw_sizes:
         res["raw_spacy"] = [raw_spacy(project, jobs) for _ in range(args.raw_runs)]
@@ -535,8 +546,9 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     s: dict[str, Any] = {"n": res["n"], "runs": len(runs), "words": res["words"]}
     cold = [r for r in runs if "cold" in r]
     s["cold_runs"] = len(cold)
-    for kind in ("cold", "warm", "noop", "edit", "edit2"):
+    for kind in ("cold", "warm", "noop", "edit", "edit2", "prose"):
         s[kind] = med([r[kind]["wall"] for r in runs if kind in r])
+    s["prose_reused"] = sum(1 for r in runs if r.get("prose", {}).get("reused"))
     s["pages"] = runs[0]["warm"].get("pages")
     for kind in ("cold", "warm", "edit", "edit2"):
         s[f"{kind}_cache_writes"] = med([r[kind].get("cache_writes") for r in runs if kind in r])
@@ -549,8 +561,9 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     s["enrich_cold"] = med([r["cold"]["stages"].get("enrich") for r in cold])
     s["cold_stages"] = {k: med([r["cold"]["stages"].get(k) for r in cold]) for k in cold[0]["cold"]["stages"]}
     s["edit_stages"] = {k: med([r["edit"]["stages"].get(k) for r in runs]) for k in runs[0]["edit"]["stages"]}
-    if all("edit2" in r for r in runs):
-        s["edit2_stages"] = {k: med([r["edit2"]["stages"].get(k) for r in runs]) for k in runs[0]["edit2"]["stages"]}
+    for kind in ("edit2", "prose"):
+        if all(kind in r for r in runs):
+            s[f"{kind}_stages"] = {k: med([r[kind]["stages"].get(k) for r in runs]) for k in runs[0][kind]["stages"]}
     s["enrich_wps"] = res["words"] / s["enrich_cold"] if s["enrich_cold"] else None
     s["warm_stages"] = {k: med([r["warm"]["stages"].get(k) for r in runs]) for k in runs[0]["warm"]["stages"]}
     if res.get("raw_spacy"):
@@ -570,15 +583,16 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
 
 def table(summaries: list[dict[str, Any]], machine: str) -> str:
     lines = [f"Machine: {machine}", "",
-             "| N | runs (cold / other) | cold | warm | no-op | edit 1 (first / next) | pages "
-             "| per article (cold / warm) | peak RSS (cold / warm) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| N | runs (cold / other) | cold | warm | no-op | edit 1 (first / next) | prose edit "
+             "| pages | per article (cold / warm) | peak RSS (cold / warm) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summaries:
         per = f"{1000 * s['cold'] / s['n']:.1f} / {1000 * s['warm'] / s['n']:.1f} ms"
+        prose = f"{fmt(s.get('prose'))} ({s.get('prose_reused', 0)}/{s['runs']} reused)" if s.get("prose") else "–"
         lines.append(f"| {s['n']} | {s['cold_runs']} / {s['runs']} | {fmt(s['cold'], 's', 1)} | "
                      f"{fmt(s['warm'], 's', 1)} | "
-                     f"{fmt(s['noop'])} | {fmt(s['edit'])} / {fmt(s.get('edit2'))} | {s['pages']} | {per} | "
-                     f"{s['rss_cold']:.0f} / {s['rss_warm']:.0f} MB |")
+                     f"{fmt(s['noop'])} | {fmt(s['edit'])} / {fmt(s.get('edit2'))} | {prose} | {s['pages']} | "
+                     f"{per} | {s['rss_cold']:.0f} / {s['rss_warm']:.0f} MB |")
     lines += ["", "The build returns when the site is in place; the caches for the next build are written "
               "after that by a detached process. Median seconds until those writes were done, after "
               "the build returned (the next run waits for them):", "",
@@ -604,12 +618,12 @@ def table(summaries: list[dict[str, Any]], machine: str) -> str:
             pel, pr = "–", "–"
         lines.append(f"| {s['n']} | {fmt(s['enrich_wps'], '', 0)} | {fmt(raw, '', 0)} | {ratio} | {hugo} | {hr} | "
                      f"{pel} | {pr} |")
-    for which in ("cold", "warm", "edit", "edit2"):
+    for which in ("cold", "warm", "edit", "edit2", "prose"):
         if any(f"{which}_stages" not in x for x in summaries):
             continue
         stages = list(summaries[0][f"{which}_stages"])
-        title = {"edit": "Edit (first after a full build)",
-                 "edit2": "Edit (the next one)"}.get(which, which.capitalize())
+        title = {"edit": "Edit (first after a full build)", "edit2": "Edit (the next one)",
+                 "prose": "Prose edit (names no one new)"}.get(which, which.capitalize())
         lines += ["", f"{title} build, median seconds per stage:", "",
                   "| N | " + " | ".join(stages) + " |", "|---:|" + "---:|" * len(stages)]
         for s in summaries:

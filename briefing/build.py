@@ -139,7 +139,8 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
     enrichment = enricher.run(articles, preloaded, writes)  # type: ignore[attr-defined]
     result.enrichment = enrichment
     result.model_calls = enrichment.model_calls
-    clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles")
+    clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles"
+                        + (", the last resolution reused" if enrichment.reused else ""))
 
     # 3. Index and plan every page. Meanwhile a forked worker finds which of the cells read by
     # the last build's pages changed (depends.py): both read the archive, nothing else.

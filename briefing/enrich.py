@@ -363,7 +363,7 @@ class Enricher:
                                     last=last_chosen if isinstance(last_chosen, dict) else None,
                                     before={source: _counter(got) for source, got in phrases_before.items()})
         return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,
-                          redirects=known.redirects, model_calls=model_calls)
+                          redirects=known.redirects, model_calls=model_calls, reused=True)
 
     def _result_inputs(self, ordered: Sequence[Article], keys: Mapping[str, str]) -> str:
         """Everything resolution and tags read besides the salt: each article's Local (by its
@@ -423,12 +423,12 @@ def encode_enrichment(e: Enrichment) -> tuple:
 
 
 def decode_enrichment(data: Any) -> Enrichment | None:
-    """`encode_enrichment`'s input back (with model_calls 0), or None when `data` is not one."""
+    """`encode_enrichment`'s input back (with model_calls 0, reused), or None when `data` is not one."""
     try:
         mentions, entities, topics, table, redirects = data
         return Enrichment(mentions={source: tuple(Mention(*m) for m in ms) for source, ms in mentions.items()},
                           entities={k: Entity(*x) for k, x in entities.items()}, topics=topics,
-                          topic_table={k: Topic(*t) for k, t in table.items()}, redirects=redirects)
+                          topic_table={k: Topic(*t) for k, t in table.items()}, redirects=redirects, reused=True)
     except (TypeError, ValueError, AttributeError):
         return None
 

@@ -130,3 +130,4 @@ class Enrichment:
     topic_table: Mapping[str, Topic]  # topic key -> topic
     redirects: Mapping[str, str] = field(default_factory=dict)  # old entity key -> new key
     model_calls: int = 0  # articles the NER model actually ran on (cache misses)
+    reused: bool = False  # the last build's resolution was taken, not done again (same_names.py)

@@ -292,7 +292,7 @@ def test_whole_archive_result_is_reused_only_for_the_same_inputs(tmp_path: Path,
     with monkeypatch.context() as m:
         m.setattr(enrich, "resolve_archive", no_resolution)
         again = Enricher(config).run(list(reversed(ARTICLES)))  # order does not matter
-    assert again == first.__class__(**{**first.__dict__, "model_calls": 0})
+    assert again == first.__class__(**{**first.__dict__, "model_calls": 0, "reused": True})
 
     resolved: list[int] = []
     real = enrich.resolve_archive
@@ -322,5 +322,5 @@ def test_the_stored_whole_archive_result_decodes_to_what_was_encoded():
                   "place/iraq": Entity("place/iraq", "Iraq", "place")},
         topics={"content/a.md": ("syria",)}, topic_table={"syria": Topic("syria", "Syria", "tag")},
         redirects={"person/assad": "person/bashar-al-assad"}, model_calls=3)
-    assert decode_enrichment(encode_enrichment(e)) == dataclasses.replace(e, model_calls=0)
+    assert decode_enrichment(encode_enrichment(e)) == dataclasses.replace(e, model_calls=0, reused=True)
     assert decode_enrichment({"not": "an enrichment"}) is None

@@ -100,7 +100,7 @@ def test_prose_edits_reuse_the_last_resolution_exactly(tmp_path: Path, resolutio
     talks.write_text(talks.read_text().replace("Mark Rutte met", "On Monday, Mark Rutte finally met"))
     first = build(config, check_links=False)
     assert resolutions == [1], "a prose edit resolved the archive again"
-    assert first.model_calls == 1  # its NER still ran
+    assert first.model_calls == 1 and first.enrichment.reused  # its NER still ran
     assert encode_enrichment(first.enrichment) == _scratch(project, tmp_path)  # (that build resolves)
 
     # Front-matter tags only: the same resolution, other topics.
@@ -118,7 +118,7 @@ def test_an_edit_that_names_someone_new_resolves_again(tmp_path: Path, resolutio
     strike = project / "content/2024/2024-05-09-strike-ends.md"
     strike.write_text(strike.read_text() + "\nSigrid Kaag, the finance minister, joined the talks in The Hague.\n")
     result = build(config, check_links=False)
-    assert len(resolutions) == 2
+    assert len(resolutions) == 2 and not result.enrichment.reused
     assert any(m.text == "Sigrid Kaag" for m in result.enrichment.mentions["content/2024/2024-05-09-strike-ends.md"])
     assert encode_enrichment(result.enrichment) == _scratch(project, tmp_path)
 
