@@ -245,8 +245,9 @@ def _sentence_ends(text: str) -> list[int]:
 
 
 def recently_active(archive: Archive, weeks: int = 6, limit: int = 10) -> dict[str, list]:
-    """Entities and topics most mentioned in the last `weeks` weeks of the archive."""
-    newest = archive.entries[0].article.date
+    """Entities and topics most mentioned in the last `weeks` weeks of the archive (made while
+    planning: its lookups are not recorded)."""
+    newest = tuple.__getitem__(archive.entries, 0).article.date
     since = newest - dt.timedelta(weeks=weeks)
     ents: Counter[str] = Counter()
     tops: Counter[str] = Counter()

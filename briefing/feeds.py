@@ -32,11 +32,10 @@ def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
     from .entity_pages import entity_url
     from .pages import Page
 
-    feeds = [Page("feed.xml", "feed.xml", "feed.xml", {
-        "title": config.title, "self": "feed.xml", "alternate": "",
-        "entries": _feed_entries(archive, [e.source for e in archive.entries]),
-        "updated": archive.entries[0].article.date.isoformat() if archive.entries else "1970-01-01T00:00:00+00:00",
-    }, in_sitemap=False)]
+    # The newest articles, read as planning reads (nothing records it): the feed lists them.
+    sources = tuple(e.source for e in tuple.__getitem__(archive.entries, slice(0, FEED_SIZE)))
+    feeds = [Page("feed.xml", "feed.xml", "feed.xml", _main_feed(archive, config, sources), in_sitemap=False,
+                  plan_key=depends.digest(("feed", sources)))]
     entities = dict.copy(archive.entities)  # plain: nothing records these lookups (depends.py)
     paged_entities = frozenset(frozenset.__iter__(archive.paged_entities))
     for key in sorted(paged_entities):
@@ -54,6 +53,15 @@ def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
                  if new in paged_entities and old != new and old.split("/")[0] in KIND_SECTIONS]
     feeds.append(Page("_redirects", "_redirects", "_redirects.txt", {"redirects": redirects}, in_sitemap=False))
     return feeds
+
+
+def _main_feed(archive: Archive, config: Config, sources: tuple[str, ...]) -> Callable[[], dict[str, Any]]:
+    """The site's feed, made when it is rendered (and its reads seen by depends.py)."""
+    def make() -> dict[str, Any]:
+        return {"title": config.title, "self": "feed.xml", "alternate": "", "entries": _feed_entries(archive, sources),
+                "updated": archive.by_source[sources[0]].article.date.isoformat() if sources
+                else "1970-01-01T00:00:00+00:00"}
+    return make
 
 
 def _term_feed(archive: Archive, config: Config, of: str, key: str, base: str) -> Callable[[], dict[str, Any]]:

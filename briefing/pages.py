@@ -278,55 +278,68 @@ def _local_links(a: Article, url_of_source: Mapping[str, str], asset_urls: Mappi
 
 
 def _home_pages(archive: Archive, config: Config) -> list[Page]:
-    chunks = paginate(archive.entries, config.paginate)
-    active = entity_pages.recently_active(archive) if archive.entries else {"entities": [], "topics": []}
+    """The home page and its pages: contexts made when rendered, each kept while the articles
+    it lists, and what it reads of them, are unchanged (see depends.py)."""
+    sources = [e.source for e in tuple.__iter__(archive.entries)]  # planning: nothing records this
+    # What the first page shows as recently active is made here, and is part of its plan key.
+    active = entity_pages.recently_active(archive) if sources else {"entities": [], "topics": []}
+    total = page_count(len(sources), config.paginate)
     pages = []
-    for n, chunk in enumerate(chunks, start=1):
+    for n in range(1, total + 1):
+        chunk = tuple(sources[(n - 1) * config.paginate:n * config.paginate])
         url = page_url("", n)
-        context = {
-            "title": config.title if n == 1 else f"{config.title}, page {n}",
-            "description": config.description,
-            "cards": [card(e) for e in chunk],
-            "pagination": pagination("", n, len(chunks)),
-            "active": active if n == 1 else None,
-            "feed": "feed.xml",
-        }
-        pages.append(Page(page_path(url), url, "index.html", context))
+        shown = active if n == 1 else None
+        pages.append(Page(page_path(url), url, "index.html", _home_context(archive, config, chunk, n, total, shown),
+                          plan_key=depends.digest(("home", n, total, chunk, shown))))
     return pages
 
 
+def _home_context(archive: Archive, config: Config, chunk: tuple[str, ...], n: int, total: int,
+                  active: dict[str, Any] | None) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        return {
+            "title": config.title if n == 1 else f"{config.title}, page {n}",
+            "description": config.description,
+            "cards": [card(archive.by_source[s]) for s in chunk],
+            "pagination": pagination("", n, total),
+            "active": active,
+            "feed": "feed.xml",
+        }
+    return make
+
+
 def _archive_pages(archive: Archive, config: Config) -> list[Page]:
-    by_year: dict[int, list[Entry]] = defaultdict(list)
-    by_month: dict[tuple[int, int], list[Entry]] = defaultdict(list)
-    for e in archive.entries:
+    by_year: dict[int, list[str]] = defaultdict(list)
+    by_month: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for e in tuple.__iter__(archive.entries):  # planning: nothing records this
         d = e.article.date
-        by_year[d.year].append(e)
-        by_month[(d.year, d.month)].append(e)
+        by_year[d.year].append(e.source)
+        by_month[(d.year, d.month)].append(e.source)
     years = [{"year": y, "url": f"archive/{y}/", "count": len(by_year[y]),
               "months": [{"name": dt.date(y, m, 1).strftime("%B"), "url": f"archive/{y}/{m:02d}/",
                           "count": len(by_month[(y, m)])}
                          for m in sorted({m for (yy, m) in by_month if yy == y}, reverse=True)]}
              for y in sorted(by_year, reverse=True)]
     pages = [Page("archive/index.html", "archive/", "archive.html",
-                  {"title": "Archive", "description": f"All {len(archive.entries)} articles by date.",
+                  {"title": "Archive", "description": f"All {sum(map(len, by_year.values()))} articles by date.",
                    "years": years, "cards": None, "pagination": None})]
-    for y, es in sorted(by_year.items()):
-        base = f"archive/{y}/"
-        chunks = paginate(es, config.paginate)
-        for n, chunk in enumerate(chunks, start=1):
+    lists = [(f"archive/{y}/", f"{y}", es) for y, es in sorted(by_year.items())]
+    lists += [(f"archive/{y}/{m:02d}/", dt.date(y, m, 1).strftime("%B %Y"), es)
+              for (y, m), es in sorted(by_month.items())]
+    for base, name, es in lists:
+        total = page_count(len(es), config.paginate)
+        for n in range(1, total + 1):
+            chunk = tuple(es[(n - 1) * config.paginate:n * config.paginate])
             url = page_url(base, n)
-            pages.append(Page(page_path(url), url, "archive.html",
-                              {"title": f"{y}", "description": f"Articles from {y}.", "years": None,
-                               "cards": [card(e) for e in chunk],
-                               "pagination": pagination(base, n, len(chunks))}))
-    for (y, m), es in sorted(by_month.items()):
-        base = f"archive/{y}/{m:02d}/"
-        name = dt.date(y, m, 1).strftime("%B %Y")
-        chunks = paginate(es, config.paginate)
-        for n, chunk in enumerate(chunks, start=1):
-            url = page_url(base, n)
-            pages.append(Page(page_path(url), url, "archive.html",
-                              {"title": name, "description": f"Articles from {name}.", "years": None,
-                               "cards": [card(e) for e in chunk],
-                               "pagination": pagination(base, n, len(chunks))}))
+            context = _archive_context(archive, name, base, chunk, n, total)
+            pages.append(Page(page_path(url), url, "archive.html", context,
+                              plan_key=depends.digest(("archive", base, name, n, total, chunk))))
     return pages
+
+
+def _archive_context(archive: Archive, name: str, base: str, chunk: tuple[str, ...], n: int,
+                     total: int) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        return {"title": name, "description": f"Articles from {name}.", "years": None,
+                "cards": [card(archive.by_source[s]) for s in chunk], "pagination": pagination(base, n, total)}
+    return make

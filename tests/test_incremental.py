@@ -226,11 +226,12 @@ def verify_skipped_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """After each of a run of random edits (new sentences naming entities, a new title, an added
-    and then removed article, a changed tag, a new date, curated names and descriptions), the
-    incremental build, with its caches, spare site, stored whole-archive result, page contexts
-    made in workers and pages skipped for unchanged inputs (depends.py), writes the same site as
-    a fresh build of the same files with empty caches."""
+    """After each of a run of random edits (new sentences naming entities, prose naming no one, a
+    new title, an added and then removed article, a changed tag, a new date, curated names and
+    descriptions), the incremental build, with its caches, spare site, stored whole-archive
+    result, reused resolution (same_names.py), page contexts made in workers and pages skipped
+    for unchanged inputs (depends.py), writes the same site as a fresh build of the same files
+    with empty caches."""
     import random
 
     monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)  # pages made in forked workers
@@ -304,10 +305,18 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
         path.write_text(text, encoding="utf-8")
         return "curation"
 
-    edits = [append_sentence, retitle, add_or_remove, retag, redate, curate]
-    for step in range(9):
+    def prose() -> str:  # names no one: the last resolution is reused (same_names.py), offsets move
+        path = rng.choice(articles())
+        head, sep, body = path.read_text(encoding="utf-8").partition("\n---\n")
+        path.write_text(head + sep + "The figures were provisional and may be revised.\n\n" + body, encoding="utf-8")
+        return f"prose in {path.name}"
+
+    edits = [append_sentence, prose, retitle, add_or_remove, retag, redate, curate]
+    reused: list[tuple[str, bool]] = []
+    for step in range(10):
         what = (edits[step % len(edits)] if step < len(edits) else rng.choice(edits))()
         incremental = build(load(project), jobs=2)
+        reused.append((what.split()[0], incremental.enrichment.reused))
         fresh_project = tmp_path / f"fresh-{step}"
         fresh_project.mkdir()
         shutil.copytree(project / "content", fresh_project / "content")
@@ -319,6 +328,7 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
         assert _site_files(project / "site") == _site_files(fresh_project / "site"), what
         shutil.rmtree(fresh_project)
     assert sum(checked) > 0  # some pages were skipped, and each was checked
+    assert ("prose", True) in reused and ("sentence", False) in reused  # both resolutions were tried
 
 
 def test_random_edits_skip_only_pages_whose_inputs_did_not_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
