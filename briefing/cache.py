@@ -154,24 +154,23 @@ class ResultStore:
         return None
 
     def load_last(self) -> dict[str, Any] | None:
-        """Whatever `save` kept last under this salt, with the facts saved beside it (see
-        same_names.py), or None."""
-        for path in self.folder.glob(f"result-{self.salt}-*.pickle"):  # `save` leaves one
-            data = sealed.load_plain(path)
-            if isinstance(data, dict) and "result" in data:
-                return data
-        return None
+        """The facts `save` kept beside the last result under this salt (see same_names.py),
+        with its "inputs" (to `load` it), or None. A small file: the result is read only when
+        the facts say it can serve."""
+        data = sealed.load_plain(self.folder / f"last-{self.salt}.pickle")
+        return data if isinstance(data, dict) and isinstance(data.get("inputs"), str) else None
 
     def save(self, inputs: str, result: Any, facts: dict[str, Any] | None = None) -> None:
         """Keep `result`, plain data (see sealed.dump_plain), for a build with these inputs, and
         plain `facts` about what it was made from."""
         path = self._path(inputs)
         try:
-            sealed.dump_plain({**(facts or {}), "inputs": inputs, "result": result}, path)
+            sealed.dump_plain({"inputs": inputs, "result": result}, path)
+            sealed.dump_plain({**(facts or {}), "inputs": inputs}, self.folder / f"last-{self.salt}.pickle")
         except OSError:
             return
-        for old in self.folder.glob("result-*.pickle"):
-            if old != path:
+        for old in (*self.folder.glob("result-*.pickle"), *self.folder.glob("last-*.pickle")):
+            if old != path and old.name != f"last-{self.salt}.pickle":
                 try:
                     old.unlink()
                 except OSError:

@@ -285,9 +285,18 @@ class Enricher:
         analysed_by_preloaded = None
         if need_model and preloaded is not None:
             analysed_by_preloaded = preloaded.analyse(need_model, curation, cache.fingerprint)
-        # The stored analyses are read while the preloaded worker runs the model.
+        # The stored analyses are read while the preloaded worker runs the model, then made into
+        # the objects a resolution from scratch needs until the worker answers: unused when the
+        # last resolution is reused (same_names.py), but made while this process would only wait.
         found: dict[str, tuple] = {art.source: marshal.loads(entries[keys[art.source]])
                                    for art in ordered if keys[art.source] in entries}
+        decoded: dict[str, Local] = {}
+        answered = getattr(analysed_by_preloaded, "ready", None)
+        if answered is not None:
+            for source, raw in found.items():
+                if not len(decoded) % 256 and answered():
+                    break
+                decoded[source] = _local_of(raw)
         preloaded_blobs = analysed_by_preloaded() if analysed_by_preloaded is not None else None
         if preloaded is not None:
             preloaded.close()  # its pool's threads gone, resolution may fork (workers.Forked)
@@ -318,12 +327,12 @@ class Enricher:
         ordered_keys = [keys[source] for source in sources]
         settings = repr((self.config.entities, self.config.tags))
         chosen: dict[str, list[str]] = {}  # each article's key phrases, kept for the next build
-        result = self._same_names(ordered, ordered_keys, found, entries, results.load_last(), settings,
+        result = self._same_names(ordered, ordered_keys, found, entries, results, settings,
                                   len(need_model), data["lexicon"], chosen)
         if result is None:
             chosen.clear()
             with _names_memo(cache.folder, writes):
-                result = enrich_from_locals(ordered, {source: _local_of(found[source]) for source in sources},
+                result = enrich_from_locals(ordered, {s: decoded.get(s) or _local_of(found[s]) for s in sources},
                                             curation, self.config, len(need_model), lexicon=data["lexicon"],
                                             kept=chosen)
         facts = {"sources": sources, "keys": ordered_keys, "settings": settings, "key_phrases": chosen}
@@ -332,10 +341,11 @@ class Enricher:
         return result
 
     def _same_names(self, ordered: Sequence[Article], keys: list[str], found: Mapping[str, tuple],
-                    entries: Mapping[str, bytes], last: Any, settings: str, model_calls: int,
+                    entries: Mapping[str, bytes], results: ResultStore, settings: str, model_calls: int,
                     lexicon: tags_mod.Lexicon, kept: dict[str, list[str]]) -> Enrichment | None:
         """The last result with the changed articles' mentions moved, when none of them changed
         what resolution reads (see same_names.py); None otherwise."""
+        last = results.load_last()
         if not same_names.reusable(last, [art.source for art in ordered], keys, settings):
             return None
         changed = [(art.source, before) for art, before, now in zip(ordered, last["keys"], keys, strict=True)
@@ -348,7 +358,7 @@ class Enricher:
             olds[source], phrases_before[source] = marshal.loads(blob)
             if same_names.signature(olds[source]) != same_names.signature(found[source][0]):
                 return None
-        known = decode_enrichment(last["result"])
+        known = decode_enrichment(results.load(last["inputs"]))
         if known is None:
             return None
         mentions = dict(known.mentions)

@@ -70,6 +70,7 @@ class Preloaded:
                 return pending.get()
             finally:
                 self.close()
+        result.ready = pending.ready  # type: ignore[attr-defined] # answered: waiting would not wait
         return result
 
     def close(self) -> None:
