@@ -22,10 +22,9 @@ import hashlib
 import marshal
 import re
 import sys
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +37,19 @@ from .cache_writes import CacheWrites
 from .casing import casing_vocabulary, heading_ranges, headline_cased, recase, title_like  # noqa: F401 (re-exported)
 from .config import Config
 from .curation import Curation
-from .model import Article, Enrichment, Entity, Mention, Topic
-from .resolve import Annotation, Candidate, LocalCluster, Seen, Span, candidates, local_clusters, resolve_archive
-from .workers import Forked, forked_pool
+from .model import Article, Enrichment
+from .resolve import Annotation, Span, candidates, local_clusters, resolve_archive
+from .stored import (  # noqa: F401 (re-exported: what the stores hold)
+    Local,
+    _counter,
+    _local_of,
+    decode_enrichment,
+    decode_local,
+    encode_enrichment,
+    encode_local,
+    local_key,
+)
+from .workers import forked_pool
 
 # Bump when the annotation step changes what it stores or how it reads the text, or when the
 # enrichment results change (annotate-4: dates, headings, kind votes), so every cache misses.
@@ -369,9 +378,9 @@ class Enricher:
             mentions[source] = moved
         phrases = {art.source: _counter(found[art.source][1]) for art in ordered}
         last_chosen = last.get("key_phrases")
-        topics, table = tag_archive(ordered, mentions, known.entities, phrases, self.config, lexicon, kept,
-                                    last=last_chosen if isinstance(last_chosen, dict) else None,
-                                    before={source: _counter(got) for source, got in phrases_before.items()})
+        topics, table = tags_mod.tag_archive(ordered, mentions, known.entities, phrases, self.config.tags, lexicon,
+                                             kept, last=last_chosen if isinstance(last_chosen, dict) else None,
+                                             before={source: _counter(got) for source, got in phrases_before.items()})
         return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,
                           redirects=known.redirects, model_calls=model_calls, reused=True)
 
@@ -413,77 +422,6 @@ def _names_memo(folder: Path, writes: CacheWrites) -> Iterator[None]:
                     if old != path:
                         old.unlink()  # another version of our code's
         writes.add(save)
-
-
-@dataclass
-class Local:
-    """What one article contributes to enrichment before the archive is seen."""
-
-    clusters: list[LocalCluster]  # its entities as seen within it
-    phrases: Counter  # candidate key phrases, counted (tags.phrase_counts)
-
-
-def encode_enrichment(e: Enrichment) -> tuple:
-    """An Enrichment as plain tuples and dicts (for ResultStore: loads several times faster than
-    a pickle of 400,000 Mention objects); model_calls is not kept."""
-    return ({source: tuple((m.start, m.end, m.text, m.kind, m.entity) for m in ms)
-             for source, ms in e.mentions.items()},
-            {k: (x.key, x.name, x.kind, x.aliases, x.description, x.links) for k, x in e.entities.items()},
-            dict(e.topics), {k: (t.key, t.name, t.origin) for k, t in e.topic_table.items()}, dict(e.redirects))
-
-
-def decode_enrichment(data: Any) -> Enrichment | None:
-    """`encode_enrichment`'s input back (with model_calls 0, reused), or None when `data` is not one."""
-    try:
-        mentions, entities, topics, table, redirects = data
-        return Enrichment(mentions={source: tuple(Mention(*m) for m in ms) for source, ms in mentions.items()},
-                          entities={k: Entity(*x) for k, x in entities.items()}, topics=topics,
-                          topic_table={k: Topic(*t) for k, t in table.items()}, redirects=redirects, reused=True)
-    except (TypeError, ValueError, AttributeError):
-        return None
-
-
-def local_key(article: Article) -> str:
-    """Everything of the article its Local depends on: source, text, headline, Markdown body."""
-    raw = f"{article.source}\0{article.headline_end}\0{article.text}\0{article.body}".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(raw).hexdigest()
-
-
-def encode_local(local: Local) -> bytes:
-    """`local` as bytes: nested tuples of plain values in marshal's format, which loads several
-    times faster than a pickle of the same objects (ten thousand articles load every build)."""
-    clusters = tuple((cl.source, cl.name, cl.kind, tuple(astuple_candidate(c) for c in cl.mentions), cl.strong,
-                      tuple(cl.forms.items()), cl.curated, cl.demonym, tuple(cl.votes.items()))
-                     for cl in local.clusters)
-    return marshal.dumps((clusters, tuple(local.phrases.items())))
-
-
-def astuple_candidate(c: Candidate) -> tuple:
-    return (c.start, c.end, c.text, c.kind, c.curated, c.weight)
-
-
-def decode_local(data: bytes) -> Local:
-    """The Local that `encode_local` wrote: new objects each time (resolution mutates them)."""
-    return _local_of(marshal.loads(data))  # only ever from the sealed LocalStore
-
-
-def _local_of(loaded: tuple) -> Local:
-    clusters, phrases = loaded
-    return Local([LocalCluster(source, name, kind, list(map(_seen, mentions)), set(strong), dict(forms),
-                               curated, demonym, dict(votes))
-                  for source, name, kind, mentions, strong, forms, curated, demonym, votes in clusters],
-                 _counter(phrases))
-
-
-_seen = Seen._make
-
-
-def _counter(pairs: Iterable[tuple[Any, int]]) -> Counter:
-    """Counter(dict(pairs)), without Counter.update's per-call Mapping check (a third of the time
-    of loading ten thousand articles' analyses)."""
-    counter: Counter = Counter.__new__(Counter)  # an empty dict: Counter.__init__ only updates it
-    dict.update(counter, pairs)
-    return counter
 
 
 # Fewer articles than this to analyse are analysed in-process: a worker pool costs more than it saves.
@@ -532,58 +470,13 @@ def enrich_from_locals(articles: Sequence[Article], found: dict[str, Local], cur
                        config: Config, model_calls: int = 0, *, lexicon: tags_mod.Lexicon | None = None,
                        kept: dict[str, list[str]] | None = None) -> Enrichment:
     """Resolution across the archive, then tags. Mutates the clusters of `found`. `kept`, when
-    given, is filled with each article's key phrases (for the next build: see tag_archive)."""
+    given, is filled with each article's key phrases (for the next build: see tags.tag_archive)."""
     clusters = [c for art in articles for c in found[art.source].clusters]
     phrases = {art.source: found[art.source].phrases for art in articles}
-    with _key_phrases(articles, phrases, config, lexicon, kept) as chosen:
+    with tags_mod.key_phrases_meanwhile(articles, phrases, config.tags, lexicon, kept) as chosen:
         resolved = resolve_archive(clusters, curation, demonyms=config.entities.demonyms)
         mentions = {art.source: resolved.mentions.get(art.source, ()) for art in articles}
         topics, table = tags_mod.assign(articles, mentions, resolved.entities, config.tags, lexicon, phrases,
                                         chosen())
     return Enrichment(mentions=mentions, entities=resolved.entities, topics=topics, topic_table=table,
                       redirects=resolved.redirects, model_calls=model_calls)
-
-
-def tag_archive(articles: Sequence[Article], mentions: Mapping[str, tuple[Mention, ...]],
-                entities: Mapping[str, Entity], phrases: Mapping[str, Counter], config: Config,
-                lexicon: tags_mod.Lexicon | None, kept: dict[str, list[str]] | None = None, *,
-                last: Mapping[str, list[str]] | None = None,
-                before: Mapping[str, Counter] | None = None) -> tuple[dict, dict]:
-    """Tags alone, for mentions already resolved: (article -> topic keys, topic table).
-
-    `last`, `before`: the key phrases of the last build, and the phrase counts then of the
-    articles changed since: only the articles whose key phrases can have moved are scored again
-    (tags.key_phrases)."""
-    with _key_phrases(articles, phrases, config, lexicon, kept, last, before) as chosen:
-        return tags_mod.assign(articles, mentions, entities, config.tags, lexicon, phrases, chosen())
-
-
-@contextmanager
-def _key_phrases(articles: Sequence[Article], phrases: Mapping[str, Counter], config: Config,
-                 lexicon: tags_mod.Lexicon | None, kept: dict[str, list[str]] | None,
-                 last: Mapping[str, list[str]] | None = None,
-                 before: Mapping[str, Counter] | None = None) -> Iterator[Callable[[], Any]]:
-    """A function giving each article's key phrases (None when not wanted), also put in `kept`.
-    From scratch they read only each article's own counts: a forked worker finds them while the
-    caller goes on."""
-    per_article = config.tags.auto_per_article
-    if not (config.tags.auto and per_article > 0):
-        yield lambda: None
-        return
-    if last is not None and before is not None:  # a few articles changed: few to score again
-        got = tags_mod.key_phrases(articles, per_article, lexicon, phrases, last=last, before=before)
-        if kept is not None:
-            kept.update(got)
-        yield lambda: got
-        return
-    chosen = Forked(lambda: tags_mod.key_phrases(articles, per_article, lexicon, phrases))
-
-    def result() -> dict[str, list[str]]:
-        got = chosen.result()
-        if kept is not None:
-            kept.update(got)
-        return got
-    try:
-        yield result
-    finally:
-        chosen.close()

@@ -57,7 +57,7 @@ class Preloaded:
 
     def analyse(self, articles: Sequence[Any], curation: Any, fingerprint: str) -> Callable[[], list[bytes] | None]:
         """Start the analysis of `articles`; the function returned waits for it and gives each
-        article's encoded analysis (enrich.encode_local), in order, with its annotation written to
+        article's encoded analysis (stored.encode_local), in order, with its annotation written to
         the cache of `fingerprint`, or None when the worker could not load the model. Either
         way the worker is closed once it has answered."""
         if len(articles) > MAX_ARTICLES or self.pool is None:

@@ -71,7 +71,7 @@ class Candidate:
 
 
 class Seen(NamedTuple):
-    """A Candidate as stored between builds (enrich.decode_local): resolution only reads it, and
+    """A Candidate as stored between builds (stored.decode_local): resolution only reads it, and
     an archive has hundreds of thousands, made anew every build."""
 
     start: int
@@ -91,7 +91,7 @@ class LocalCluster:
     kind: str
     mentions: list[Candidate] | list[Seen]
     strong: set[str] = field(default_factory=set)  # norms that identify it across articles
-    # A Counter while the article is analysed; a plain dict when read back (enrich.decode_local).
+    # A Counter while the article is analysed; a plain dict when read back (stored.decode_local).
     forms: dict[str, int] = field(default_factory=Counter)  # display form -> mentions
     curated: str = ""
     demonym: bool = False  # a nationality word attached to its place: never names the entity

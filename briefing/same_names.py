@@ -22,7 +22,7 @@ from typing import Any
 
 from .model import Mention
 
-# A stored cluster, as enrich.encode_local writes it:
+# A stored cluster, as stored.encode_local writes it:
 # (source, name, kind, mentions, strong, forms, curated, demonym, votes), each mention being
 # (start, end, text, kind, curated, weight).
 RawCluster = tuple

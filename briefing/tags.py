@@ -16,13 +16,16 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 from .config import TagsConfig
 from .model import Article, Entity, Mention, Topic
 from .names import norm, slug
 from .stopwords import stop_words
+from .workers import Forked
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _WORD_SPLIT = re.compile(f"({_WORD.pattern})")
@@ -272,3 +275,51 @@ def key_phrases(articles: Sequence[Article], per_article: int, lexicon: Lexicon 
             chosen.append(phrase)
         out[art.source] = chosen
     return out
+
+
+# -- for the enrich stage ---------------------------------------------------------------------
+
+
+def tag_archive(articles: Sequence[Article], mentions: Mapping[str, tuple[Mention, ...]],
+                entities: Mapping[str, Entity], phrases: Mapping[str, Counter], config: TagsConfig,
+                lexicon: Lexicon | None, kept: dict[str, list[str]] | None = None, *,
+                last: Mapping[str, list[str]] | None = None,
+                before: Mapping[str, Counter] | None = None) -> tuple[dict, dict]:
+    """Tags alone, for mentions already resolved: (article -> topic keys, topic table).
+
+    `last`, `before`: the key phrases of the last build, and the phrase counts then of the
+    articles changed since: only the articles whose key phrases can have moved are scored again
+    (key_phrases)."""
+    with key_phrases_meanwhile(articles, phrases, config, lexicon, kept, last, before) as chosen:
+        return assign(articles, mentions, entities, config, lexicon, phrases, chosen())
+
+
+@contextmanager
+def key_phrases_meanwhile(articles: Sequence[Article], phrases: Mapping[str, Counter], config: TagsConfig,
+                          lexicon: Lexicon | None, kept: dict[str, list[str]] | None,
+                          last: Mapping[str, list[str]] | None = None,
+                          before: Mapping[str, Counter] | None = None) -> Iterator[Callable[[], Any]]:
+    """A function giving each article's key phrases (None when not wanted), also put in `kept`.
+    From scratch they read only each article's own counts: a forked worker finds them while the
+    caller goes on."""
+    per_article = config.auto_per_article
+    if not (config.auto and per_article > 0):
+        yield lambda: None
+        return
+    if last is not None and before is not None:  # a few articles changed: few to score again
+        got = key_phrases(articles, per_article, lexicon, phrases, last=last, before=before)
+        if kept is not None:
+            kept.update(got)
+        yield lambda: got
+        return
+    chosen = Forked(lambda: key_phrases(articles, per_article, lexicon, phrases))
+
+    def result() -> dict[str, list[str]]:
+        got = chosen.result()
+        if kept is not None:
+            kept.update(got)
+        return got
+    try:
+        yield result
+    finally:
+        chosen.close()
