@@ -17,6 +17,7 @@ The parts, each knowing as little as it can (as in MkDocs' livereload):
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import shutil
 import tempfile
@@ -183,16 +184,23 @@ class ProjectBuilder:
         assert self.config is not None
         started = time.perf_counter()
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                result = build(self.config, output=self.output, drafts=self.drafts, jobs=self.jobs,
-                               enricher=self.enricher, check_links=self.check_links,
-                               log=self.log if self.verbose else None)
-                break
-            except BuildLockedError:  # a `briefing build` of the same project: wait for it
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.25)
+        gc.unfreeze()  # what the last build left may be collected again
+        try:
+            while True:
+                try:
+                    result = build(self.config, output=self.output, drafts=self.drafts, jobs=self.jobs,
+                                   enricher=self.enricher, check_links=self.check_links,
+                                   log=self.log if self.verbose else None)
+                    break
+                except BuildLockedError:  # a `briefing build` of the same project: wait for it
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.25)
+        finally:
+            # The server keeps the build's archive, model and caches: millions of objects. Frozen,
+            # they are left out of the collector's full passes, which would otherwise fall in the
+            # middle of the next quick preview (0.1-0.5 s each, measured at 10,000 articles).
+            gc.freeze()
         self.last, self.count = result, self.count + 1
         self.analysed, self.preview_calls = self.preview_calls + result.model_calls, 0
         took = time.perf_counter() - started
