@@ -36,6 +36,9 @@ __all__ = ["DevServer", "LiveServer", "ProjectBuilder", "Rebuilder", "SiteState"
            "mime_type", "safe_parts"]
 
 Builder = Callable[[frozenset[Path]], bool]
+# After a quick preview, how long the full build waits for a browser to fetch the new page: no
+# browser open costs the build this much, once.
+PREVIEW_FETCH_WAIT = 0.5
 
 
 class Rebuilder:
@@ -103,8 +106,13 @@ class Rebuilder:
             # Fast path: an edited article's page first (quick.py), so the browser shows the
             # edit at once; the full build then runs without holding requests, since the
             # site it replaces is whole and already shows the edit.
+            served = self.state.pages_served
             previewed = self._preview(changes)
-            if not previewed:
+            if previewed:
+                # Let the browser fetch the previewed page before the full build takes the
+                # interpreter (reading the last build's caches holds it for tenths of a second).
+                self.state.wait_page_served(served, PREVIEW_FETCH_WAIT)
+            else:
                 self.state.begin()
             changed, error = False, None
             try:

@@ -62,6 +62,7 @@ class SiteState:
         self.builds = 0  # builds finished, failed or not
         self.version = 0  # bumps on any change above, for the event streams
         self.closed = False
+        self.pages_served = 0  # HTML pages sent (see wait_page_served)
 
     def begin(self) -> None:
         with self.cond:
@@ -90,6 +91,17 @@ class SiteState:
             self.reload = self.generation
             self.version += 1
             self.cond.notify_all()
+
+    def page_served(self) -> None:
+        with self.cond:
+            self.pages_served += 1
+            self.cond.notify_all()
+
+    def wait_page_served(self, since: int, timeout: float) -> bool:
+        """Wait until an HTML page has been sent after the `since`-th one (a browser reloading
+        after a quick preview), or `timeout` seconds."""
+        with self.cond:
+            return self.cond.wait_for(lambda: self.pages_served > since or self.closed, timeout)
 
     def close(self) -> None:
         with self.cond:
@@ -197,6 +209,8 @@ class _Handler(BaseHTTPRequestHandler):
         if ctype.startswith("text/html"):
             data = inject(data, *generation)
         self._send(HTTPStatus.OK, ctype, data, head)
+        if ctype.startswith("text/html"):
+            state.page_served()
 
     def _not_found(self, root: str, generation: tuple[str, int], head: bool) -> None:
         try:

@@ -395,6 +395,9 @@ def test_requests_wait_while_a_build_is_in_flight(tmp_path: Path):
         release.set()
         getter.join(10)
         assert b"v2" in answers[0] and b"v1" not in answers[0]
+        assert state.pages_served == 1  # counted: a full build after a quick preview waits for it
+        raw_to(httpd.server_address[1], b"GET /__briefing/live.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert state.pages_served == 1  # not a page
     finally:
         rebuilder.stop()
         state.close()
@@ -565,3 +568,38 @@ def test_the_builder_freezes_what_a_build_leaves_and_thaws_it_for_the_next(tmp_p
         assert frozen_during == [0, 0] and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_after_a_quick_preview_the_full_build_waits_for_the_page_to_be_fetched():
+    # The browser's reload must not queue behind the full build's first seconds (reading the
+    # last build's caches holds the interpreter): the build starts once a page was sent, or
+    # after PREVIEW_FETCH_WAIT when no browser asks.
+    from briefing import serve
+
+    state = SiteState()
+    events: list = []
+
+    class Builder:
+        def preview(self, changes: frozenset[Path]) -> bool:
+            events.append("preview")
+            return True
+
+        def __call__(self, changes: frozenset[Path]) -> bool:
+            events.append(("build", state.pages_served))
+            return True
+
+    assert serve.PREVIEW_FETCH_WAIT >= 0.3
+    rebuilder = Rebuilder(Builder(), state, lambda _msg: None).start()
+    try:
+        rebuilder.request(frozenset([Path("content/a.md")]))
+        time.sleep(0.2)
+        assert events == ["preview"]  # waiting for the browser
+        state.page_served()
+        assert state.wait_builds(1, timeout=5)
+        assert events == ["preview", ("build", 1)]
+        started = time.perf_counter()
+        rebuilder.request(frozenset([Path("content/a.md")]))
+        assert state.wait_builds(2, timeout=5)
+        assert time.perf_counter() - started >= serve.PREVIEW_FETCH_WAIT * 0.9  # no browser: it waited, then built
+    finally:
+        rebuilder.stop()
