@@ -136,12 +136,32 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
     clock.lap("parse", f"{len(articles)} articles, {result.parsed} parsed")
 
     # 2. Enrich: entities, resolution, tags (cached per article).
-    enrichment = enricher.run(articles, preloaded, writes)  # type: ignore[attr-defined]
+    enrichment = enricher.run(articles, preloaded, writes, guess=True)  # type: ignore[attr-defined]
     result.enrichment = enrichment
     result.model_calls = enrichment.model_calls
     clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles"
-                        + (", the last resolution reused" if enrichment.reused else ""))
+                        + (", the last resolution reused" if enrichment.reused else "")
+                        + (", resolution guessed from the last (checked meanwhile)" if enrichment.guessed else ""))
+    try:
+        _site(config, output, drafts, jobs, enricher, check_links, static_files, inputs, previous, unlisted,
+              writes, result, clock, articles, enrichment)
+    except _WrongGuess as wrong:  # the check's right result: everything from here on again
+        result.enrichment = wrong.right
+        _site(config, output, drafts, jobs, enricher, check_links, static_files, inputs, previous, unlisted,
+              writes, result, clock, articles, wrong.right)
 
+
+class _WrongGuess(Exception):
+    def __init__(self, right: Enrichment):
+        super().__init__("the guessed resolution was wrong")
+        self.right = right
+
+
+def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, check_links: bool,
+          static_files: dict, inputs: str, previous: Manifest | None, unlisted: Forked | None,
+          writes: CacheWrites, result: BuildResult, clock: _Clock, articles: list[Article],
+          enrichment: Enrichment) -> None:
+    """Index, plan, render, check and write the site of an enriched archive."""
     # 3. Index and plan every page. Meanwhile a forked worker finds which of the cells read by
     # the last build's pages changed (depends.py): both read the archive, nothing else.
     archive = archive_stage.build(articles, enrichment, config)
@@ -180,6 +200,14 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
         writer.add(records)
         result.rendered = rendered
         clock.lap("render", f"{rendered} rendered, {len(planned) - rendered} unchanged")
+        if enrichment.guessed:  # nothing made from the guess reaches the site before its check
+            started = time.perf_counter()
+            right = enricher.settle()
+            clock.aside("check", time.perf_counter() - started, "the guessed resolution was right" if right is None
+                        else "the guessed resolution was wrong: the site is made again from the right one",
+                        always=right is not None)
+            if right is not None:
+                raise _WrongGuess(right)
 
         if config.search.enabled:
             writer.add(_search_index(writer))
@@ -507,9 +535,9 @@ class _Clock:
         self.log = log
         self.t = time.perf_counter()
 
-    def aside(self, stage: str, seconds: float, detail: str) -> None:
+    def aside(self, stage: str, seconds: float, detail: str, *, always: bool = False) -> None:
         """Report a wait of `seconds` just past, if it was noticeable, and leave it out of the next lap."""
-        if seconds >= 0.05:
+        if seconds >= 0.05 or always:
             self.result.timings.append((stage, seconds, detail))
             if self.log:
                 self.log(f"  {stage:<9} {seconds:7.2f}s  {detail}")

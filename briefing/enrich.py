@@ -18,6 +18,7 @@ that reading finds it too, or the body names it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import marshal
 import re
@@ -49,7 +50,7 @@ from .stored import (  # noqa: F401 (re-exported: what the stores hold)
     encode_local,
     local_key,
 )
-from .workers import forked_pool
+from .workers import Forked, forked_pool
 
 # Bump when the annotation step changes what it stores or how it reads the text, or when the
 # enrichment results change (annotate-4: dates, headings, kind votes), so every cache misses.
@@ -224,6 +225,7 @@ class Enricher:
         self._pipeline: nlp_mod.Pipeline | None = None
         self._patterns_digest: str | None = None
         self._stored: tuple[Path, dict[str, Any]] | None = None  # the LocalStore's data, kept between runs
+        self._guess: same_names.Guess | None = None  # the last run's guessed resolution, being checked
 
     def curation(self) -> Curation:
         path = self.config.curation_path
@@ -253,8 +255,13 @@ class Enricher:
         found = nlp_mod.package_fingerprint(package, bool(curation.patterns()), STEP_VERSION, digest)
         return found if found is not None else self.fingerprint(self.pipeline(curation), curation)
 
-    def run(self, articles: Sequence[Article], preloaded: Any = None, writes: CacheWrites | None = None) -> Enrichment:
+    def run(self, articles: Sequence[Article], preloaded: Any = None, writes: CacheWrites | None = None, *,
+            guess: bool = False) -> Enrichment:
         """Whole archive: annotate (cached), resolve across articles, tag.
+
+        With `guess`, an edit naming people the archive knows may be resolved by a guess, checked
+        by a forked child (see same_names.py): the result then says `guessed`, and the caller must
+        ask `settle()` before it uses the result for good.
 
         What each article contributes on its own (`Local`) is kept per article in a LocalStore;
         only the articles missing there are annotated (cache, or the model) and analysed. The
@@ -262,13 +269,16 @@ class Enricher:
         (a preload.Preloaded, which this closes) when there is one and few articles miss.
         The stores for the next build are saved by `writes` when given (cache_writes.py), else at once.
         """
+        if self._guess is not None:
+            self._guess.close()
+            self._guess = None
         try:
-            return self._run(articles, preloaded, CacheWrites.or_at_once(writes))
+            return self._run(articles, preloaded, CacheWrites.or_at_once(writes), guess)
         finally:
             if preloaded is not None:
                 preloaded.close()
 
-    def _run(self, articles: Sequence[Article], preloaded: Any, writes: CacheWrites) -> Enrichment:
+    def _run(self, articles: Sequence[Article], preloaded: Any, writes: CacheWrites, guess: bool) -> Enrichment:
         curation = self.curation()
         package = nlp_mod.installed_package(self.config.nlp.model)
         cache = Cache(self.config.cache_path, self.unloaded_fingerprint(package, curation))
@@ -336,8 +346,15 @@ class Enricher:
         ordered_keys = [keys[source] for source in sources]
         settings = repr((self.config.entities, self.config.tags))
         chosen: dict[str, list[str]] = {}  # each article's key phrases, kept for the next build
+        demonyms = self.config.entities.demonyms
+
+        def afresh() -> tuple:  # resolution from scratch, to check a guess (in a forked child)
+            with _names_memo(cache.folder, CacheWrites()):  # never run: the child saves nothing
+                clusters = [c for s in sources for c in (decoded.get(s) or _local_of(found[s])).clusters]
+                resolved = resolve_archive(clusters, curation, demonyms=demonyms)
+            return {s: resolved.mentions.get(s, ()) for s in sources}, resolved.entities, resolved.redirects
         result = self._same_names(ordered, ordered_keys, found, entries, results, settings,
-                                  len(need_model), data["lexicon"], chosen)
+                                  len(need_model), data["lexicon"], chosen, afresh if guess else None)
         if result is None:
             chosen.clear()
             with _names_memo(cache.folder, writes):
@@ -345,44 +362,74 @@ class Enricher:
                                             curation, self.config, len(need_model), lexicon=data["lexicon"],
                                             kept=chosen)
         facts = {"sources": sources, "keys": ordered_keys, "settings": settings, "key_phrases": chosen}
-        writes.add(lambda: results.save(inputs, encode_enrichment(result), facts))
+        writes.add(lambda: results.save(inputs, encode_enrichment(self.settle() or result), facts))
         writes.add(cache.prune)  # folders of older settings are never read again
         return result
 
     def _same_names(self, ordered: Sequence[Article], keys: list[str], found: Mapping[str, tuple],
                     entries: Mapping[str, bytes], results: ResultStore, settings: str, model_calls: int,
-                    lexicon: tags_mod.Lexicon, kept: dict[str, list[str]]) -> Enrichment | None:
+                    lexicon: tags_mod.Lexicon, kept: dict[str, list[str]],
+                    afresh: Callable[[], tuple] | None) -> Enrichment | None:
         """The last result with the changed articles' mentions moved, when none of them changed
-        what resolution reads (see same_names.py); None otherwise."""
+        what resolution reads; else, given `afresh` (resolution from scratch, for the check), a
+        guess (see same_names.py); None when neither can be had."""
         last = results.load_last()
         if not same_names.reusable(last, [art.source for art in ordered], keys, settings):
             return None
         changed = [(art.source, before) for art, before, now in zip(ordered, last["keys"], keys, strict=True)
                    if before != now]
         olds, phrases_before = {}, {}
+        same = True
         for source, before in changed:
             blob = entries.get(before)
             if blob is None:
                 return None
             olds[source], phrases_before[source] = marshal.loads(blob)
-            if same_names.signature(olds[source]) != same_names.signature(found[source][0]):
-                return None
+            same = same and same_names.signature(olds[source]) == same_names.signature(found[source][0])
+        if not same and afresh is None:
+            return None
         known = decode_enrichment(results.load(last["inputs"]))
         if known is None:
             return None
         mentions = dict(known.mentions)
+        names = same_names.EntityNames(known.entities)
         for source, old in olds.items():
-            moved = same_names.moved_mentions(known.mentions.get(source, ()), old, found[source][0])
+            before_mentions = known.mentions.get(source, ())
+            moved = (same_names.moved_mentions(before_mentions, old, found[source][0]) if same
+                     else same_names.guessed_mentions(before_mentions, old, found[source][0], names))
             if moved is None:
                 return None
             mentions[source] = moved
         phrases = {art.source: _counter(found[art.source][1]) for art in ordered}
         last_chosen = last.get("key_phrases")
-        topics, table = tags_mod.tag_archive(ordered, mentions, known.entities, phrases, self.config.tags, lexicon,
-                                             kept, last=last_chosen if isinstance(last_chosen, dict) else None,
-                                             before={source: _counter(got) for source, got in phrases_before.items()})
-        return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,
-                          redirects=known.redirects, model_calls=model_calls, reused=True)
+        counts_before = {source: _counter(got) for source, got in phrases_before.items()}
+
+        def tagged(mentions: Mapping[str, tuple], entities: Mapping[str, Any]) -> tuple[dict, dict]:
+            return tags_mod.tag_archive(ordered, mentions, entities, phrases, self.config.tags, lexicon, kept,
+                                        last=last_chosen if isinstance(last_chosen, dict) else None,
+                                        before=counts_before)
+        if same:
+            topics, table = tagged(mentions, known.entities)
+            return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,
+                              redirects=known.redirects, model_calls=model_calls, reused=True)
+        guessed = dataclasses.replace(known, mentions=mentions, reused=False, guessed=True, model_calls=model_calls)
+        check = Forked(lambda: same_names.check_guess(guessed, afresh))
+        if not check.forked:  # the check would run here, after the guess: resolve at once instead
+            return None
+
+        def correct(answer: tuple) -> Enrichment:
+            right = decode_enrichment((answer[0], answer[1], {}, {}, answer[2]))
+            assert right is not None  # our own child's
+            topics, table = tagged(right.mentions, right.entities)
+            return dataclasses.replace(right, topics=topics, topic_table=table, reused=False, model_calls=model_calls)
+        self._guess = same_names.Guess(check, correct)
+        topics, table = tagged(mentions, known.entities)
+        return dataclasses.replace(guessed, topics=topics, topic_table=table)
+
+    def settle(self) -> Enrichment | None:
+        """After a run whose result was `guessed`: wait for its check; None when the guess was
+        right, else the right result (the same, with each build's check, until the next run)."""
+        return self._guess.settle() if self._guess is not None else None
 
     def _result_inputs(self, ordered: Sequence[Article], keys: Mapping[str, str]) -> str:
         """Everything resolution and tags read besides the salt: each article's Local (by its

@@ -131,3 +131,4 @@ class Enrichment:
     redirects: Mapping[str, str] = field(default_factory=dict)  # old entity key -> new key
     model_calls: int = 0  # articles the NER model actually ran on (cache misses)
     reused: bool = False  # the last build's resolution was taken, not done again (same_names.py)
+    guessed: bool = False  # an edit's entities guessed from the last resolution, checked aside (same_names.py)

@@ -12,15 +12,27 @@ So the last result is taken as it is, and each changed article's mentions are ma
 clusters, each with the entity its cluster had (cluster i of the new analysis is cluster i of the
 old one: the signatures match in order). Tags are recomputed by the caller: they read the words.
 A test compares the result with a resolution from scratch.
+
+An edit that does change a signature (a sentence naming people the archive already knows) is
+*guessed* (`guessed_mentions`): each changed cluster takes the entity of an old cluster of the
+same article with the same signature or name, or else the one entity the archive knows by that
+name, and the entities themselves stay as they were. The build goes on with the guess while a
+forked child resolves the archive from scratch (`check_guess`): the other core, idle while one
+process plans and renders. Before anything reaches the site the build asks `Guess.settle`: the
+child either confirms the guess (mentions, entities and redirects equal, in order) or sends the
+right result, and the build then makes the site again from it. A wrong guess costs time, never
+a wrong page; an edit naming someone new is not guessed at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from .model import Mention
+from .model import Enrichment, Entity, Mention
+from .names import norm
+from .workers import Forked
 
 # A stored cluster, as stored.encode_local writes it:
 # (source, name, kind, mentions, strong, forms, curated, demonym, votes), each mention being
@@ -31,9 +43,13 @@ _START = itemgetter(0)
 
 def signature(clusters: Sequence[RawCluster]) -> tuple:
     """Everything of an article's clusters that resolution reads (offsets left out)."""
-    return tuple((source, name, kind, frozenset(strong), tuple(sorted(forms)), curated, demonym,
-                  tuple(sorted(votes)), tuple(m[2:] for m in mentions))
-                 for source, name, kind, mentions, strong, forms, curated, demonym, votes in clusters)
+    return tuple(map(_cluster_signature, clusters))
+
+
+def _cluster_signature(cluster: RawCluster) -> tuple:
+    source, name, kind, mentions, strong, forms, curated, demonym, votes = cluster
+    return (source, name, kind, frozenset(strong), tuple(sorted(forms)), curated, demonym, tuple(sorted(votes)),
+            tuple(m[2:] for m in mentions))
 
 
 def moved_mentions(last: Sequence[Mention], old: Sequence[RawCluster],
@@ -57,3 +73,88 @@ def reusable(last: Any, sources: Sequence[str], keys: Sequence[str], settings: s
     order, with the same entity settings."""
     return (isinstance(last, dict) and last.get("settings") == settings
             and tuple(last.get("sources", ())) == tuple(sources) and len(last.get("keys", ())) == len(keys))
+
+
+# -- an edit naming people already known: guessed, and checked aside ---------------------------
+
+
+class EntityNames:
+    """The archive's entities by the normalised form of their names and aliases, made on first use."""
+
+    def __init__(self, entities: Mapping[str, Entity]):
+        self.entities = entities
+        self._index: dict[str, dict[str, None]] | None = None
+
+    def find(self, name: str, kind: str) -> str | None:
+        """The one entity known by `name` (of `kind`, when several are); None when none or many."""
+        if self._index is None:
+            self._index = {}
+            for key, entity in self.entities.items():
+                for form in (entity.name, *entity.aliases):
+                    self._index.setdefault(norm(form), {})[key] = None
+        keys = list(self._index.get(norm(name), ()))
+        if len(keys) > 1:
+            keys = [key for key in keys if self.entities[key].kind == kind]
+        return keys[0] if len(keys) == 1 else None
+
+
+def guessed_mentions(last: Sequence[Mention], old: Sequence[RawCluster], new: Sequence[RawCluster],
+                     names: EntityNames) -> tuple[Mention, ...] | None:
+    """An article's mentions for its `new` clusters, each with the entity of an `old` cluster with
+    the same signature, else with the same name and kind, else the one entity known by its name
+    (`last`: the article's mentions in the last result); None when a cluster finds none."""
+    by_start = {m.start: m for m in last}
+    same: dict[tuple, str] = {}
+    named: dict[tuple[str, str], str] = {}
+    for cluster in old:
+        first = by_start.get(cluster[3][0][0]) if cluster[3] else None
+        if first is None:
+            return None
+        same.setdefault(_cluster_signature(cluster), first.entity)
+        named.setdefault((cluster[1], cluster[2]), first.entity)
+    out: list[Mention] = []
+    for cluster in new:
+        entity = (same.get(_cluster_signature(cluster)) or named.get((cluster[1], cluster[2]))
+                  or names.find(cluster[1], cluster[2]))
+        if entity is None or entity not in names.entities:
+            return None
+        kind = names.entities[entity].kind
+        out += [Mention(m[0], m[1], m[2], kind, entity) for m in cluster[3]]
+    out.sort(key=_START)
+    return tuple(out)
+
+
+def check_guess(guess: Enrichment, resolve: Callable[[], tuple]) -> tuple | None:
+    """In the forked child: resolve from scratch (`resolve()` -> (mentions per article, entities,
+    redirects)); None when the guess holds exactly those, in the same order, else them, as plain
+    tuples (stored.encode_enrichment's first, second and last parts)."""
+    mentions, entities, redirects = resolve()
+    if (list(mentions.items()) == list(guess.mentions.items())
+            and list(entities.items()) == list(guess.entities.items())
+            and list(redirects.items()) == list(guess.redirects.items())):
+        return None
+    return ({source: tuple(tuple(m) for m in ms) for source, ms in mentions.items()},
+            {k: (x.key, x.name, x.kind, x.aliases, x.description, x.links) for k, x in entities.items()},
+            dict(redirects))
+
+
+class Guess:
+    """A guessed enrichment and its check, running in a forked child (`check_guess`)."""
+
+    def __init__(self, check: Forked, correct: Callable[[tuple], Enrichment]):
+        self.check = check
+        self.correct = correct  # the right enrichment, from the child's answer
+        self.answered = False
+        self.right: Enrichment | None = None
+
+    def settle(self) -> Enrichment | None:
+        """Wait for the check: None when the guess was right, else the right enrichment."""
+        if not self.answered:
+            answer = self.check.result()
+            self.answered = True
+            if answer is not None:
+                self.right = self.correct(answer)
+        return self.right
+
+    def close(self) -> None:
+        self.check.close()

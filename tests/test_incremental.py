@@ -311,11 +311,27 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
         path.write_text(head + sep + "The figures were provisional and may be revised.\n\n" + body, encoding="utf-8")
         return f"prose in {path.name}"
 
+    # Edits naming known entities are guessed and checked aside (same_names.py): every other
+    # guess is made wrong on purpose, which the check must catch.
+    from briefing import same_names
+
+    real_guess, guesses = same_names.guessed_mentions, []
+
+    def sometimes_wrong(last, old, new, names):  # noqa: ANN001, ANN202
+        got = real_guess(last, old, new, names)
+        guesses.append(got)
+        if got and len(guesses) % 2 == 0:
+            other = next(k for k in names.entities if k != got[0].entity)
+            got = (got[0]._replace(entity=other), *got[1:])
+        return got
+    monkeypatch.setattr(same_names, "guessed_mentions", sometimes_wrong)
+
     edits = [append_sentence, prose, retitle, add_or_remove, retag, redate, curate]
     reused: list[tuple[str, bool]] = []
-    for step in range(10):
+    logged: list[str] = []
+    for step in range(12):
         what = (edits[step % len(edits)] if step < len(edits) else rng.choice(edits))()
-        incremental = build(load(project), jobs=2)
+        incremental = build(load(project), jobs=2, log=logged.append)
         reused.append((what.split()[0], incremental.enrichment.reused))
         fresh_project = tmp_path / f"fresh-{step}"
         fresh_project.mkdir()
@@ -329,6 +345,9 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
         shutil.rmtree(fresh_project)
     assert sum(checked) > 0  # some pages were skipped, and each was checked
     assert ("prose", True) in reused and ("sentence", False) in reused  # both resolutions were tried
+    guessed = sum("resolution guessed" in line for line in logged)
+    wrong = sum("the guessed resolution was wrong" in line for line in logged)
+    assert guessed > wrong >= 1  # guesses were taken, right ones and (made) wrong ones, which were caught
 
 
 def test_random_edits_skip_only_pages_whose_inputs_did_not_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

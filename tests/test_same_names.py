@@ -123,6 +123,59 @@ def test_an_edit_that_names_someone_new_resolves_again(tmp_path: Path, resolutio
     assert encode_enrichment(result.enrichment) == _scratch(project, tmp_path)
 
 
+def test_an_edit_naming_known_entities_is_guessed_and_checked(tmp_path: Path, resolutions: list[int]):
+    """A new sentence naming Mark Rutte and the Netherlands, both known: the build goes on with a guess
+    (no resolution in this process: the check resolves in a forked child), which is exactly the
+    resolution from scratch; and the stored result is the right one for the next build."""
+    project = make_project(tmp_path / "p")
+    config = load(project)
+    build(config, check_links=False)
+    antwerp = project / "content/2024/2024-06-01-antwerp-volumes.md"
+    antwerp.write_text(antwerp.read_text() + "\nMark Rutte said the Netherlands depends on Antwerp too.\n")
+    logged: list[str] = []
+    result = build(config, check_links=False, log=logged.append)
+    assert resolutions == [1], "the guess was not taken: the archive was resolved here"
+    assert result.enrichment.guessed and not result.enrichment.reused
+    assert any("resolution guessed" in line for line in logged) and not any("wrong" in line for line in logged)
+    mine = result.enrichment.mentions["content/2024/2024-06-01-antwerp-volumes.md"]
+    assert {m.entity for m in mine if m.text in ("Mark Rutte", "Netherlands")} == {"person/mark-rutte",
+                                                                                 "place/netherlands"}
+    assert encode_enrichment(result.enrichment) == _scratch(project, tmp_path)
+    # A build of the same files elsewhere takes the stored result whole: the one that was checked.
+    again = build(config, output=tmp_path / "elsewhere", check_links=False)
+    assert encode_enrichment(again.enrichment) == encode_enrichment(result.enrichment)
+
+
+def test_a_wrong_guess_is_caught_and_the_site_made_from_the_right_resolution(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch):
+    """The check is what makes a guess safe: a guess made wrong on purpose (every guessed mention
+    given to another entity) must be caught, and the site and stored result be the right ones."""
+    from briefing import same_names
+    from conftest import tree_digest
+
+    real = same_names.guessed_mentions
+
+    def wrong(last, old, new, names):  # noqa: ANN001, ANN202
+        got = real(last, old, new, names)
+        other = next(k for k in names.entities if k != "org/fnv")
+        return tuple(m._replace(entity=other) if m.entity == "org/fnv" else m for m in got) if got else got
+    monkeypatch.setattr(same_names, "guessed_mentions", wrong)
+    project = make_project(tmp_path / "p")
+    config = load(project)
+    build(config)
+    antwerp = project / "content/2024/2024-06-01-antwerp-volumes.md"
+    antwerp.write_text(antwerp.read_text() + "\nFNV members in Rotterdam would watch Antwerp.\n")
+    logged: list[str] = []
+    result = build(config, log=logged.append)
+    assert any("guessed resolution was wrong" in line for line in logged)
+    assert not result.enrichment.guessed
+    assert encode_enrichment(result.enrichment) == _scratch(project, tmp_path)
+    fresh = tmp_path / f"scratch-{len(list(tmp_path.iterdir())) - 1}"  # the one _scratch just built
+    assert tree_digest(project / "site") == tree_digest(fresh / "site")
+    again = build(config, output=tmp_path / "elsewhere", check_links=False)  # the stored result: the right one
+    assert encode_enrichment(again.enrichment) == encode_enrichment(result.enrichment)
+
+
 def test_the_signature_keeps_all_that_resolution_reads_and_no_offsets():
     from briefing.same_names import signature
 
