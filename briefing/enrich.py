@@ -354,7 +354,8 @@ class Enricher:
                 resolved = resolve_archive(clusters, curation, demonyms=demonyms)
             return {s: resolved.mentions.get(s, ()) for s in sources}, resolved.entities, resolved.redirects
         result = self._same_names(ordered, ordered_keys, found, entries, results, settings,
-                                  len(need_model), data["lexicon"], chosen, afresh if guess else None)
+                                  len(need_model), data["lexicon"], chosen,
+                                  afresh if guess and Forked.possible() else None)
         if result is None:
             chosen.clear()
             with _names_memo(cache.folder, writes):

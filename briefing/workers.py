@@ -80,7 +80,7 @@ class Forked:
         self.make = make
         self.pid = 0
         self.fd = -1
-        if not hasattr(os, "fork") or threading.active_count() > 1:
+        if not self.possible():
             return
         read_end, write_end = os.pipe()
         hook = die_with_parent()
@@ -99,6 +99,11 @@ class Forked:
                 os._exit(code)
         os.close(write_end)
         self.pid, self.fd = pid, read_end
+
+    @staticmethod
+    def possible() -> bool:
+        """Whether a child can be forked here and now."""
+        return hasattr(os, "fork") and threading.active_count() == 1
 
     @property
     def forked(self) -> bool:

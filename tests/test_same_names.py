@@ -150,8 +150,9 @@ def test_a_wrong_guess_is_caught_and_the_site_made_from_the_right_resolution(tmp
                                                                             monkeypatch: pytest.MonkeyPatch):
     """The check is what makes a guess safe: a guess made wrong on purpose (every guessed mention
     given to another entity) must be caught, and the site and stored result be the right ones."""
-    from briefing import same_names
     from conftest import tree_digest
+
+    from briefing import same_names
 
     real = same_names.guessed_mentions
 
