@@ -354,7 +354,7 @@ class Enricher:
                 resolved = resolve_archive(clusters, curation, demonyms=demonyms)
             return {s: resolved.mentions.get(s, ()) for s in sources}, resolved.entities, resolved.redirects
         result = self._same_names(ordered, ordered_keys, found, entries, results, settings,
-                                  len(need_model), data["lexicon"], chosen,
+                                  len(need_model), data["lexicon"], chosen, curation,
                                   afresh if guess and Forked.possible() else None)
         if result is None:
             chosen.clear()
@@ -369,7 +369,7 @@ class Enricher:
 
     def _same_names(self, ordered: Sequence[Article], keys: list[str], found: Mapping[str, tuple],
                     entries: Mapping[str, bytes], results: ResultStore, settings: str, model_calls: int,
-                    lexicon: tags_mod.Lexicon, kept: dict[str, list[str]],
+                    lexicon: tags_mod.Lexicon, kept: dict[str, list[str]], curation: Curation,
                     afresh: Callable[[], tuple] | None) -> Enrichment | None:
         """The last result with the changed articles' mentions moved, when none of them changed
         what resolution reads; else, given `afresh` (resolution from scratch, for the check), a
@@ -394,10 +394,13 @@ class Enricher:
             return None
         mentions = dict(known.mentions)
         names = same_names.EntityNames(known.entities)
+
+        def unseen(cluster: tuple) -> Any:
+            return same_names.lone_entity(_local_of(((cluster,), ())).clusters[0], curation)
         for source, old in olds.items():
             before_mentions = known.mentions.get(source, ())
             moved = (same_names.moved_mentions(before_mentions, old, found[source][0]) if same
-                     else same_names.guessed_mentions(before_mentions, old, found[source][0], names))
+                     else same_names.guessed_mentions(before_mentions, old, found[source][0], names, unseen))
             if moved is None:
                 return None
             mentions[source] = moved
@@ -413,7 +416,11 @@ class Enricher:
             topics, table = tagged(mentions, known.entities)
             return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,
                               redirects=known.redirects, model_calls=model_calls, reused=True)
-        guessed = dataclasses.replace(known, mentions=mentions, reused=False, guessed=True, model_calls=model_calls)
+        entities = dict(sorted(names.entities.items())) if names.added else known.entities
+        entities = same_names.without_unmentioned(entities, mentions, {
+            m.entity for source in olds for m in known.mentions.get(source, ())})
+        guessed = dataclasses.replace(known, mentions=mentions, entities=entities, reused=False, guessed=True,
+                                      model_calls=model_calls)
         check = Forked(lambda: same_names.check_guess(guessed, afresh))
         if not check.forked:  # the check would run here, after the guess: resolve at once instead
             return None
@@ -424,7 +431,7 @@ class Enricher:
             topics, table = tagged(right.mentions, right.entities)
             return dataclasses.replace(right, topics=topics, topic_table=table, reused=False, model_calls=model_calls)
         self._guess = same_names.Guess(check, correct)
-        topics, table = tagged(mentions, known.entities)
+        topics, table = tagged(mentions, entities)
         return dataclasses.replace(guessed, topics=topics, topic_table=table)
 
     def settle(self) -> Enrichment | None:

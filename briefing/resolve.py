@@ -464,7 +464,7 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
         aliases = {f for f in forms if norm(f) != own}
         if cur is not None:
             aliases.update(a for a in cur.aliases if norm(a) != own)
-        aliases = _dedupe_forms(aliases)
+        aliases = dedupe_forms(aliases)
         entities[key] = Entity(key, name, kind, tuple(sorted(aliases)),
                                cur.description if cur else "", cur.links if cur else ())
         for c in cls:
@@ -517,7 +517,7 @@ def _unique_key(key: str, taken: Mapping[str, Entity], cls: list[LocalCluster]) 
     return candidate
 
 
-def _dedupe_forms(forms: Iterable[str]) -> set[str]:
+def dedupe_forms(forms: Iterable[str]) -> set[str]:
     """One display form per norm, preferring mixed case."""
     best: dict[str, str] = {}
     for f in sorted(forms):

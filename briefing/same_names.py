@@ -30,8 +30,11 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+from . import kinds
+from .curation import Curation
 from .model import Enrichment, Entity, Mention
-from .names import norm
+from .names import norm, slug
+from .resolve import LocalCluster, dedupe_forms
 from .workers import Forked
 
 # A stored cluster, as stored.encode_local writes it:
@@ -79,30 +82,49 @@ def reusable(last: Any, sources: Sequence[str], keys: Sequence[str], settings: s
 
 
 class EntityNames:
-    """The archive's entities by the normalised form of their names and aliases, made on first use."""
+    """The archive's entities, and an index of them by the normalised form of their names and
+    aliases (made on first use); entities a guess adds are added to both."""
 
     def __init__(self, entities: Mapping[str, Entity]):
-        self.entities = entities
+        self.entities = dict(entities)
+        self.added = False
         self._index: dict[str, dict[str, None]] | None = None
+
+    def _forms(self) -> dict[str, dict[str, None]]:
+        if self._index is None:
+            self._index = {}
+            for entity in self.entities.values():
+                self._add_forms(entity)
+        return self._index
+
+    def _add_forms(self, entity: Entity) -> None:
+        assert self._index is not None
+        for form in (entity.name, *entity.aliases):
+            self._index.setdefault(norm(form), {})[entity.key] = None
 
     def find(self, name: str, kind: str) -> str | None:
         """The one entity known by `name` (of `kind`, when several are); None when none or many."""
-        if self._index is None:
-            self._index = {}
-            for key, entity in self.entities.items():
-                for form in (entity.name, *entity.aliases):
-                    self._index.setdefault(norm(form), {})[key] = None
-        keys = list(self._index.get(norm(name), ()))
+        keys = list(self._forms().get(norm(name), ()))
         if len(keys) > 1:
             keys = [key for key in keys if self.entities[key].kind == kind]
         return keys[0] if len(keys) == 1 else None
 
+    def known(self, name: str) -> bool:
+        return norm(name) in self._forms()
+
+    def add(self, entity: Entity) -> None:
+        self._forms()
+        self.entities[entity.key] = entity
+        self._add_forms(entity)
+        self.added = True
+
 
 def guessed_mentions(last: Sequence[Mention], old: Sequence[RawCluster], new: Sequence[RawCluster],
-                     names: EntityNames) -> tuple[Mention, ...] | None:
+                     names: EntityNames, unseen: Callable[[RawCluster], Entity | None]) -> tuple[Mention, ...] | None:
     """An article's mentions for its `new` clusters, each with the entity of an `old` cluster with
-    the same signature, else with the same name and kind, else the one entity known by its name
-    (`last`: the article's mentions in the last result); None when a cluster finds none."""
+    the same signature, else with the same name and kind, else the one entity known by its name,
+    else, for a name no entity is known by, the entity `unseen(cluster)` (added to `names`);
+    None when a cluster finds none (`last`: the article's mentions in the last result)."""
     by_start = {m.start: m for m in last}
     same: dict[tuple, str] = {}
     named: dict[tuple[str, str], str] = {}
@@ -116,12 +138,43 @@ def guessed_mentions(last: Sequence[Mention], old: Sequence[RawCluster], new: Se
     for cluster in new:
         entity = (same.get(_cluster_signature(cluster)) or named.get((cluster[1], cluster[2]))
                   or names.find(cluster[1], cluster[2]))
+        if entity is None and not names.known(cluster[1]):
+            made = unseen(cluster)
+            if made is None or made.key in names.entities:
+                return None
+            names.add(made)
+            entity = made.key
         if entity is None or entity not in names.entities:
             return None
         kind = names.entities[entity].kind
         out += [Mention(m[0], m[1], m[2], kind, entity) for m in cluster[3]]
     out.sort(key=_START)
     return tuple(out)
+
+
+def lone_entity(cluster: LocalCluster, curation: Curation) -> Entity | None:
+    """The entity resolution makes of a cluster that joins no other (resolve._build, for one
+    cluster); None for a curated one."""
+    if cluster.curated:
+        return None
+    name = cluster.name
+    kind = curation.kind_of(name) or kinds.archive_kind([cluster])
+    own = norm(name)
+    aliases = dedupe_forms(f for f in cluster.forms if norm(f) != own)
+    return Entity(f"{kind}/{slug(name)}", name, kind, tuple(sorted(aliases)))
+
+
+def without_unmentioned(entities: dict[str, Entity], mentions: Mapping[str, Sequence[Mention]],
+                        maybe_gone: set[str]) -> dict[str, Entity]:
+    """`entities` less those of `maybe_gone` that no article mentions any more (resolution makes
+    an entity only of mentions)."""
+    gone = set(maybe_gone)
+    for ms in mentions.values():
+        if not gone:
+            break
+        for m in ms:
+            gone.discard(m.entity)
+    return {k: e for k, e in entities.items() if k not in gone} if gone else entities
 
 
 def check_guess(guess: Enrichment, resolve: Callable[[], tuple]) -> tuple | None:

@@ -111,15 +111,29 @@ def test_prose_edits_reuse_the_last_resolution_exactly(tmp_path: Path, resolutio
     assert encode_enrichment(second.enrichment) == _scratch(project, tmp_path)
 
 
-def test_an_edit_that_names_someone_new_resolves_again(tmp_path: Path, resolutions: list[int]):
+def test_an_edit_naming_someone_new_is_guessed_as_a_new_entity(tmp_path: Path, resolutions: list[int]):
     project = make_project(tmp_path / "p")
     config = load(project)
     build(config, check_links=False)
     strike = project / "content/2024/2024-05-09-strike-ends.md"
     strike.write_text(strike.read_text() + "\nSigrid Kaag, the finance minister, joined the talks in The Hague.\n")
     result = build(config, check_links=False)
-    assert len(resolutions) == 2 and not result.enrichment.reused
-    assert any(m.text == "Sigrid Kaag" for m in result.enrichment.mentions["content/2024/2024-05-09-strike-ends.md"])
+    assert resolutions == [1] and result.enrichment.guessed and not result.enrichment.reused
+    assert "person/sigrid-kaag" in result.enrichment.entities
+    assert any(m.text == "Sigrid Kaag" and m.entity == "person/sigrid-kaag"
+               for m in result.enrichment.mentions["content/2024/2024-05-09-strike-ends.md"])
+    assert encode_enrichment(result.enrichment) == _scratch(project, tmp_path)
+
+
+def test_an_edit_removing_the_last_mention_of_an_entity_drops_it(tmp_path: Path, resolutions: list[int]):
+    project = make_project(tmp_path / "p")
+    config = load(project)
+    assert "place/belgium" in build(config, check_links=False).enrichment.entities
+    antwerp = project / "content/2024/2024-06-01-antwerp-volumes.md"
+    antwerp.write_text(antwerp.read_text().replace("Belgium's government praised the port.", "The port was praised."))
+    result = build(config, check_links=False)
+    assert resolutions == [1] and result.enrichment.guessed
+    assert "place/belgium" not in result.enrichment.entities
     assert encode_enrichment(result.enrichment) == _scratch(project, tmp_path)
 
 
@@ -156,9 +170,9 @@ def test_a_wrong_guess_is_caught_and_the_site_made_from_the_right_resolution(tmp
 
     real = same_names.guessed_mentions
 
-    def wrong(last, old, new, names):  # noqa: ANN001, ANN202
-        got = real(last, old, new, names)
-        other = next(k for k in names.entities if k != "org/fnv")
+    def wrong(*args):  # noqa: ANN002, ANN202
+        got = real(*args)
+        other = next(k for k in args[3].entities if k != "org/fnv")
         return tuple(m._replace(entity=other) if m.entity == "org/fnv" else m for m in got) if got else got
     monkeypatch.setattr(same_names, "guessed_mentions", wrong)
     project = make_project(tmp_path / "p")
