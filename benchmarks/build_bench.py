@@ -485,6 +485,10 @@ def bench_size(n: int, args: argparse.Namespace, shared: Path, work: Path) -> di
         third.write_text(third_original + PROSE, encoding="utf-8")
         run_res["prose"] = briefing_build(project, args.jobs)
         run_res["prose"]["reused"] = "resolution reused" in run_res["prose"]["details"].get("enrich", "")
+        for which in ("edit", "edit2"):  # a guess confirmed by its check (same_names.py)
+            details = run_res[which]["details"]
+            run_res[which]["guessed"] = ("resolution guessed" in details.get("enrich", "")
+                                         and "wrong" not in details.get("check", ""))
         victim.write_text(original, encoding="utf-8")
         second.write_text(second_original, encoding="utf-8")
         third.write_text(third_original, encoding="utf-8")
@@ -541,6 +545,12 @@ def fmt(x: float | None, unit: str = "s", digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}{unit}"
 
 
+def _stage_medians(runs: list[dict[str, Any]], kind: str) -> dict[str, float | None]:
+    """Median seconds of each stage any run reported (an aside such as "check" only when it waited)."""
+    stages = dict.fromkeys(k for r in runs for k in r[kind]["stages"])
+    return {k: med([r[kind]["stages"].get(k) for r in runs]) for k in stages}
+
+
 def summarise(res: dict[str, Any]) -> dict[str, Any]:
     runs = res["runs"]
     s: dict[str, Any] = {"n": res["n"], "runs": len(runs), "words": res["words"]}
@@ -549,6 +559,7 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     for kind in ("cold", "warm", "noop", "edit", "edit2", "prose"):
         s[kind] = med([r[kind]["wall"] for r in runs if kind in r])
     s["prose_reused"] = sum(1 for r in runs if r.get("prose", {}).get("reused"))
+    s["edits_guessed"] = sum(1 for r in runs for w in ("edit", "edit2") if r.get(w, {}).get("guessed"))
     s["pages"] = runs[0]["warm"].get("pages")
     for kind in ("cold", "warm", "edit", "edit2"):
         s[f"{kind}_cache_writes"] = med([r[kind].get("cache_writes") for r in runs if kind in r])
@@ -559,13 +570,13 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     s["rss_warm"] = max(r["warm"]["rss_mb"] or 0 for r in runs)
     s["rss_edit"] = max(r["edit"]["rss_mb"] or 0 for r in runs)
     s["enrich_cold"] = med([r["cold"]["stages"].get("enrich") for r in cold])
-    s["cold_stages"] = {k: med([r["cold"]["stages"].get(k) for r in cold]) for k in cold[0]["cold"]["stages"]}
-    s["edit_stages"] = {k: med([r["edit"]["stages"].get(k) for r in runs]) for k in runs[0]["edit"]["stages"]}
+    s["cold_stages"] = _stage_medians(cold, "cold")
+    s["edit_stages"] = _stage_medians(runs, "edit")
     for kind in ("edit2", "prose"):
         if all(kind in r for r in runs):
-            s[f"{kind}_stages"] = {k: med([r[kind]["stages"].get(k) for r in runs]) for k in runs[0][kind]["stages"]}
+            s[f"{kind}_stages"] = _stage_medians(runs, kind)
     s["enrich_wps"] = res["words"] / s["enrich_cold"] if s["enrich_cold"] else None
-    s["warm_stages"] = {k: med([r["warm"]["stages"].get(k) for r in runs]) for k in runs[0]["warm"]["stages"]}
+    s["warm_stages"] = _stage_medians(runs, "warm")
     if res.get("raw_spacy"):
         s["raw_wps"] = med([x["words"] / x["seconds"] for x in res["raw_spacy"]])
         s["raw_wps_with_load"] = med([x["words"] / (x["seconds"] + x["load"]) for x in res["raw_spacy"]])
@@ -591,7 +602,8 @@ def table(summaries: list[dict[str, Any]], machine: str) -> str:
         prose = f"{fmt(s.get('prose'))} ({s.get('prose_reused', 0)}/{s['runs']} reused)" if s.get("prose") else "–"
         lines.append(f"| {s['n']} | {s['cold_runs']} / {s['runs']} | {fmt(s['cold'], 's', 1)} | "
                      f"{fmt(s['warm'], 's', 1)} | "
-                     f"{fmt(s['noop'])} | {fmt(s['edit'])} / {fmt(s.get('edit2'))} | {prose} | {s['pages']} | "
+                     f"{fmt(s['noop'])} | {fmt(s['edit'])} / {fmt(s.get('edit2'))} "
+                     f"({s.get('edits_guessed', 0)}/{2 * s['runs']} guessed) | {prose} | {s['pages']} | "
                      f"{per} | {s['rss_cold']:.0f} / {s['rss_warm']:.0f} MB |")
     lines += ["", "The build returns when the site is in place; the caches for the next build are written "
               "after that by a detached process. Median seconds until those writes were done, after "
