@@ -135,8 +135,11 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
     result.articles_list = articles
     clock.lap("parse", f"{len(articles)} articles, {result.parsed} parsed")
 
-    # 2. Enrich: entities, resolution, tags (cached per article).
-    enrichment = enricher.run(articles, preloaded, writes, guess=True)  # type: ignore[attr-defined]
+    # 2. Enrich: entities, resolution, tags (cached per article). While the model runs on the
+    # edited articles, what the later stages read of the last build is read.
+    early: list[_PageState] = []
+    enrichment = enricher.run(articles, preloaded, writes, guess=True,  # type: ignore[attr-defined]
+                              meanwhile=lambda: early.append(_page_state(config, output, static_files, check_links)))
     result.enrichment = enrichment
     result.model_calls = enrichment.model_calls
     clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles"
@@ -144,11 +147,32 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
                         + (", resolution guessed from the last (checked meanwhile)" if enrichment.guessed else ""))
     try:
         _site(config, output, drafts, jobs, enricher, check_links, static_files, inputs, previous, unlisted,
-              writes, result, clock, articles, enrichment)
+              writes, result, clock, articles, enrichment, early[0] if early else None)
     except _WrongGuess as wrong:  # the check's right result: everything from here on again
         result.enrichment = wrong.right
         _site(config, output, drafts, jobs, enricher, check_links, static_files, inputs, previous, unlisted,
-              writes, result, clock, articles, wrong.right)
+              writes, result, clock, articles, wrong.right, None)
+
+
+@dataclass
+class _PageState:
+    """What the plan and render stages read of the last build, besides the archive."""
+
+    renderer: Renderer
+    page_inputs: depends.PageInputs  # what each page's context read (see depends.py)
+    link_store: links.SummaryStore
+    last_check: links.LastCheck  # the last link check's page summaries
+
+
+def _page_state(config: Config, output: Path, static_files: dict, check_links: bool) -> _PageState:
+    versions = {url: digest[:10] for url, digest in
+                ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
+    renderer = Renderer(config, asset_versions=versions)
+    page_inputs = depends.PageInputs(config.cache_path / "pages" / f"{_output_key(output)}.pickle",
+                                     _shared_digest(config, renderer)).load()
+    # A page rendered to the bytes it had at the last link check is not scanned again.
+    link_store = links.SummaryStore(config.cache_path / "links" / f"{_output_key(output)}.pickle")
+    return _PageState(renderer, page_inputs, link_store, link_store.load() if check_links else links.NO_CHECK)
 
 
 class _WrongGuess(Exception):
@@ -160,16 +184,14 @@ class _WrongGuess(Exception):
 def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, check_links: bool,
           static_files: dict, inputs: str, previous: Manifest | None, unlisted: Forked | None,
           writes: CacheWrites, result: BuildResult, clock: _Clock, articles: list[Article],
-          enrichment: Enrichment) -> None:
-    """Index, plan, render, check and write the site of an enriched archive."""
+          enrichment: Enrichment, state: _PageState | None) -> None:
+    """Index, plan, render, check and write the site of an enriched archive (`state`: read
+    already, or None)."""
     # 3. Index and plan every page. Meanwhile a forked worker finds which of the cells read by
     # the last build's pages changed (depends.py): both read the archive, nothing else.
     archive = archive_stage.build(articles, enrichment, config)
-    versions = {url: digest[:10] for url, digest in
-                ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
-    renderer = Renderer(config, asset_versions=versions)
-    page_inputs = depends.PageInputs(config.cache_path / "pages" / f"{_output_key(output)}.pickle",
-                                     _shared_digest(config, renderer)).load()
+    state = state or _page_state(config, output, static_files, check_links)
+    renderer, page_inputs, last_check = state.renderer, state.page_inputs, state.last_check
     cells = archive_stage.cells(archive)
     stored_cells = list(page_inputs.cells)
     changing = Forked(lambda: (page_inputs.changed_cells(cells), cells.digests(stored_cells))) \
@@ -192,9 +214,6 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
     try:
         writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
         page_inputs.number_cells(archive_stage.expected_cells(archive))
-        # The last link check's page summaries: a page rendered to the same bytes is not scanned again.
-        link_store = links.SummaryStore(config.cache_path / "links" / f"{_output_key(output)}.pickle")
-        last_check = link_store.load() if check_links else links.NO_CHECK
         records, rendered, summaries, reads, made_nodes = render_pages(planned, renderer, writer, jobs,
                                                                        page_inputs, changed, last_check.pages)
         writer.add(records)
@@ -213,7 +232,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
             writer.add(_search_index(writer))
             clock.lap("search", "Pagefind index built")
         if check_links:
-            broken = check_links_of(writer, summaries, config, writes, link_store, last_check)
+            broken = check_links_of(writer, summaries, config, writes, state.link_store, last_check)
             if broken:
                 raise links.BrokenLinksError(broken)
             clock.lap("links", "every internal link and anchor resolves")

@@ -41,6 +41,7 @@ from .curation import Curation
 from .model import Article, Enrichment
 from .resolve import Annotation, Span, candidates, local_clusters, resolve_archive
 from .stored import (  # noqa: F401 (re-exported: what the stores hold)
+    Analyses,
     Local,
     _counter,
     _local_of,
@@ -256,12 +257,13 @@ class Enricher:
         return found if found is not None else self.fingerprint(self.pipeline(curation), curation)
 
     def run(self, articles: Sequence[Article], preloaded: Any = None, writes: CacheWrites | None = None, *,
-            guess: bool = False) -> Enrichment:
+            guess: bool = False, meanwhile: Callable[[], None] | None = None) -> Enrichment:
         """Whole archive: annotate (cached), resolve across articles, tag.
 
         With `guess`, an edit naming people the archive knows may be resolved by a guess, checked
         by a forked child (see same_names.py): the result then says `guessed`, and the caller must
-        ask `settle()` before it uses the result for good.
+        ask `settle()` before it uses the result for good. `meanwhile` is called once, while the
+        model runs on the articles that need it (or at that point when none does).
 
         What each article contributes on its own (`Local`) is kept per article in a LocalStore;
         only the articles missing there are annotated (cache, or the model) and analysed. The
@@ -273,12 +275,13 @@ class Enricher:
             self._guess.close()
             self._guess = None
         try:
-            return self._run(articles, preloaded, CacheWrites.or_at_once(writes), guess)
+            return self._run(articles, preloaded, CacheWrites.or_at_once(writes), guess, meanwhile)
         finally:
             if preloaded is not None:
                 preloaded.close()
 
-    def _run(self, articles: Sequence[Article], preloaded: Any, writes: CacheWrites, guess: bool) -> Enrichment:
+    def _run(self, articles: Sequence[Article], preloaded: Any, writes: CacheWrites, guess: bool,
+             meanwhile: Callable[[], None] | None) -> Enrichment:
         curation = self.curation()
         package = nlp_mod.installed_package(self.config.nlp.model)
         cache = Cache(self.config.cache_path, self.unloaded_fingerprint(package, curation))
@@ -295,7 +298,7 @@ class Enricher:
         store = LocalStore(cache.folder, salt)
         stored = self._stored if self._stored is not None and self._stored[0] == store.path else None
         data = stored[1] if stored is not None else store.load()
-        entries: dict[str, bytes] = data["entries"]
+        entries: dict[str, tuple[bytes, bytes]] = data["entries"]
         missing = [art for art in ordered if keys[art.source] not in entries]
         annotations, need_model = cached_annotations(missing, cache)
         from_cache = [art for art in missing if art.source in annotations]
@@ -307,15 +310,26 @@ class Enricher:
         # The stored analyses are read while the preloaded worker runs the model, then made into
         # the objects a resolution from scratch needs until the worker answers: unused when the
         # last resolution is reused (same_names.py), but made while this process would only wait.
-        found: dict[str, tuple] = {art.source: marshal.loads(entries[keys[art.source]])
-                                   for art in ordered if keys[art.source] in entries}
+        found = Analyses({art.source: entries[keys[art.source]] for art in ordered if keys[art.source] in entries})
+        # Read while the worker runs the model, being needed whatever it answers: the last result
+        # (when it is of these articles) and the phrase counts of the unchanged articles; and
+        # whatever the caller wants done meanwhile.
+        sources = [art.source for art in ordered]
+        ordered_keys = [keys[source] for source in sources]
+        settings = repr((self.config.entities, self.config.tags))
+        last = results.load_last()
+        last_result = (decode_enrichment(results.load(last["inputs"]))  # type: ignore[index]
+                       if same_names.reusable(last, sources, ordered_keys, settings) else None)
+        phrases = {source: found.phrases(source) for source in found.blobs}
+        if meanwhile is not None:
+            meanwhile()
         decoded: dict[str, Local] = {}
         answered = getattr(analysed_by_preloaded, "ready", None)
         if answered is not None:
-            for source, raw in found.items():
+            for source in list(found.blobs):
                 if not len(decoded) % 256 and answered():
                     break
-                decoded[source] = _local_of(raw)
+                decoded[source] = found.local(source, phrases[source])
         preloaded_blobs = analysed_by_preloaded() if analysed_by_preloaded is not None else None
         if preloaded is not None:
             preloaded.close()  # its pool's threads gone, resolution may fork (workers.Forked)
@@ -329,11 +343,12 @@ class Enricher:
                                  analyse=lambda art, ann: encode_local(local_analysis(art, ann, curation, config)))
             for art, (_, blob) in zip(need_model, analysed, strict=True):
                 blobs[art.source] = blob
-        fresh: dict[str, bytes] = {}
+        fresh: dict[str, Any] = {}
         for art in missing:
             blob = blobs[art.source]
             fresh[keys[art.source]] = blob
-            found[art.source] = marshal.loads(blob)
+            found.blobs[art.source] = blob
+            phrases[art.source] = found.phrases(art.source)
         if "lexicon" not in data:
             data["lexicon"] = nlp_mod.lexicon(package)
             fresh["lexicon"] = b""  # something to save
@@ -342,24 +357,21 @@ class Enricher:
             data = {"entries": kept, "lexicon": data["lexicon"]}
             writes.add(lambda: store.save(data))
         self._stored = (store.path, data)
-        sources = [art.source for art in ordered]
-        ordered_keys = [keys[source] for source in sources]
-        settings = repr((self.config.entities, self.config.tags))
         chosen: dict[str, list[str]] = {}  # each article's key phrases, kept for the next build
         demonyms = self.config.entities.demonyms
 
         def afresh() -> tuple:  # resolution from scratch, to check a guess (in a forked child)
             with _names_memo(cache.folder, CacheWrites()):  # never run: the child saves nothing
-                clusters = [c for s in sources for c in (decoded.get(s) or _local_of(found[s])).clusters]
+                clusters = [c for s in sources for c in (decoded.get(s) or found.local(s)).clusters]
                 resolved = resolve_archive(clusters, curation, demonyms=demonyms)
             return {s: resolved.mentions.get(s, ()) for s in sources}, resolved.entities, resolved.redirects
-        result = self._same_names(ordered, ordered_keys, found, entries, results, settings,
+        result = self._same_names(ordered, ordered_keys, found, phrases, entries, last, last_result,
                                   len(need_model), data["lexicon"], chosen, curation,
                                   afresh if guess and Forked.possible() else None)
         if result is None:
             chosen.clear()
             with _names_memo(cache.folder, writes):
-                result = enrich_from_locals(ordered, {s: decoded.get(s) or _local_of(found[s]) for s in sources},
+                result = enrich_from_locals(ordered, {s: decoded.get(s) or found.local(s, phrases[s]) for s in sources},
                                             curation, self.config, len(need_model), lexicon=data["lexicon"],
                                             kept=chosen)
         facts = {"sources": sources, "keys": ordered_keys, "settings": settings, "key_phrases": chosen}
@@ -367,46 +379,42 @@ class Enricher:
         writes.add(cache.prune)  # folders of older settings are never read again
         return result
 
-    def _same_names(self, ordered: Sequence[Article], keys: list[str], found: Mapping[str, tuple],
-                    entries: Mapping[str, bytes], results: ResultStore, settings: str, model_calls: int,
+    def _same_names(self, ordered: Sequence[Article], keys: list[str], found: Analyses, phrases: Mapping[str, Any],
+                    entries: Mapping[str, tuple[bytes, bytes]], last: Any, known: Enrichment | None, model_calls: int,
                     lexicon: tags_mod.Lexicon, kept: dict[str, list[str]], curation: Curation,
                     afresh: Callable[[], tuple] | None) -> Enrichment | None:
         """The last result with the changed articles' mentions moved, when none of them changed
         what resolution reads; else, given `afresh` (resolution from scratch, for the check), a
         guess (see same_names.py); None when neither can be had."""
-        last = results.load_last()
-        if not same_names.reusable(last, [art.source for art in ordered], keys, settings):
+        if known is None:  # no last result of these articles, in this order, with these settings
             return None
         changed = [(art.source, before) for art, before, now in zip(ordered, last["keys"], keys, strict=True)
                    if before != now]
-        olds, phrases_before = {}, {}
+        olds, news, phrases_before = {}, {}, {}
         same = True
         for source, before in changed:
             blob = entries.get(before)
             if blob is None:
                 return None
-            olds[source], phrases_before[source] = marshal.loads(blob)
-            same = same and same_names.signature(olds[source]) == same_names.signature(found[source][0])
+            olds[source], phrases_before[source] = marshal.loads(blob[0]), _counter(marshal.loads(blob[1]))
+            news[source] = found.clusters(source)
+            same = same and same_names.signature(olds[source]) == same_names.signature(news[source])
         if not same and afresh is None:
-            return None
-        known = decode_enrichment(results.load(last["inputs"]))
-        if known is None:
             return None
         mentions = dict(known.mentions)
         names = same_names.EntityNames(known.entities)
 
         def unseen(cluster: tuple) -> Any:
-            return same_names.lone_entity(_local_of(((cluster,), ())).clusters[0], curation)
+            return same_names.lone_entity(_local_of((cluster,), ()).clusters[0], curation)
         for source, old in olds.items():
             before_mentions = known.mentions.get(source, ())
-            moved = (same_names.moved_mentions(before_mentions, old, found[source][0]) if same
-                     else same_names.guessed_mentions(before_mentions, old, found[source][0], names, unseen))
+            moved = (same_names.moved_mentions(before_mentions, old, news[source]) if same
+                     else same_names.guessed_mentions(before_mentions, old, news[source], names, unseen))
             if moved is None:
                 return None
             mentions[source] = moved
-        phrases = {art.source: _counter(found[art.source][1]) for art in ordered}
         last_chosen = last.get("key_phrases")
-        counts_before = {source: _counter(got) for source, got in phrases_before.items()}
+        counts_before = phrases_before
 
         def tagged(mentions: Mapping[str, tuple], entities: Mapping[str, Any]) -> tuple[dict, dict]:
             return tags_mod.tag_archive(ordered, mentions, entities, phrases, self.config.tags, lexicon, kept,
@@ -485,7 +493,7 @@ _WORK: tuple | None = None
 
 
 def _local_blobs(articles: Sequence[Article], annotations: dict[str, Annotation], curation: Curation,
-                 config: Config, jobs: int) -> list[bytes]:
+                 config: Config, jobs: int) -> list[tuple[bytes, bytes]]:
     """`encode_local(local_analysis(...))` of each article, on `jobs` forked processes when many."""
     global _WORK
     if jobs <= 1 or len(articles) < PARALLEL_LOCAL_MIN or sys.platform == "win32":
@@ -500,7 +508,7 @@ def _local_blobs(articles: Sequence[Article], annotations: dict[str, Annotation]
         _WORK = None
 
 
-def _local_chunk(bounds: tuple[int, int]) -> list[bytes]:
+def _local_chunk(bounds: tuple[int, int]) -> list[tuple[bytes, bytes]]:
     assert _WORK is not None
     articles, annotations, curation, config = _WORK
     return [encode_local(local_analysis(a, annotations[a.source], curation, config))

@@ -33,7 +33,7 @@ def _load() -> None:
         _STATE["failed"] = True
 
 
-def _analyse(articles: Sequence[Any], curation: Any, fingerprint: str) -> list[bytes] | None:
+def _analyse(articles: Sequence[Any], curation: Any, fingerprint: str) -> list[tuple[bytes, bytes]] | None:
     if _STATE.get("failed"):
         return None
     from .cache import Cache
@@ -65,7 +65,7 @@ class Preloaded:
             return lambda: None
         pending = self.pool.apply_async(_analyse, (list(articles), curation, fingerprint))
 
-        def result() -> list[bytes] | None:
+        def result() -> list[tuple[bytes, bytes]] | None:
             try:
                 return pending.get()
             finally:
