@@ -228,9 +228,10 @@ def test_analyses_on_worker_processes_equal_in_process(tmp_path: Path, monkeypat
 
 
 def test_a_build_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path, monkeypatch) -> None:
-    """The build collects less often while it runs and freezes objects around its worker pools
-    (forced here for the model and for rendering); neither setting may outlive it: the dev
-    server and the tests run many builds in one process."""
+    """The building process does not collect while it builds, its forked workers do (less
+    often), and it freezes objects around its worker pools (forced here for the model and for
+    rendering); none of these settings may outlive the build: the dev server and the tests run
+    many builds in one process."""
     import gc
 
     from briefing import build as build_mod
@@ -251,15 +252,21 @@ def test_a_build_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path, mon
         (project / "content" / a.source).write_text(
             f"---\ntitle: {a.title}\ndate: 2025-03-14\n---\n{a.body}\n", encoding="utf-8")
     (project / "config.yaml").write_text('title: "GC"\nsearch: {enabled: false}\n', encoding="utf-8")
+    collecting: list[bool] = []  # whether the building process collects, while it plans
+    real_plan = build_mod.pages.plan
+    monkeypatch.setattr(build_mod.pages, "plan",
+                        lambda *a: collecting.append(gc.isenabled() and gc.get_threshold()[0] > 0) or real_plan(*a))
     result = build_mod.build(load(project), jobs=2)
     assert result.model_calls == len(ARTICLES)
-    assert len(frozen) == 2 and all(n > 0 for n in frozen)  # the model's pool, then the renderers'
-    assert gc.get_threshold() == before
+    assert collecting == [False]
+    assert len(frozen) == 4 and all(n > 0 for n in frozen[::2])  # the model's pool, then the renderers'
+    assert frozen[1::2] == [workers.BUILD_GC_THRESHOLD] * 2  # whose workers collect
+    assert gc.get_threshold() == before and gc.isenabled()
     assert gc.get_freeze_count() == 0
 
 
 class _enter_then:
-    """Wraps a pool context: records the freeze count once the pool is up."""
+    """Wraps a pool context: records the freeze count once the pool is up, and whether a worker collects."""
 
     def __init__(self, inner, seen: list[int]):
         self.inner, self.seen = inner, seen
@@ -268,7 +275,7 @@ class _enter_then:
         import gc
 
         pool = self.inner.__enter__()
-        self.seen.append(gc.get_freeze_count())
+        self.seen += [gc.get_freeze_count(), pool.apply(gc.isenabled) and pool.apply(gc.get_threshold)]
         return pool
 
     def __exit__(self, *exc):
