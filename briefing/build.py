@@ -194,14 +194,14 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
     renderer, page_inputs, last_check = state.renderer, state.page_inputs, state.last_check
     cells = archive_stage.cells(archive)
     stored_cells = list(page_inputs.cells)
-    changing = Forked(lambda: (page_inputs.changed_cells(cells), cells.digests(stored_cells))) \
+    changing = Forked(lambda: (page_inputs.touched(page_inputs.changed_cells(cells)), cells.digests(stored_cells))) \
         if page_inputs.pages else None
     try:
         asset_urls = {rel: url for rel, (url, _) in static_files.items() if rel.startswith(config.content_dir + "/")}
         planned = pages.plan(archive, config, asset_urls)
-        changed: set[int] = set()
+        touched: set[str] = set()
         if changing is not None:
-            changed, digests = changing.result()
+            touched, digests = changing.result()
             cells.remember(stored_cells, digests)  # for the page inputs saved for the next build
     finally:
         if changing is not None:
@@ -215,7 +215,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
         writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
         page_inputs.number_cells(archive_stage.expected_cells(archive))
         records, rendered, summaries, reads, made_nodes = render_pages(planned, renderer, writer, jobs,
-                                                                       page_inputs, changed, last_check.pages)
+                                                                       page_inputs, touched, last_check.pages)
         writer.add(records)
         result.rendered = rendered
         clock.lap("render", f"{rendered} rendered, {len(planned) - rendered} unchanged")
@@ -292,16 +292,17 @@ def _same_url(articles: list[Article]) -> list[Problem]:
 
 
 def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter, jobs: int,
-                 page_inputs: depends.PageInputs | None = None, changed: set[int] | None = None,
+                 page_inputs: depends.PageInputs | None = None, touched: set[str] | None = None,
                  checked: Mapping[str, tuple[str, Any]] | None = None,
                  ) -> tuple[list[Written], int, dict[str, links.Summary], list[tuple[pages.Page, tuple]], dict]:
     """Make each page's context and fingerprint; render the pages whose fingerprint changed and
     link the rest from the previous build.
 
     A page whose context is made here (it has a plan key) and none of whose inputs changed since
-    the last build (`page_inputs`, `changed`: see depends.py) keeps its file without its context
-    being made at all. A rendered page whose fingerprint is the one it had at the last link check
-    (`checked`: page -> (fingerprint, ...)) is not scanned for links: its bytes are the same.
+    the last build (`page_inputs`; `touched`: the stored pages that read a changed cell, see
+    depends.py) keeps its file without its context being made at all. A rendered page whose
+    fingerprint is the one it had at the last link check (`checked`: page -> (fingerprint, ...))
+    is not scanned for links: its bytes are the same.
 
     With several jobs and enough pages to make, forked workers do all of it, each for a run of
     pages, writing straight into the staging folder: they share the archive the contexts are made
@@ -309,7 +310,7 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
     Returns the files, how many pages were rendered, the link summary of each rendered HTML page,
     the cells read by each page whose context was made, and by each node made (depends.node).
     """
-    records, todo = _kept_pages(planned, writer, page_inputs, changed)
+    records, todo = _kept_pages(planned, writer, page_inputs, touched)
     depends.made_nodes()  # start afresh
     if jobs > 1 and len(todo) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
         done, nodes = _in_workers(planned, todo, renderer, writer, page_inputs, checked, jobs)
@@ -330,11 +331,11 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
 
 
 def _kept_pages(planned: Sequence[pages.Page], writer: SiteWriter, page_inputs: depends.PageInputs | None,
-                changed: set[int] | None) -> tuple[list[Written | None], list[int]]:
+                touched: set[str] | None) -> tuple[list[Written | None], list[int]]:
     """The last build's file of each page whose context cannot have changed (None for the
     others), and the indexes of the others: the pages to make."""
     records: list[Written | None] = [None] * len(planned)
-    if page_inputs is None or changed is None or writer.previous is None:
+    if page_inputs is None or touched is None or writer.previous is None:
         return records, list(range(len(planned)))
     todo: list[int] = []
     fingerprints = writer.previous.pages
@@ -342,7 +343,7 @@ def _kept_pages(planned: Sequence[pages.Page], writer: SiteWriter, page_inputs: 
     for i, page in enumerate(planned):
         if page.plan_key:
             fingerprint = fingerprints.get(page.path)
-            if fingerprint is not None and unchanged(page.path, page.plan_key, fingerprint, changed):
+            if fingerprint is not None and unchanged(page.path, page.plan_key, fingerprint, touched):
                 kept = keep(page.path, fingerprint)
                 if kept is not None:
                     records[i] = kept

@@ -368,13 +368,21 @@ class PageInputs:
             changed.update(grew)
         return changed
 
-    def unchanged(self, path: str, plan_key: bytes, fingerprint: str | None, changed: set[int]) -> bool:
+    def touched(self, changed: set[int]) -> set[str]:
+        """The stored pages that read any of the `changed` cells (a forked worker finds them
+        while the build plans: a pass over every cell of every page)."""
+        if not changed:
+            return set()
+        isdisjoint = changed.isdisjoint
+        return {path for path, (_, _, numbers) in self.pages.items() if not isdisjoint(array("I", numbers))}
+
+    def unchanged(self, path: str, plan_key: bytes, fingerprint: str | None, touched: set[str]) -> bool:
         """True when the page at `path` would get the context it had: same plan key, the same
-        fingerprint in the last manifest, and none of its cells changed."""
+        fingerprint in the last manifest, and none of its cells changed (it is not `touched`)."""
         got = self.pages.get(path)
         if got is None or fingerprint is None or got[0] != fingerprint[:16] or got[1] != plan_key:
             return False
-        return not changed or changed.isdisjoint(array("I", got[2]))
+        return path not in touched
 
     def number_cells(self, cells: Iterable[tuple[str, Any]]) -> None:
         """Give these cells numbers now, before the render workers fork, so that they can

@@ -71,11 +71,12 @@ def test_the_store_finds_the_pages_whose_cells_or_nodes_changed(tmp_path: Path):
 
     after = Cells(containers({"x": ("a",), "y": ("b", "c")}, {"x"}), {})
     loaded = PageInputs(tmp_path / "pages.pickle", "site-1").load()
-    changed = loaded.changed_cells(after)
-    assert loaded.unchanged("x.html", b"key", "f" * 64, changed)
-    assert not loaded.unchanged("y.html", b"key", "e" * 64, changed)  # through its node
-    assert not loaded.unchanged("x.html", b"other key", "f" * 64, changed)
-    assert not loaded.unchanged("x.html", b"key", "0" * 64, changed)  # the manifest has another file
+    touched = loaded.touched(loaded.changed_cells(after))
+    assert touched == {"y.html"}  # through its node
+    assert loaded.unchanged("x.html", b"key", "f" * 64, touched)
+    assert not loaded.unchanged("y.html", b"key", "e" * 64, touched)
+    assert not loaded.unchanged("x.html", b"other key", "f" * 64, touched)
+    assert not loaded.unchanged("x.html", b"key", "0" * 64, touched)  # the manifest has another file
     assert PageInputs(tmp_path / "pages.pickle", "site-2").load().pages == {}  # templates or settings changed
 
 
@@ -89,5 +90,5 @@ def test_compaction_forgets_cells_no_page_reads_and_keeps_the_answers(tmp_path: 
     assert len(store.cells) == 10
     changed_sources = dict(sources, k3=("other",))
     loaded = PageInputs(tmp_path / "pages.pickle", "site").load()
-    changed = loaded.changed_cells(Cells(containers(changed_sources, set()), {}))
-    assert [p for p in loaded.pages if not loaded.unchanged(p, b"", "f" * 64, changed)] == ["p3.html"]
+    touched = loaded.touched(loaded.changed_cells(Cells(containers(changed_sources, set()), {})))
+    assert [p for p in loaded.pages if not loaded.unchanged(p, b"", "f" * 64, touched)] == ["p3.html"]
