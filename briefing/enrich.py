@@ -6,8 +6,10 @@
 whose annotation is not in the cache (`Enrichment.model_calls` counts them), store each
 annotation, and, right after it, work out what the article yields on its own (`Local`: its
 clusters of mentions and its candidate key phrases). Locals are kept per article in a
-LocalStore, so a build re-analyses only changed articles; resolution across the archive and
-tagging are recomputed on every run.
+LocalStore, so a build re-analyses only changed articles. Resolution across the archive is
+redone only when the last one cannot serve: the whole result is kept (ResultStore), an edit
+that names no one new moves the last result's mentions, and one that does is guessed from it
+and checked by a forked child (same_names.py); tags are redone on every run.
 
 Headlines get one extra look (casing.py). Title Case and ALL CAPS headlines (as in wire copy) make the
 stock model see names everywhere ("Joint Iraqi"), so such a headline is also analysed
@@ -18,9 +20,7 @@ that reading finds it too, or the body names it.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import marshal
 import re
 import sys
 from collections import defaultdict
@@ -365,9 +365,10 @@ class Enricher:
                 clusters = [c for s in sources for c in (decoded.get(s) or found.local(s)).clusters]
                 resolved = resolve_archive(clusters, curation, demonyms=demonyms)
             return {s: resolved.mentions.get(s, ()) for s in sources}, resolved.entities, resolved.redirects
-        result = self._same_names(ordered, ordered_keys, found, phrases, entries, last, last_result,
-                                  len(need_model), data["lexicon"], chosen, curation,
-                                  afresh if guess and Forked.possible() else None)
+        reused = same_names.from_last(ordered, ordered_keys, found, phrases, entries, last, last_result,
+                                      len(need_model), self.config.tags, data["lexicon"], chosen, curation,
+                                      afresh if guess and Forked.possible() else None)
+        result, self._guess = reused if reused is not None else (None, None)
         if result is None:
             chosen.clear()
             with _names_memo(cache.folder, writes):
@@ -378,69 +379,6 @@ class Enricher:
         writes.add(lambda: results.save(inputs, encode_enrichment(self.settle() or result), facts))
         writes.add(cache.prune)  # folders of older settings are never read again
         return result
-
-    def _same_names(self, ordered: Sequence[Article], keys: list[str], found: Analyses, phrases: Mapping[str, Any],
-                    entries: Mapping[str, tuple[bytes, bytes]], last: Any, known: Enrichment | None, model_calls: int,
-                    lexicon: tags_mod.Lexicon, kept: dict[str, list[str]], curation: Curation,
-                    afresh: Callable[[], tuple] | None) -> Enrichment | None:
-        """The last result with the changed articles' mentions moved, when none of them changed
-        what resolution reads; else, given `afresh` (resolution from scratch, for the check), a
-        guess (see same_names.py); None when neither can be had."""
-        if known is None:  # no last result of these articles, in this order, with these settings
-            return None
-        changed = [(art.source, before) for art, before, now in zip(ordered, last["keys"], keys, strict=True)
-                   if before != now]
-        olds, news, phrases_before = {}, {}, {}
-        same = True
-        for source, before in changed:
-            blob = entries.get(before)
-            if blob is None:
-                return None
-            olds[source], phrases_before[source] = marshal.loads(blob[0]), _counter(marshal.loads(blob[1]))
-            news[source] = found.clusters(source)
-            same = same and same_names.signature(olds[source]) == same_names.signature(news[source])
-        if not same and afresh is None:
-            return None
-        mentions = dict(known.mentions)
-        names = same_names.EntityNames(known.entities)
-
-        def unseen(cluster: tuple) -> Any:
-            return same_names.lone_entity(_local_of((cluster,), ()).clusters[0], curation)
-        for source, old in olds.items():
-            before_mentions = known.mentions.get(source, ())
-            moved = (same_names.moved_mentions(before_mentions, old, news[source]) if same
-                     else same_names.guessed_mentions(before_mentions, old, news[source], names, unseen))
-            if moved is None:
-                return None
-            mentions[source] = moved
-        last_chosen = last.get("key_phrases")
-        counts_before = phrases_before
-
-        def tagged(mentions: Mapping[str, tuple], entities: Mapping[str, Any]) -> tuple[dict, dict]:
-            return tags_mod.tag_archive(ordered, mentions, entities, phrases, self.config.tags, lexicon, kept,
-                                        last=last_chosen if isinstance(last_chosen, dict) else None,
-                                        before=counts_before)
-        if same:
-            topics, table = tagged(mentions, known.entities)
-            return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,
-                              redirects=known.redirects, model_calls=model_calls, reused=True)
-        entities = dict(sorted(names.entities.items())) if names.added else known.entities
-        entities = same_names.without_unmentioned(entities, mentions, {
-            m.entity for source in olds for m in known.mentions.get(source, ())})
-        guessed = dataclasses.replace(known, mentions=mentions, entities=entities, reused=False, guessed=True,
-                                      model_calls=model_calls)
-        check = Forked(lambda: same_names.check_guess(guessed, afresh))
-        if not check.forked:  # the check would run here, after the guess: resolve at once instead
-            return None
-
-        def correct(answer: tuple) -> Enrichment:
-            right = decode_enrichment((answer[0], answer[1], {}, {}, answer[2]))
-            assert right is not None  # our own child's
-            topics, table = tagged(right.mentions, right.entities)
-            return dataclasses.replace(right, topics=topics, topic_table=table, reused=False, model_calls=model_calls)
-        self._guess = same_names.Guess(check, correct)
-        topics, table = tagged(mentions, entities)
-        return dataclasses.replace(guessed, topics=topics, topic_table=table)
 
     def settle(self) -> Enrichment | None:
         """After a run whose result was `guessed`: wait for its check; None when the guess was

@@ -1,4 +1,4 @@
-"""An edit that names no one new: the last resolution, with the edited articles' mentions moved.
+"""An edit's resolution from the last one (`from_last`, for the enrich stage): moved, or guessed.
 
 Resolution across the archive (resolve.py) reads of each article only its local clusters, and
 of those only what `signature` keeps: each cluster's name, kind, strong keys, forms, kind votes,
@@ -26,15 +26,20 @@ a wrong page; an edit naming someone new is not guessed at all.
 
 from __future__ import annotations
 
+import dataclasses
+import marshal
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
 from . import kinds
+from .config import TagsConfig
 from .curation import Curation
-from .model import Enrichment, Entity, Mention
+from .model import Article, Enrichment, Entity, Mention
 from .names import norm, slug
 from .resolve import LocalCluster, dedupe_forms
+from .stored import Analyses, _counter, _local_of, decode_enrichment
+from .tags import Lexicon, tag_archive
 from .workers import Forked
 
 # A stored cluster, as stored.encode_local writes it:
@@ -211,3 +216,72 @@ class Guess:
 
     def close(self) -> None:
         self.check.close()
+
+
+# -- the enrich stage's entry ---------------------------------------------------------------
+
+
+def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phrases: Mapping[str, Any],
+              entries: Mapping[str, tuple[bytes, bytes]], last: Any, known: Enrichment | None, model_calls: int,
+              tags_config: TagsConfig, lexicon: Lexicon, kept: dict[str, list[str]], curation: Curation,
+              afresh: Callable[[], tuple] | None) -> tuple[Enrichment, Guess | None] | None:
+    """The enrichment of the archive from the last one (`known`, made from the articles whose
+    Local keys were `last["keys"]`): its mentions moved when no changed article changed what
+    resolution reads; else, given `afresh` (resolution from scratch), a guess, with its check
+    running in a forked child; None when neither can be had.
+
+    `keys`: each article's Local key, in order; `found`: each article's stored analysis;
+    `phrases`: their phrase counts; `entries`: the LocalStore's (which still holds the changed
+    articles' last analyses); `kept`: filled with each article's key phrases."""
+    if known is None:  # no last result of these articles, in this order, with these settings
+        return None
+    changed = [(art.source, before) for art, before, now in zip(ordered, last["keys"], keys, strict=True)
+               if before != now]
+    olds, news, phrases_before = {}, {}, {}
+    same = True
+    for source, before in changed:
+        blob = entries.get(before)
+        if blob is None:
+            return None
+        olds[source], phrases_before[source] = marshal.loads(blob[0]), _counter(marshal.loads(blob[1]))
+        news[source] = found.clusters(source)
+        same = same and signature(olds[source]) == signature(news[source])
+    if not same and afresh is None:
+        return None
+    mentions = dict(known.mentions)
+    names = EntityNames(known.entities)
+
+    def unseen(cluster: tuple) -> Any:
+        return lone_entity(_local_of((cluster,), ()).clusters[0], curation)
+    for source, old in olds.items():
+        before_mentions = known.mentions.get(source, ())
+        moved = (moved_mentions(before_mentions, old, news[source]) if same
+                 else guessed_mentions(before_mentions, old, news[source], names, unseen))
+        if moved is None:
+            return None
+        mentions[source] = moved
+    last_chosen = last.get("key_phrases")
+
+    def tagged(mentions: Mapping[str, tuple], entities: Mapping[str, Any]) -> tuple[dict, dict]:
+        return tag_archive(ordered, mentions, entities, phrases, tags_config, lexicon, kept,
+                           last=last_chosen if isinstance(last_chosen, dict) else None, before=phrases_before)
+    if same:
+        topics, table = tagged(mentions, known.entities)
+        return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,
+                          redirects=known.redirects, model_calls=model_calls, reused=True), None
+    entities = dict(sorted(names.entities.items())) if names.added else known.entities
+    entities = without_unmentioned(entities, mentions, {
+        m.entity for source in olds for m in known.mentions.get(source, ())})
+    guessed = dataclasses.replace(known, mentions=mentions, entities=entities, reused=False, guessed=True,
+                                  model_calls=model_calls)
+    check = Forked(lambda: check_guess(guessed, afresh))
+    if not check.forked:  # the check would run here, after the guess: resolve at once instead
+        return None
+
+    def correct(answer: tuple) -> Enrichment:
+        right = decode_enrichment((answer[0], answer[1], {}, {}, answer[2]))
+        assert right is not None  # our own child's
+        topics, table = tagged(right.mentions, right.entities)
+        return dataclasses.replace(right, topics=topics, topic_table=table, reused=False, model_calls=model_calls)
+    topics, table = tagged(mentions, entities)
+    return dataclasses.replace(guessed, topics=topics, topic_table=table), Guess(check, correct)
