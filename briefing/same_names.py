@@ -108,10 +108,15 @@ class EntityNames:
             self._index.setdefault(norm(form), {})[entity.key] = None
 
     def find(self, name: str, kind: str) -> str | None:
-        """The one entity known by `name` (of `kind`, when several are); None when none or many."""
-        keys = list(self._forms().get(norm(name), ()))
+        """The one entity known by `name`: when several are, the one of `kind`, and when still
+        several, the one whose name it is (in a large archive "International Monetary Fund" is
+        also an alias of a committee's); None when none or many."""
+        own = norm(name)
+        keys = list(self._forms().get(own, ()))
         if len(keys) > 1:
             keys = [key for key in keys if self.entities[key].kind == kind]
+        if len(keys) > 1:
+            keys = [key for key in keys if norm(self.entities[key].name) == own]
         return keys[0] if len(keys) == 1 else None
 
     def known(self, name: str) -> bool:

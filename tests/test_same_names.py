@@ -191,6 +191,23 @@ def test_a_wrong_guess_is_caught_and_the_site_made_from_the_right_resolution(tmp
     assert encode_enrichment(again.enrichment) == encode_enrichment(result.enrichment)
 
 
+def test_a_name_known_by_several_entities_finds_the_one_it_names():
+    from briefing.model import Entity
+    from briefing.same_names import EntityNames
+
+    imf = Entity("organization/imf", "International Monetary Fund", "organization", ("IMF",))
+    committee = Entity("organization/imf-committee", "IMF-World Bank Development Committee", "organization",
+                       ("International Monetary Fund",))
+    place = Entity("place/georgia", "Georgia", "place")
+    person = Entity("person/georgia", "Georgia", "person")
+    names = EntityNames({e.key: e for e in (imf, committee, place, person)})
+    assert names.find("International Monetary Fund", "organization") == "organization/imf"
+    assert names.find("IMF", "organization") == "organization/imf"
+    assert names.find("Georgia", "place") == "place/georgia"  # two named so: the kind decides
+    assert names.find("Georgia", "organization") is None
+    assert names.find("Atlantis", "place") is None and not names.known("Atlantis")
+
+
 def test_the_signature_keeps_all_that_resolution_reads_and_no_offsets():
     from briefing.same_names import signature
 
