@@ -20,13 +20,23 @@ from pathlib import Path
 from typing import Any
 
 from . import archive as archive_stage
-from . import depends, links, pages, parse_cache, preload, search, sources
+from . import depends, file_index, links, pages, parse_cache, preload, search, sources
 from .cache import code_digest
 from .cache_writes import CacheWrites, LockHeld, cache_lock, held_lock
 from .config import Config
 from .errors import BriefingError, BuildLockedError, ContentError, Problem
 from .model import Article, Enrichment
-from .output import Manifest, SiteWriter, Written, make_spare, read_manifest, unlisted_files
+from .output import (
+    MANIFEST,
+    Listing,
+    Manifest,
+    SiteWriter,
+    Written,
+    make_spare,
+    manifest_inputs,
+    read_manifest,
+    unlisted_files,
+)
 from .render import THEME_STATIC, Renderer
 from .workers import Forked, fewer_collections, forked_pool
 
@@ -74,12 +84,15 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
     clock = _Clock(result, log)
 
     with project_lock(config), fewer_collections():
-        # 1. Read the archive.
-        found, assets, problems = sources.discover(config)
+        # 1. Read the archive (the files the last build saw unchanged are not read: file_index.py).
+        known = file_index.load(config)
+        found, assets, problems = sources.discover(config, known)
+        index = file_index.entries(found)
         static_files = _static_files(config, assets, problems)
         inputs = _inputs_fingerprint(config, found, static_files, drafts)
-        previous = read_manifest(output) if output.is_dir() else None
-        if not problems and previous is not None and previous.inputs == inputs:
+        if not problems and output.is_dir() and manifest_inputs(output) == inputs:
+            if index != known:
+                file_index.save(config, index)
             result.noop = True
             clock.lap("discover", f"{len(found)} files unchanged: nothing to do")
             return result
@@ -87,14 +100,18 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
             from .enrich import Enricher
 
             enricher = Enricher(config, jobs=jobs, progress=progress)
-        # A rebuild: a forked child lists the files in the output that the last build did not write
-        # (to carry them over), before any thread starts (see workers.Forked) and while the
-        # archive is read; and the model loads in a worker meanwhile.
-        unlisted = Forked(lambda: unlisted_files(output, previous)) if previous is not None else None
+        # A rebuild: a forked child lists the files in the output that the last build did not
+        # write (to carry them over), before any thread starts (see workers.Forked); the model
+        # loads in a forked worker; this process reads the last manifest and the archive meanwhile.
+        rebuild = (output / MANIFEST).is_file()
+        unlisted = Forked(lambda: _unlisted(output)) if rebuild else None
         if unlisted is not None and not unlisted.forked:
             unlisted = None  # no child (the dev server's threads): the swap walks the site, as it must anyway
-        preloaded = preload.start(enricher) if previous is not None else None
+        preloaded = preload.start(enricher) if rebuild else None
+        previous = read_manifest(output) if rebuild else None
         writes = CacheWrites()
+        if index != known:
+            writes.add(lambda: file_index.save(config, index))
         try:
             waiting = time.perf_counter()
             with cache_lock(config.cache_path) as cache_lock_fd:  # the last build's cache writes are done
@@ -115,6 +132,11 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
             if unlisted is not None:
                 unlisted.close()
     return result
+
+
+def _unlisted(output: Path) -> Listing | None:
+    previous = read_manifest(output)
+    return unlisted_files(output, previous) if previous is not None else None
 
 
 def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, preloaded: Any,
@@ -175,6 +197,12 @@ def _page_state(config: Config, output: Path, static_files: dict, check_links: b
     return _PageState(renderer, page_inputs, link_store, link_store.load() if check_links else links.NO_CHECK)
 
 
+def _changing(page_inputs: depends.PageInputs, cells: depends.Cells) -> tuple[set[str], bytes]:
+    """The stored pages that read a cell which changed, and the digests of the stored cells."""
+    changed, digests = page_inputs.changed_cells(cells)
+    return page_inputs.touched(changed), digests
+
+
 class _WrongGuess(Exception):
     def __init__(self, right: Enrichment):
         super().__init__("the guessed resolution was wrong")
@@ -194,8 +222,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
     renderer, page_inputs, last_check = state.renderer, state.page_inputs, state.last_check
     cells = archive_stage.cells(archive)
     stored_cells = list(page_inputs.cells)
-    changing = Forked(lambda: (page_inputs.touched(page_inputs.changed_cells(cells)), cells.digests(stored_cells))) \
-        if page_inputs.pages else None
+    changing = Forked(lambda: _changing(page_inputs, cells)) if page_inputs.pages else None
     try:
         asset_urls = {rel: url for rel, (url, _) in static_files.items() if rel.startswith(config.content_dir + "/")}
         planned = pages.plan(archive, config, asset_urls)
@@ -507,7 +534,7 @@ def _inputs_fingerprint(config: Config, found: list, static_files: dict, drafts:
     placeless = dataclasses.replace(config, root=Path("/"), output_dir="-")
     h = hashlib.sha256(f"{BUILD_VERSION}\0{drafts}\0{placeless!r}\0".encode())
     for src in found:
-        h.update(src.relpath.encode() + b"\0" + hashlib.sha256(src.data).digest())
+        h.update(src.relpath.encode() + b"\0" + src.digest)
     for key, (url, path) in static_files.items():
         h.update(key.encode() + url.encode() + _file_digest(path))
     for d in (config.templates_path, THEME_TEMPLATES):

@@ -10,6 +10,7 @@ earlier one left empty. The flow (see shared/DESIGN.md):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +43,22 @@ KIND_LABELS: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One file found under content/, read once."""
+    """One file found under content/. Its bytes are read at most once, and not at all when the
+    last build's file index vouches for their digest (file_index.py) and no stage needs them."""
 
     path: Path  # absolute path on disk
     relpath: str  # POSIX path relative to the project root, e.g. "content/2025/iraq.md"
-    data: bytes
+    data: bytes | None  # None: not read (see `read`)
+    digest: bytes = b""  # sha256 of the bytes (of `data`, when it is given)
+    identity: tuple[int, int, int, int] | None = None  # file_index.identity, when the index may record it
+
+    def __post_init__(self) -> None:
+        if not self.digest and self.data is not None:
+            object.__setattr__(self, "digest", hashlib.sha256(self.data).digest())
+
+    def read(self) -> bytes:
+        """The file's bytes. Raises OSError when a file not read at discovery cannot be read now."""
+        return self.data if self.data is not None else self.path.read_bytes()
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def parse_all(found: list[SourceFile], config: Config, writes: CacheWrites | Non
     """
     path = config.cache_path / f"articles-{fingerprint(config)}.pickle"
     cached = _load(path)
-    digests = [hashlib.sha256(src.data).digest() for src in found]
+    digests = [src.digest for src in found]
     known: dict[int, Article] = {}
     todo: list[int] = []
     for i, (src, digest) in enumerate(zip(found, digests, strict=True)):

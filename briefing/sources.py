@@ -10,11 +10,12 @@ import hashlib
 import os
 import re
 import stat
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import markdown, yamlload
+from . import file_index, markdown, yamlload
 from .config import Config
 from .errors import ContentError, Problem
 from .model import Article, SourceFile
@@ -32,10 +33,13 @@ def is_ignored_name(name: str) -> bool:
     return bool(_EDITOR_TEMP.search(name))
 
 
-def discover(config: Config) -> tuple[list[SourceFile], list[Path], list[Problem]]:
+def discover(config: Config, known: Mapping[str, tuple] | None = None,
+             ) -> tuple[list[SourceFile], list[Path], list[Problem]]:
     """Content files (sorted by path), other files to copy as they are, and problems found.
 
-    A symlink that points outside the project is a problem, not something to follow.
+    A symlink that points outside the project is a problem, not something to follow. A content
+    file whose identity on disk is the one `known` (file_index.load) recorded is not read: the
+    recorded digest stands for its bytes.
     """
     root = config.root
     content = config.content_path
@@ -45,6 +49,8 @@ def discover(config: Config) -> tuple[list[SourceFile], list[Path], list[Problem
     if not content.is_dir():
         return sources, assets, problems
     real_root = root.resolve()
+    now = time.time_ns()
+    known = known or {}
     for dirpath, dirnames, filenames in os.walk(content, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for d in list(dirnames):
@@ -84,13 +90,18 @@ def discover(config: Config) -> tuple[list[SourceFile], list[Path], list[Problem
                 problems.append(Problem(rel, None, f"is {size / 1e6:.1f} MB; content files are limited to "
                                         f"{MAX_FILE_BYTES // (1024 * 1024)} MB. Split it or remove it."))
                 continue
+            identity = file_index.identity(st, now)
+            hit = known.get(rel) if identity is not None else None
+            if hit is not None and hit[:4] == identity:
+                sources.append(SourceFile(Path(full), rel, None, hit[4], identity))
+                continue
             try:
                 with open(full, "rb", buffering=0) as fh:
                     data = fh.readall()
             except OSError as exc:
                 problems.append(Problem(rel, None, f"cannot be read: {exc.strerror}."))
                 continue
-            sources.append(SourceFile(path=Path(full), relpath=rel, data=data))
+            sources.append(SourceFile(Path(full), rel, data, identity=identity))
     sources.sort(key=lambda s: s.relpath)
     assets.sort()
     return sources, assets, problems
@@ -141,7 +152,10 @@ def parse(src: SourceFile, config: Config, require_date: bool = True) -> Article
     """
     problems: list[Problem] = []
     path = src.relpath
-    data = src.data
+    try:
+        data = src.read()
+    except OSError as exc:
+        raise ContentError(Problem(path, None, f"cannot be read: {exc.strerror}.")) from None
     if not data.strip():
         raise ContentError(Problem(path, None, "is empty. Add front matter with a title and a date, "
                                    "or delete the file."))

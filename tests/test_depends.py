@@ -71,7 +71,7 @@ def test_the_store_finds_the_pages_whose_cells_or_nodes_changed(tmp_path: Path):
 
     after = Cells(containers({"x": ("a",), "y": ("b", "c")}, {"x"}), {})
     loaded = PageInputs(tmp_path / "pages.pickle", "site-1").load()
-    touched = loaded.touched(loaded.changed_cells(after))
+    touched = loaded.touched(loaded.changed_cells(after)[0])
     assert touched == {"y.html"}  # through its node
     assert loaded.unchanged("x.html", b"key", "f" * 64, touched)
     assert not loaded.unchanged("y.html", b"key", "e" * 64, touched)
@@ -90,5 +90,20 @@ def test_compaction_forgets_cells_no_page_reads_and_keeps_the_answers(tmp_path: 
     assert len(store.cells) == 10
     changed_sources = dict(sources, k3=("other",))
     loaded = PageInputs(tmp_path / "pages.pickle", "site").load()
-    touched = loaded.touched(loaded.changed_cells(Cells(containers(changed_sources, set()), {})))
+    touched = loaded.touched(loaded.changed_cells(Cells(containers(changed_sources, set()), {}))[0])
     assert [p for p in loaded.pages if not loaded.unchanged(p, b"", "f" * 64, touched)] == ["p3.html"]
+
+
+def test_remembered_digests_stand_for_the_cells_they_were_computed_for():
+    box = containers({"x": ("a",), "y": ("b", "c")}, {"x"})
+    fresh = Cells(box, {})
+    cells = [("entity_sources", "x"), ("entity_sources", "y"), ("paged", "x")]
+    computed = fresh.digests(cells)
+    assert len(computed) == 8 * len(cells) and len(set(computed[i:i + 8] for i in range(0, 24, 8))) == 3
+
+    told = Cells(box, {})
+    told.remember(cells, b"R" * 24)  # what a worker said: taken as it is, for these cells only
+    longer = cells + [("entries", "len")]
+    assert told.digests(longer) == b"R" * 24 + fresh.digests([("entries", "len")])
+    assert told.digests(cells[1:]) == computed[8:]  # another list: computed here
+    assert told[("entity_sources", "x")] == computed[:8]

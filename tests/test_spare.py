@@ -200,3 +200,28 @@ def test_files_put_in_the_site_after_it_was_listed_are_kept(tmp_path: Path):
     assert "old.txt" not in kept
     assert (site / "during.txt").read_text(encoding="utf-8").startswith("copied in")
     assert (site / "downloads" / "2026" / "report.pdf").read_bytes() == b"%PDF"
+
+
+def test_the_no_op_check_reads_the_inputs_the_manifest_holds(tmp_path: Path):
+    from briefing.output import MANIFEST_DIRTY, manifest_inputs
+
+    project = make_project(tmp_path / "p")
+    (project / "static").mkdir()
+    (project / "static" / "inputs").write_text('],"inputs":"not this"', encoding="utf-8")  # a file so named
+    config = config_mod.load(project)
+    build(config)
+    site = project / "site"
+    (site / '],"inputs":"x').write_text("a foreign file", encoding="utf-8")
+    build(config.with_changes(title="Other"))  # listed as foreign in this manifest
+    manifest = read_manifest(site)
+    assert manifest is not None and '],"inputs":"x' in manifest.foreign
+    assert len(manifest.inputs) == 64 and manifest_inputs(site) == manifest.inputs
+    assert build(config.with_changes(title="Other")).noop
+
+    (site / MANIFEST_DIRTY).write_text("index.html\n", encoding="utf-8")  # the dev server rewrote a page
+    assert manifest_inputs(site) == ""
+    assert not build(config.with_changes(title="Other")).noop
+    (site / MANIFEST).write_text("{}", encoding="utf-8")
+    assert manifest_inputs(site) == ""
+    (site / MANIFEST).unlink()
+    assert manifest_inputs(site) == "" and manifest_inputs(tmp_path / "nowhere") == ""
