@@ -13,7 +13,7 @@ import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,9 +240,9 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
     writer = SiteWriter(output, previous).open()
     try:
         writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
-        page_inputs.number_cells(archive_stage.expected_cells(archive))
-        records, rendered, summaries, reads, made_nodes = render_pages(planned, renderer, writer, jobs,
-                                                                       page_inputs, touched, last_check.pages)
+        records, rendered, summaries, reads, made_nodes = render_pages(
+            planned, renderer, writer, jobs, page_inputs, touched, last_check.pages,
+            expected_cells=lambda: archive_stage.expected_cells(archive))
         writer.add(records)
         result.rendered = rendered
         clock.lap("render", f"{rendered} rendered, {len(planned) - rendered} unchanged")
@@ -321,6 +321,7 @@ def _same_url(articles: list[Article]) -> list[Problem]:
 def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter, jobs: int,
                  page_inputs: depends.PageInputs | None = None, touched: set[str] | None = None,
                  checked: Mapping[str, tuple[str, Any]] | None = None,
+                 expected_cells: Callable[[], Iterable[tuple[str, Any]]] | None = None,
                  ) -> tuple[list[Written], int, dict[str, links.Summary], list[tuple[pages.Page, tuple]], dict]:
     """Make each page's context and fingerprint; render the pages whose fingerprint changed and
     link the rest from the previous build.
@@ -340,6 +341,10 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
     records, todo = _kept_pages(planned, writer, page_inputs, touched)
     depends.made_nodes()  # start afresh
     if jobs > 1 and len(todo) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
+        if page_inputs is not None and expected_cells is not None:
+            # Numbered before the workers fork, they can encode what a context read without asking
+            # this process (in-process, the few cells not numbered yet are numbered as recorded).
+            page_inputs.number_cells(expected_cells())
         done, nodes = _in_workers(planned, todo, renderer, writer, page_inputs, checked, jobs)
     else:
         done = [_page_done(planned[i], renderer, writer, page_inputs, checked) for i in todo]

@@ -377,9 +377,9 @@ class PageInputs:
             changed = set(range(len(self.cells)))
         elif before != now:  # node cells have one digest, NODE_DIGEST, on both sides
             changed = {i for i, a, b in zip(count(), array("Q", now), array("Q", before)) if a != b}
-        pending = dict(self.nodes)
+        pending = {n: array("I", numbers) for n, numbers in self.nodes.items()} if changed else {}
         while changed and pending:  # a node may read another node: until nothing more changes
-            grew = [n for n, numbers in pending.items() if not changed.isdisjoint(array("I", numbers))]
+            grew = [n for n, numbers in pending.items() if not changed.isdisjoint(numbers)]
             if not grew:
                 break
             for n in grew:

@@ -311,7 +311,7 @@ class SiteWriter:
         if self.output.is_dir():
             previous = self.previous or Manifest()
             foreign = self._carry_over_foreign_files(set(manifest.files) | set(previous.files) | previous.dirty,
-                                                     unlisted)
+                                                     unlisted.now(self.output) if unlisted is not None else None)
         manifest.foreign = sorted(foreign)
         if self.base is not None:
             self._remove_stale(set(manifest.files) | foreign)
@@ -346,14 +346,14 @@ class SiteWriter:
         else:
             discard(self.staging)  # a whole old site: deleting it would keep the user waiting
 
-    def _carry_over_foreign_files(self, ours: set[str], unlisted: Listing | None) -> set[str]:
-        """Link the files of the output that no build of ours wrote into the new site; return them."""
+    def _carry_over_foreign_files(self, ours: set[str], listed: list[str] | None) -> set[str]:
+        """Link the files of the output that no build of ours wrote into the new site (among the
+        `listed` ones, if given: `Listing.now`); return them."""
         ours = ours | {MANIFEST, MANIFEST_DIRTY}
         foreign = set()
         records = self.records
         output = os.fspath(self.output)
-        found = (prefix + name for _, prefix, name in _files_under(output)) if unlisted is None \
-            else unlisted.now(self.output)
+        found = (prefix + name for _, prefix, name in _files_under(output)) if listed is None else listed
         for rel in found:
             if rel in ours or rel in records:
                 continue

@@ -209,8 +209,8 @@ def verify_skipped_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     checked: list[int] = []
     real = build_mod.render_pages
 
-    def render_pages(planned, renderer, writer, jobs, *rest):  # noqa: ANN001, ANN202
-        out = real(planned, renderer, writer, jobs, *rest)
+    def render_pages(planned, renderer, writer, jobs, *rest, **named):  # noqa: ANN001, ANN002, ANN003, ANN202
+        out = real(planned, renderer, writer, jobs, *rest, **named)
         made = {page.path for page, _ in out[3]}
         n = 0
         for page, record in zip(planned, out[0], strict=True):

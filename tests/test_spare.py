@@ -225,3 +225,15 @@ def test_the_no_op_check_reads_the_inputs_the_manifest_holds(tmp_path: Path):
     assert manifest_inputs(site) == ""
     (site / MANIFEST).unlink()
     assert manifest_inputs(site) == "" and manifest_inputs(tmp_path / "nowhere") == ""
+
+
+def test_the_manifest_is_the_json_of_its_fields_with_sorted_keys():
+    import json
+
+    from briefing.output import Manifest
+
+    m = Manifest(files={"b.html": "2", "a.html": "1"}, pages={"b.html": "f"}, inputs="i", drafts=True,
+                 foreign=["z", "y"])
+    whole = json.dumps({"version": 1, "files": m.files, "pages": m.pages, "inputs": "i", "drafts": True,
+                        "foreign": ["y", "z"]}, sort_keys=True, separators=(",", ":"))
+    assert m.to_json() == whole
