@@ -318,6 +318,8 @@ class Enricher:
         ordered_keys = [keys[source] for source in sources]
         settings = repr((self.config.entities, self.config.tags))
         last = results.load_last()
+        if last is not None:
+            tags_mod.remember_tag_keys(last.get("tag_keys"))
         last_result = (decode_enrichment(results.load(last["inputs"]))  # type: ignore[index]
                        if same_names.reusable(last, sources, ordered_keys, settings) else None)
         phrases = {source: found.phrases(source) for source in found.blobs}
@@ -376,7 +378,13 @@ class Enricher:
                                             curation, self.config, len(need_model), lexicon=data["lexicon"],
                                             kept=chosen)
         facts = {"sources": sources, "keys": ordered_keys, "settings": settings, "key_phrases": chosen}
-        writes.add(lambda: results.save(inputs, encode_enrichment(self.settle() or result), facts))
+
+        def save() -> None:
+            every_tag = {phrase for found in chosen.values() for phrase in found}
+            every_tag.update(" ".join(str(tag).split()) for art in ordered for tag in art.tags)
+            facts["tag_keys"] = tags_mod.tag_keys(every_tag | set(self.config.tags.topics))
+            results.save(inputs, encode_enrichment(self.settle() or result), facts)
+        writes.add(save)
         writes.add(cache.prune)  # folders of older settings are never read again
         return result
 

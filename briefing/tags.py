@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -69,10 +69,38 @@ def lemmas(text: str) -> list[str]:
     return [lemma(m.group(0)) for m in _WORD.finditer(text)]
 
 
-@lru_cache(maxsize=65536)
+# tag_key() of every tag seen, kept between builds (`tag_keys`, `remember_tag_keys`): it slugs
+# with python-slugify (~10 µs a call), and an archive has tens of thousands of key phrases.
+_TAG_KEYS: dict[str, str] = {}
+
+
 def tag_key(tag: str) -> str:
     """The slug a tag is known by: words lemmatised, so variants meet."""
-    return slug(" ".join(lemmas(tag)) or tag)
+    got = _TAG_KEYS.get(tag)
+    if got is None:
+        got = _TAG_KEYS[tag] = slug(" ".join(lemmas(tag)) or tag)
+    return got
+
+
+def tag_keys(tags: Iterable[str]) -> tuple[str, dict[str, str]]:
+    """tag_key() of `tags`, to keep for a later build (`remember_tag_keys`)."""
+    return _slugify_version(), {tag: tag_key(tag) for tag in tags}
+
+
+def remember_tag_keys(kept: Any) -> None:
+    """Take the tag_key() results kept by `tag_keys` in an earlier build of the same code (and
+    of the same python-slugify)."""
+    if (isinstance(kept, (tuple, list)) and len(kept) == 2 and isinstance(kept[1], dict)
+            and kept[0] == _slugify_version()):
+        for tag, key in kept[1].items():
+            _TAG_KEYS.setdefault(tag, key)
+
+
+@lru_cache(maxsize=1)
+def _slugify_version() -> str:
+    from importlib.metadata import version
+
+    return version("python-slugify")
 
 
 def _contains(haystack: list[str], needle: list[str]) -> bool:

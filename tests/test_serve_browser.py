@@ -38,6 +38,21 @@ def shows(page, text: str, timeout: float = LIMIT_MS) -> None:  # noqa: ANN001 -
                            timeout=timeout)
 
 
+def evaluate_settled(page, expression: str):  # noqa: ANN001, ANN201 - a Playwright Page
+    """`page.evaluate`, again once the page has loaded if it was navigating: the full rebuild
+    that follows a preview may reload the page once more, at any moment."""
+    from playwright.sync_api import Error
+
+    for _ in range(5):
+        try:
+            return page.evaluate(expression)
+        except Error as exc:
+            if "Execution context was destroyed" not in str(exc):
+                raise
+            page.wait_for_load_state()
+    return page.evaluate(expression)
+
+
 def test_edits_show_up_in_every_tab_by_themselves(served: DevServer):
     path = served.project / ARTICLE
     original = path.read_text()
@@ -56,7 +71,7 @@ def test_edits_show_up_in_every_tab_by_themselves(served: DevServer):
         for tab in tabs:
             shows(tab, "cranes stood idle")
         assert time.monotonic() - started < LIMIT_MS / 1000
-        assert tabs[0].evaluate("window.__notReloaded") is None  # the page did reload itself
+        assert evaluate_settled(tabs[0], "window.__notReloaded") is None  # the page did reload itself
 
         # 2. Broken front matter: the last good page stays, under a box naming file and line.
         started = time.monotonic()

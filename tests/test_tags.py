@@ -72,3 +72,20 @@ def test_auto_tags_rank_phrases_without_generic_words():
     assert "drone-strike" in topics["a"] and table["drone-strike"].origin == "auto"
     off, table_off = assign(arts, {}, {}, TagsConfig(auto=False))
     assert not any(off.values()) and not table_off
+
+
+def test_tag_keys_kept_by_one_build_serve_the_next_only_with_the_same_slugify(monkeypatch):
+    from briefing import tags
+
+    monkeypatch.setattr(tags, "_TAG_KEYS", {})
+    version, kept = tags.tag_keys(["Oil prices", "oil price"])
+    assert kept == {"Oil prices": "oil-price", "oil price": "oil-price"}
+
+    monkeypatch.setattr(tags, "_TAG_KEYS", {})
+    tags.remember_tag_keys(("0.0-another-slugify", {"crude": "not-this"}))
+    assert tags.tag_key("crude") == "crude"
+    monkeypatch.setattr(tags, "_TAG_KEYS", {})
+    tags.remember_tag_keys((version, {"crude": "kept-key"}))
+    assert tags.tag_key("crude") == "kept-key"  # taken as kept, not slugged again
+    tags.remember_tag_keys("not a pair")
+    assert tags.tag_key("barrel") == "barrel"
