@@ -369,19 +369,11 @@ def _kept_pages(planned: Sequence[pages.Page], writer: SiteWriter, page_inputs: 
     records: list[Written | None] = [None] * len(planned)
     if page_inputs is None or touched is None or writer.previous is None:
         return records, list(range(len(planned)))
-    todo: list[int] = []
-    fingerprints = writer.previous.pages
-    unchanged, keep = page_inputs.unchanged, writer.unchanged_page  # one loop over every page: kept lean
-    for i, page in enumerate(planned):
-        if page.plan_key:
-            fingerprint = fingerprints.get(page.path)
-            if fingerprint is not None and unchanged(page.path, page.plan_key, fingerprint, touched):
-                kept = keep(page.path, fingerprint)
-                if kept is not None:
-                    records[i] = kept
-                    continue
-        todo.append(i)
-    return records, todo
+    candidates = page_inputs.unchanged_pages(((i, page.path, page.plan_key) for i, page in enumerate(planned)
+                                              if page.plan_key), writer.previous.pages, touched)
+    for i, kept in writer.unchanged_pages(candidates):
+        records[i] = kept
+    return records, [i for i, record in enumerate(records) if record is None]
 
 
 def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,

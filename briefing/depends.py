@@ -403,6 +403,21 @@ class PageInputs:
             return False
         return path not in touched
 
+    def unchanged_pages(self, pages: Iterable[tuple[int, str, bytes]], fingerprints: dict[str, str],
+                        touched: set[str]) -> list[tuple[int, str]]:
+        """(index, path) of each (index, path, plan key) that is `unchanged`, with its fingerprint
+        in the last manifest from `fingerprints`: one loop over every page of the site."""
+        stored = self.pages
+        out = []
+        for i, path, plan_key in pages:
+            got = stored.get(path)
+            if got is None or got[1] != plan_key or path in touched:
+                continue
+            fingerprint = fingerprints.get(path)
+            if fingerprint is not None and got[0] == fingerprint[:16]:
+                out.append((i, path))
+        return out
+
     def number_cells(self, cells: Iterable[tuple[str, Any]]) -> None:
         """Give these cells numbers now, before the render workers fork, so that they can
         `encode` what a context read without asking the parent."""

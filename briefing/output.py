@@ -214,6 +214,24 @@ class SiteWriter:
             return None
         return Written(rel, prev.files[rel], fingerprint, rewritten=False)
 
+    def unchanged_pages(self, pages: Iterable[tuple[int, str]]) -> Iterator[tuple[int, Written | None]]:
+        """`unchanged_page(rel, its fingerprint in the last manifest)` of each (index, rel), as
+        (index, record or None): one loop over tens of thousands of kept pages."""
+        prev = self.previous
+        if prev is None:
+            yield from ((i, None) for i, _ in pages)
+            return
+        fingerprints, digests = prev.pages, prev.files
+        held = self.base.files if self.base is not None else {}
+        for i, rel in pages:
+            fingerprint, digest = fingerprints.get(rel), digests.get(rel)
+            if fingerprint is None or digest is None:
+                yield i, None
+            elif held.get(rel) == digest or self._link_previous(rel):
+                yield i, Written(rel, digest, fingerprint, False)
+            else:
+                yield i, None
+
     def put(self, rel: str, data: bytes, fingerprint: str | None = None) -> Written:
         digest = hashlib.sha256(data).hexdigest()
         if self._holds(rel, digest):
