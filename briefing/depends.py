@@ -130,6 +130,13 @@ AT_MOST = "|at most"
 # --- tracked containers -------------------------------------------------------------------------
 
 
+def untracked(tracked: dict) -> tuple[Callable[[Any], Any], Callable[..., Any]]:
+    """`tracked[key]` and `tracked.get(key, default)` that record nothing, for planning (where
+    nothing records): bound to dict's own methods, without copying the mapping (a copy of a
+    TrackedDict goes through its Python-level keys())."""
+    return dict.__getitem__.__get__(tracked), dict.get.__get__(tracked)
+
+
 class TrackedDict(dict):
     """A dict whose lookups are recorded as cells (name, key) while a context is made."""
 

@@ -43,6 +43,7 @@ from .resolve import Annotation, Span, candidates, local_clusters, resolve_archi
 from .stored import (  # noqa: F401 (re-exported: what the stores hold)
     Analyses,
     Local,
+    PhraseCounts,
     _counter,
     _local_of,
     decode_enrichment,
@@ -322,7 +323,7 @@ class Enricher:
             tags_mod.remember_tag_keys(last.get("tag_keys"))
         last_result = (decode_enrichment(results.load(last["inputs"]))  # type: ignore[index]
                        if same_names.reusable(last, sources, ordered_keys, settings) else None)
-        phrases = {source: found.phrases(source) for source in found.blobs}
+        phrases = PhraseCounts(found)
         if meanwhile is not None:
             meanwhile()
         decoded: dict[str, Local] = {}
@@ -350,7 +351,7 @@ class Enricher:
             blob = blobs[art.source]
             fresh[keys[art.source]] = blob
             found.blobs[art.source] = blob
-            phrases[art.source] = found.phrases(art.source)
+            phrases.changed(art.source)
         if "lexicon" not in data:
             data["lexicon"] = nlp_mod.lexicon(package)
             fresh["lexicon"] = b""  # something to save
@@ -360,6 +361,7 @@ class Enricher:
             writes.add(lambda: store.save(data))
         self._stored = (store.path, data)
         chosen: dict[str, list[str]] = {}  # each article's key phrases, kept for the next build
+        phrase_df: dict[str, int] = {}  # and their document frequencies
         demonyms = self.config.entities.demonyms
 
         def afresh() -> tuple:  # resolution from scratch, to check a guess (in a forked child)
@@ -368,16 +370,18 @@ class Enricher:
                 resolved = resolve_archive(clusters, curation, demonyms=demonyms)
             return {s: resolved.mentions.get(s, ()) for s in sources}, resolved.entities, resolved.redirects
         reused = same_names.from_last(ordered, ordered_keys, found, phrases, entries, last, last_result,
-                                      len(need_model), self.config.tags, data["lexicon"], chosen, curation,
-                                      afresh if guess and Forked.possible() else None)
+                                      len(need_model), self.config.tags, data["lexicon"], chosen, phrase_df,
+                                      curation, afresh if guess and Forked.possible() else None)
         result, self._guess = reused if reused is not None else (None, None)
         if result is None:
             chosen.clear()
+            phrase_df.clear()
             with _names_memo(cache.folder, writes):
                 result = enrich_from_locals(ordered, {s: decoded.get(s) or found.local(s, phrases[s]) for s in sources},
                                             curation, self.config, len(need_model), lexicon=data["lexicon"],
-                                            kept=chosen)
-        facts = {"sources": sources, "keys": ordered_keys, "settings": settings, "key_phrases": chosen}
+                                            kept=chosen, df_kept=phrase_df)
+        facts = {"sources": sources, "keys": ordered_keys, "settings": settings, "key_phrases": chosen,
+                 "phrase_df": phrase_df}
 
         def save() -> None:
             every_tag = {phrase for found in chosen.values() for phrase in found}
@@ -477,12 +481,13 @@ def enrich_from_annotations(articles: Sequence[Article], annotations: dict[str, 
 
 def enrich_from_locals(articles: Sequence[Article], found: dict[str, Local], curation: Curation,
                        config: Config, model_calls: int = 0, *, lexicon: tags_mod.Lexicon | None = None,
-                       kept: dict[str, list[str]] | None = None) -> Enrichment:
+                       kept: dict[str, list[str]] | None = None, df_kept: dict[str, int] | None = None) -> Enrichment:
     """Resolution across the archive, then tags. Mutates the clusters of `found`. `kept`, when
-    given, is filled with each article's key phrases (for the next build: see tags.tag_archive)."""
+    given, is filled with each article's key phrases, `df_kept` with the phrases' document
+    frequencies (for the next build: see tags.tag_archive)."""
     clusters = [c for art in articles for c in found[art.source].clusters]
     phrases = {art.source: found[art.source].phrases for art in articles}
-    with tags_mod.key_phrases_meanwhile(articles, phrases, config.tags, lexicon, kept) as chosen:
+    with tags_mod.key_phrases_meanwhile(articles, phrases, config.tags, lexicon, kept, df_kept=df_kept) as chosen:
         resolved = resolve_archive(clusters, curation, demonyms=config.entities.demonyms)
         mentions = {art.source: resolved.mentions.get(art.source, ()) for art in articles}
         topics, table = tags_mod.assign(articles, mentions, resolved.entities, config.tags, lexicon, phrases,

@@ -39,17 +39,20 @@ def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[An
     pages: list[Page] = []
     # Plain copies for planning: the archive's tracked lookups (depends.py) cost a Python call
     # each, and nothing records them here.
-    entity_of, entity_sources = dict.copy(archive.entities), dict.copy(archive.entity_sources)
-    topics, topic_sources = dict.copy(archive.topics), dict.copy(archive.topic_sources)
+    entity_of, entity_or_none = depends.untracked(archive.entities)
+    entity_sources, _ = depends.untracked(archive.entity_sources)
+    topics, _ = depends.untracked(archive.topics)
+    topic_sources, _ = depends.untracked(archive.topic_sources)
     paged_entities = frozenset(frozenset.__iter__(archive.paged_entities))
     by_kind: dict[str, list[Entity]] = defaultdict(list)
     for key in sorted(paged_entities):
-        by_kind[entity_of[key].kind].append(entity_of[key])
+        entity = entity_of(key)
+        by_kind[entity.kind].append(entity)
 
     for kind in config.entities.page_kinds:
         entities = by_kind.get(kind, [])
         section = KIND_SECTIONS[kind]
-        rows = sorted(({"name": e.name, "url": entity_url(e), "count": len(entity_sources[e.key]),
+        rows = sorted(({"name": e.name, "url": entity_url(e), "count": len(entity_sources(e.key)),
                         "letter": _letter(e.name)} for e in entities), key=lambda r: (r["name"].lower(), r["url"]))
         letters = sorted({r["letter"] for r in rows})
         pages.append(Page(f"{section}/index.html", f"{section}/", "kind_index.html", {
@@ -57,29 +60,29 @@ def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[An
             "description": f"{len(rows)} {KIND_LABELS[kind].lower()} mentioned in the archive.",
             "rows": rows, "letters": letters}))
         for entity in entities:
-            sources = entity_sources[entity.key]
+            sources = entity_sources(entity.key)
             base = entity_url(entity)
             shared = depends.node(("entity", entity.key),
                                   _entity_context(archive, config, entity.key, cards, paged_in, first_spans))
             total = page_count(len(sources), config.paginate)
             for n in range(1, total + 1):
                 url = page_url(base, n)
-                pages.append(Page(page_path(url), url, "entity.html", _entity_page(shared, n, total, base),
-                                  plan_key=depends.digest(("entity", entity.key, n, total))))
+                pages.append(Page.later(page_path(url), url, "entity.html", _entity_page(shared, n, total, base),
+                                        depends.digest(("entity", entity.key, n, total))))
 
     # Topics.
     topic_rows = []
     for key in sorted(frozenset.__iter__(archive.paged_topics)):
-        topic = topics[key]
-        sources = topic_sources[key]
+        topic = topics(key)
+        sources = topic_sources(key)
         base = f"topics/{key}/"
         topic_rows.append({"name": topic.name, "url": base, "count": len(sources), "letter": _letter(topic.name)})
         topic_context = depends.node(("topic", key), _topic_context(archive, config, key, cards, paged_in))
         total = page_count(len(sources), config.paginate)
         for n in range(1, total + 1):
             url = page_url(base, n)
-            pages.append(Page(page_path(url), url, "topic.html", _topic_page(topic_context, n, total, base),
-                              plan_key=depends.digest(("topic", key, n, total))))
+            pages.append(Page.later(page_path(url), url, "topic.html", _topic_page(topic_context, n, total, base),
+                                    depends.digest(("topic", key, n, total))))
     topic_rows.sort(key=lambda r: (r["name"].lower(), r["url"]))
     pages.append(Page("topics/index.html", "topics/", "kind_index.html", {
         "title": "Topics", "kind": "topic", "description": f"{len(topic_rows)} topics.",
@@ -87,7 +90,7 @@ def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[An
 
     # Old URLs of merged or renamed entities keep working.
     for old, new in dict.items(archive.redirects):
-        target = entity_of.get(new)
+        target = entity_or_none(new)
         if target is None or new not in paged_entities or old == new:
             continue
         kind, _, slug = old.partition("/")
@@ -247,18 +250,18 @@ def _sentence_ends(text: str) -> list[int]:
 def recently_active(archive: Archive, weeks: int = 6, limit: int = 10) -> dict[str, list]:
     """Entities and topics most mentioned in the last `weeks` weeks of the archive (made while
     planning: its lookups are not recorded)."""
-    newest = tuple.__getitem__(archive.entries, 0).article.date
+    entries = tuple(tuple.__iter__(archive.entries))
+    newest = entries[0].article.date
     since = newest - dt.timedelta(weeks=weeks)
-    ents: Counter[str] = Counter()
-    tops: Counter[str] = Counter()
+    # Entries are newest first: the first `recent` of them are in the window.
+    recent = bisect.bisect_left(entries, True, key=lambda e: e.article.date < since)
     # Plain copies: made while planning, where no lookup is recorded (depends.py).
     paged_entities = frozenset(frozenset.__iter__(archive.paged_entities))
     paged_topics = frozenset(frozenset.__iter__(archive.paged_topics))
-    for e in tuple.__iter__(archive.entries):
-        if e.article.date < since:
-            break
-        ents.update({m.entity for m in e.mentions if m.entity in paged_entities})
-        tops.update({t for t in e.topics if t in paged_topics})
+    if recent * _MENTIONS_PER_BISECT > len(paged_entities) + len(paged_topics):
+        ents, tops = _recent_counts_by_key(archive, entries, recent, paged_entities, paged_topics)
+    else:
+        ents, tops = _recent_counts_by_entry(entries, recent, paged_entities, paged_topics)
     return {
         "since": since.date().isoformat(),
         "entities": [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,
@@ -267,6 +270,40 @@ def recently_active(archive: Archive, weeks: int = 6, limit: int = 10) -> dict[s
         "topics": [{"name": archive.topics[k].name, "url": f"topics/{k}/", "count": c}
                    for k, c in sorted(tops.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]],
     }
+
+
+# Counting an entity's recent articles by bisecting its article list costs about as much as
+# reading this many mentions of a recent article: the cheaper way is taken (same counts).
+_MENTIONS_PER_BISECT = 4
+
+
+def _recent_counts_by_entry(entries: Sequence[Entry], recent: int, paged_entities: frozenset[str],
+                            paged_topics: frozenset[str]) -> tuple[Counter[str], Counter[str]]:
+    """Read the mentions and topics of each recent article: for a window holding few articles."""
+    ents: Counter[str] = Counter()
+    tops: Counter[str] = Counter()
+    for e in entries[:recent]:
+        ents.update({m.entity for m in e.mentions if m.entity in paged_entities})
+        tops.update({t for t in e.topics if t in paged_topics})
+    return ents, tops
+
+
+def _recent_counts_by_key(archive: Archive, entries: Sequence[Entry], recent: int,
+                          paged_entities: frozenset[str],
+                          paged_topics: frozenset[str]) -> tuple[Counter[str], Counter[str]]:
+    """Bisect each paged entity's and topic's article list (newest first, like the entries) at
+    the window's edge: for a window holding many articles."""
+    rank = {e.article.source: i for i, e in enumerate(entries)}.__getitem__
+    counts = []
+    for keys, (sources_of, _) in ((paged_entities, depends.untracked(archive.entity_sources)),
+                                  (paged_topics, depends.untracked(archive.topic_sources))):
+        found: Counter[str] = Counter()
+        for key in keys:
+            n = bisect.bisect_left(sources_of(key), recent, key=rank)
+            if n:
+                found[key] = n
+        counts.append(found)
+    return counts[0], counts[1]
 
 
 def timeline_svg(dates: list[dt.datetime], name: str, width: int = 600, height: int = 80) -> Markup:

@@ -36,19 +36,19 @@ def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
     sources = tuple(e.source for e in tuple.__getitem__(archive.entries, slice(0, FEED_SIZE)))
     feeds = [Page("feed.xml", "feed.xml", "feed.xml", _main_feed(archive, config, sources), in_sitemap=False,
                   plan_key=depends.digest(("feed", sources)))]
-    entities = dict.copy(archive.entities)  # plain: nothing records these lookups (depends.py)
+    entities, _ = depends.untracked(archive.entities)  # nothing records these lookups (depends.py)
     paged_entities = frozenset(frozenset.__iter__(archive.paged_entities))
     for key in sorted(paged_entities):
-        base = entity_url(entities[key])
-        feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml",
-                          _term_feed(archive, config, "entity", key, base), in_sitemap=False,
-                          plan_key=depends.digest(("entity feed", key))))
+        base = entity_url(entities(key))
+        feeds.append(Page.later(base + "feed.xml", base + "feed.xml", "feed.xml",
+                                _term_feed(archive, config, "entity", key, base),
+                                depends.digest(("entity feed", key)), in_sitemap=False))
     for key in sorted(frozenset.__iter__(archive.paged_topics)):
         base = f"topics/{key}/"
-        feeds.append(Page(base + "feed.xml", base + "feed.xml", "feed.xml",
-                          _term_feed(archive, config, "topic", key, base), in_sitemap=False,
-                          plan_key=depends.digest(("topic feed", key))))
-    redirects = [(f"{KIND_SECTIONS[old.split('/')[0]]}/{old.split('/', 1)[1]}/", entity_url(entities[new]))
+        feeds.append(Page.later(base + "feed.xml", base + "feed.xml", "feed.xml",
+                                _term_feed(archive, config, "topic", key, base),
+                                depends.digest(("topic feed", key)), in_sitemap=False))
+    redirects = [(f"{KIND_SECTIONS[old.split('/')[0]]}/{old.split('/', 1)[1]}/", entity_url(entities(new)))
                  for old, new in dict.items(archive.redirects)
                  if new in paged_entities and old != new and old.split("/")[0] in KIND_SECTIONS]
     feeds.append(Page("_redirects", "_redirects", "_redirects.txt", {"redirects": redirects}, in_sitemap=False))

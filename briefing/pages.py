@@ -55,6 +55,19 @@ class Page:
     def context(self) -> Mapping[str, Any]:
         return self.made() if callable(self.made) else self.made
 
+    @staticmethod
+    def later(path: str, url: str, template: str, made: Callable[[], Mapping[str, Any]], plan_key: bytes, *,
+              in_sitemap: bool = True, source: str = "") -> Page:
+        """`Page(...)` for a context made later, as the planner's loops make 60,000 of them: in a
+        third of the time, without the frozen dataclass's object.__setattr__ per field."""
+        page = _new_object(Page)
+        page.__dict__.update(path=path, url=url, template=template, made=made, in_sitemap=in_sitemap,
+                             source=source, plan_key=plan_key)
+        return page
+
+
+_new_object = object.__new__
+
 
 def page_path(url: str) -> str:
     """Pretty URLs: "a/b/" is written as "a/b/index.html"; a URL with a suffix as itself."""
@@ -180,7 +193,7 @@ def article_page(archive: Archive, index: int, config: Config, linked: Linked,
             "search_filters": _search_filters(entry, archive),
         }
     key = depends.digest(("article", source, newer, older, links))
-    return Page(page_path(url), url, "article.html", context, source=source, plan_key=key)
+    return Page.later(page_path(url), url, "article.html", context, key, source=source)
 
 
 def _article_fields(a: Article) -> dict[str, Any]:
@@ -289,8 +302,9 @@ def _home_pages(archive: Archive, config: Config) -> list[Page]:
         chunk = tuple(sources[(n - 1) * config.paginate:n * config.paginate])
         url = page_url("", n)
         shown = active if n == 1 else None
-        pages.append(Page(page_path(url), url, "index.html", _home_context(archive, config, chunk, n, total, shown),
-                          plan_key=depends.digest(("home", n, total, chunk, shown))))
+        made = _home_context(archive, config, chunk, n, total, shown)
+        pages.append(Page.later(page_path(url), url, "index.html", made,
+                                depends.digest(("home", n, total, chunk, shown))))
     return pages
 
 
@@ -332,8 +346,8 @@ def _archive_pages(archive: Archive, config: Config) -> list[Page]:
             chunk = tuple(es[(n - 1) * config.paginate:n * config.paginate])
             url = page_url(base, n)
             context = _archive_context(archive, name, base, chunk, n, total)
-            pages.append(Page(page_path(url), url, "archive.html", context,
-                              plan_key=depends.digest(("archive", base, name, n, total, chunk))))
+            pages.append(Page.later(page_path(url), url, "archive.html", context,
+                                    depends.digest(("archive", base, name, n, total, chunk))))
     return pages
 
 

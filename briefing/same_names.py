@@ -228,7 +228,8 @@ class Guess:
 
 def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phrases: Mapping[str, Any],
               entries: Mapping[str, tuple[bytes, bytes]], last: Any, known: Enrichment | None, model_calls: int,
-              tags_config: TagsConfig, lexicon: Lexicon, kept: dict[str, list[str]], curation: Curation,
+              tags_config: TagsConfig, lexicon: Lexicon, kept: dict[str, list[str]], df_kept: dict[str, int],
+              curation: Curation,
               afresh: Callable[[], tuple] | None) -> tuple[Enrichment, Guess | None] | None:
     """The enrichment of the archive from the last one (`known`, made from the articles whose
     Local keys were `last["keys"]`): its mentions moved when no changed article changed what
@@ -237,7 +238,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
 
     `keys`: each article's Local key, in order; `found`: each article's stored analysis;
     `phrases`: their phrase counts; `entries`: the LocalStore's (which still holds the changed
-    articles' last analyses); `kept`: filled with each article's key phrases."""
+    articles' last analyses); `kept`: filled with each article's key phrases, `df_kept` with the phrases' document
+    frequencies."""
     if known is None:  # no last result of these articles, in this order, with these settings
         return None
     changed = [(art.source, before) for art, before, now in zip(ordered, last["keys"], keys, strict=True)
@@ -266,10 +268,12 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
             return None
         mentions[source] = moved
     last_chosen = last.get("key_phrases")
+    last_df = last.get("phrase_df")
 
     def tagged(mentions: Mapping[str, tuple], entities: Mapping[str, Any]) -> tuple[dict, dict]:
         return tag_archive(ordered, mentions, entities, phrases, tags_config, lexicon, kept,
-                           last=last_chosen if isinstance(last_chosen, dict) else None, before=phrases_before)
+                           last=last_chosen if isinstance(last_chosen, dict) else None, before=phrases_before,
+                           last_df=last_df if isinstance(last_df, dict) else None, df_kept=df_kept)
     if same:
         topics, table = tagged(mentions, known.entities)
         return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +94,44 @@ class Analyses:
         if phrases is None:
             return decode_local(self.blobs[source])
         return Local(_local_of(marshal.loads(self.blobs[source][0]), ()).clusters, phrases)
+
+
+class PhraseCounts(Mapping[str, Counter]):
+    """Each article's phrase counts (`Analyses.phrases`), decoded when first asked for: a build
+    that reuses the last resolution needs those of the few articles whose key phrases can move."""
+
+    def __init__(self, analyses: Analyses):
+        self.analyses = analyses
+        self.decoded: dict[str, Counter] = {}
+
+    def __getitem__(self, source: str) -> Counter:
+        got = self.decoded.get(source)
+        if got is None:
+            got = self.decoded[source] = self.analyses.phrases(source)
+        return got
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.analyses.blobs)
+
+    def __len__(self) -> int:
+        return len(self.analyses.blobs)
+
+    def __contains__(self, source: object) -> bool:
+        return source in self.analyses.blobs
+
+    def changed(self, source: str) -> None:
+        """The article's analysis was replaced (Analyses.blobs): decode it afresh when asked."""
+        self.decoded.pop(source, None)
+
+    def holding(self, phrases: set[str]) -> set[str]:
+        """The articles whose counts hold any of `phrases`. Marshal writes a string as its UTF-8
+        bytes, so an article whose stored counts lack those bytes cannot hold the phrase: only
+        the others are decoded to make sure."""
+        if not phrases:
+            return set()
+        wanted = [p.encode("utf-8", "surrogatepass") for p in phrases]
+        return {source for source, (_, blob) in self.analyses.blobs.items()
+                if any(w in blob for w in wanted) and not phrases.isdisjoint(self[source])}
 
 
 _seen = Seen._make

@@ -252,27 +252,41 @@ def _usable_lemma(word: str) -> str | None:
 
 def key_phrases(articles: Sequence[Article], per_article: int, lexicon: Lexicon | None = None,
                 phrases: Mapping[str, Counter] | None = None, *, last: Mapping[str, list[str]] | None = None,
-                before: Mapping[str, Counter] | None = None) -> dict[str, list[str]]:
+                before: Mapping[str, Counter] | None = None, last_df: Mapping[str, int] | None = None,
+                df_kept: dict[str, int] | None = None) -> dict[str, list[str]]:
     """The top phrases of each article by TF-IDF across the archive.
 
     `last` and `before`: the result of the last build, and the phrase counts then of the
     articles whose counts changed since (the same articles otherwise). Only the articles whose
     scores can have moved are scored again: those, and those holding a phrase that one of them
     gained or lost (its document frequency moved). The others keep their `last` phrases.
+    `last_df`: the last build's document frequencies (what `df_kept` is filled with), updated
+    by the changed articles' difference instead of counted again over every article.
     """
-    counts = {a.source: phrases[a.source] if phrases is not None else phrase_counts(a) for a in articles}
-    df: Counter = Counter()
-    for c in counts.values():
-        df.update(c.keys())
+    sources = [a.source for a in articles]
     n = len(articles)
-    too_common = max(2, 0.5 * n)
-    nouny: dict[str, bool] = {}  # phrase -> _noun_phrase(phrase): the same phrases recur
     again: set[str] | None = None
-    if last is not None and before is not None and last.keys() == counts.keys():
+    if last is not None and before is not None and last.keys() == set(sources):
+        counts: Mapping[str, Counter] = (phrases if phrases is not None
+                                         else {a.source: phrase_counts(a) for a in articles})
         moved: set[str] = set()
         for source, then in before.items():
             moved.update(then.keys() ^ counts[source].keys())
-        again = set(before) | {source for source, c in counts.items() if not moved.isdisjoint(c)}
+        if last_df is not None:
+            df = _df_moved(last_df, before, counts)
+        else:
+            df = _df(counts[s] for s in sources)
+        holding = getattr(counts, "holding", None)
+        again = set(before) | (holding(moved) if holding is not None
+                               else {s for s in sources if not moved.isdisjoint(counts[s])})
+    else:
+        counts = {a.source: phrases[a.source] if phrases is not None else phrase_counts(a) for a in articles}
+        df = _df(counts.values())
+    if df_kept is not None:
+        df_kept.clear()
+        df_kept.update(df)
+    too_common = max(2, 0.5 * n)
+    nouny: dict[str, bool] = {}  # phrase -> _noun_phrase(phrase): the same phrases recur
     out: dict[str, list[str]] = {}
     for art in articles:
         if again is not None and art.source not in again:
@@ -308,17 +322,44 @@ def key_phrases(articles: Sequence[Article], per_article: int, lexicon: Lexicon 
 # -- for the enrich stage ---------------------------------------------------------------------
 
 
+def _df(counts: Iterable[Counter]) -> Counter:
+    """In how many articles each phrase occurs."""
+    df: Counter = Counter()
+    for c in counts:
+        df.update(c.keys())
+    return df
+
+
+def _df_moved(last_df: Mapping[str, int], before: Mapping[str, Counter], counts: Mapping[str, Counter]) -> Counter:
+    """`_df` of every article's `counts`, from the last build's (`last_df`) and the counts then
+    of the articles changed since (`before`)."""
+    df: Counter = Counter.__new__(Counter)
+    dict.update(df, last_df)
+    for source, then in before.items():
+        now = counts[source].keys()
+        for phrase in then.keys() - now:
+            left = df[phrase] - 1
+            if left > 0:
+                df[phrase] = left
+            else:
+                del df[phrase]
+        for phrase in now - then.keys():
+            df[phrase] += 1
+    return df
+
+
 def tag_archive(articles: Sequence[Article], mentions: Mapping[str, tuple[Mention, ...]],
                 entities: Mapping[str, Entity], phrases: Mapping[str, Counter], config: TagsConfig,
                 lexicon: Lexicon | None, kept: dict[str, list[str]] | None = None, *,
                 last: Mapping[str, list[str]] | None = None,
-                before: Mapping[str, Counter] | None = None) -> tuple[dict, dict]:
+                before: Mapping[str, Counter] | None = None, last_df: Mapping[str, int] | None = None,
+                df_kept: dict[str, int] | None = None) -> tuple[dict, dict]:
     """Tags alone, for mentions already resolved: (article -> topic keys, topic table).
 
-    `last`, `before`: the key phrases of the last build, and the phrase counts then of the
-    articles changed since: only the articles whose key phrases can have moved are scored again
-    (key_phrases)."""
-    with key_phrases_meanwhile(articles, phrases, config, lexicon, kept, last, before) as chosen:
+    `last`, `before`, `last_df`: the key phrases of the last build, the phrase counts then of
+    the articles changed since, and the document frequencies then: only the articles whose key
+    phrases can have moved are scored again (key_phrases)."""
+    with key_phrases_meanwhile(articles, phrases, config, lexicon, kept, last, before, last_df, df_kept) as chosen:
         return assign(articles, mentions, entities, config, lexicon, phrases, chosen())
 
 
@@ -326,26 +367,36 @@ def tag_archive(articles: Sequence[Article], mentions: Mapping[str, tuple[Mentio
 def key_phrases_meanwhile(articles: Sequence[Article], phrases: Mapping[str, Counter], config: TagsConfig,
                           lexicon: Lexicon | None, kept: dict[str, list[str]] | None,
                           last: Mapping[str, list[str]] | None = None,
-                          before: Mapping[str, Counter] | None = None) -> Iterator[Callable[[], Any]]:
-    """A function giving each article's key phrases (None when not wanted), also put in `kept`.
-    From scratch they read only each article's own counts: a forked worker finds them while the
-    caller goes on."""
+                          before: Mapping[str, Counter] | None = None,
+                          last_df: Mapping[str, int] | None = None,
+                          df_kept: dict[str, int] | None = None) -> Iterator[Callable[[], Any]]:
+    """A function giving each article's key phrases (None when not wanted), also put in `kept`
+    (and the phrases' document frequencies in `df_kept`). From scratch they read only each
+    article's own counts: a forked worker finds them while the caller goes on."""
     per_article = config.auto_per_article
     if not (config.auto and per_article > 0):
         yield lambda: None
         return
     if last is not None and before is not None:  # a few articles changed: few to score again
-        got = key_phrases(articles, per_article, lexicon, phrases, last=last, before=before)
+        got = key_phrases(articles, per_article, lexicon, phrases, last=last, before=before, last_df=last_df,
+                          df_kept=df_kept)
         if kept is not None:
             kept.update(got)
         yield lambda: got
         return
-    chosen = Forked(lambda: key_phrases(articles, per_article, lexicon, phrases))
+
+    def in_child() -> tuple[dict[str, list[str]], dict[str, int] | None]:
+        df: dict[str, int] | None = {} if df_kept is not None else None
+        return key_phrases(articles, per_article, lexicon, phrases, df_kept=df), df
+    chosen = Forked(in_child)
 
     def result() -> dict[str, list[str]]:
-        got = chosen.result()
+        got, df = chosen.result()
         if kept is not None:
             kept.update(got)
+        if df_kept is not None and df is not None:
+            df_kept.clear()
+            df_kept.update(df)
         return got
     try:
         yield result

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from briefing import depends
 from briefing.depends import ALL, Cells, PageInputs, TrackedDict, TrackedSet, TrackedTuple
 
@@ -107,3 +109,25 @@ def test_remembered_digests_stand_for_the_cells_they_were_computed_for():
     assert told.digests(longer) == b"R" * 24 + fresh.digests([("entries", "len")])
     assert told.digests(cells[1:]) == computed[8:]  # another list: computed here
     assert told[("entity_sources", "x")] == computed[:8]
+
+
+def test_a_page_made_later_equals_the_dataclass():
+    from briefing.pages import Page
+
+    def made() -> dict:
+        return {"title": "x"}
+    fast = Page.later("a/index.html", "a/", "entity.html", made, b"key", in_sitemap=False, source="s.md")
+    slow = Page("a/index.html", "a/", "entity.html", made, in_sitemap=False, source="s.md", plan_key=b"key")
+    assert fast == slow and hash(fast) == hash(slow)
+    assert fast.context == {"title": "x"}
+    with pytest.raises(AttributeError):
+        fast.path = "b"  # type: ignore[misc]
+
+
+def test_untracked_lookups_record_nothing():
+    from briefing.depends import TrackedDict, made_by, untracked
+
+    box = TrackedDict("box", {"a": 1})
+    get, get_or = untracked(box)
+    assert made_by(lambda: (get("a"), get_or("b", 2)))[1] == set()
+    assert made_by(lambda: box["a"])[1] == {("box", "a")}

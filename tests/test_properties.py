@@ -370,3 +370,53 @@ def test_resolving_an_href_equals_urlsplit(href: str, page_dir: str) -> None:
     files = {"index.html", "people/index.html", "a/b/index.html", "a/index.html", "ab", "a/b/ab/index.html"}
     for base in ("/", "/site/"):
         assert links._resolve(href, page_dir, base, files) == _resolve_by_urlsplit(href, page_dir, base, files)
+
+
+@st.composite
+def dated_archive(draw: Any) -> Any:
+    """An archive of articles over a few months, each mentioning some of a few entities and topics."""
+    from briefing import archive as archive_stage
+    from briefing.model import Enrichment, Entity, Mention, Topic
+
+    keys = [f"person/p{i}" for i in range(6)] + [f"org/o{i}" for i in range(4)]
+    topics = [f"t{i}" for i in range(5)]
+    n = draw(st.integers(1, 40))
+    articles, mentions, tagged = [], {}, {}
+    for i in range(n):
+        source = f"content/a{i}.md"
+        day = dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=draw(st.integers(0, 120)))
+        articles.append(Article(source=source, title=f"A{i}", date=day, slug=f"a{i}", summary="", body="",
+                                body_line=1, text="x", headline_end=1, content_hash=str(i)))
+        named = draw(st.lists(st.sampled_from(keys), max_size=8))
+        mentions[source] = tuple(Mention(j, j + 1, "x", k.split("/")[0], k) for j, k in enumerate(named))
+        tagged[source] = tuple(draw(st.lists(st.sampled_from(topics), max_size=3, unique=True)))
+    enrichment = Enrichment(mentions=mentions,
+                            entities={k: Entity(k, k, k.split("/")[0]) for k in keys},
+                            topics=tagged, topic_table={t: Topic(t, t) for t in topics})
+    from briefing.config import EntitiesConfig, TagsConfig
+
+    config = Config(root=Path("/"), entities=EntitiesConfig(min_articles=draw(st.integers(1, 3))),
+                    tags=TagsConfig(min_articles=draw(st.integers(1, 3))))
+    return archive_stage.build(articles, enrichment, config)
+
+
+@given(dated_archive())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_recently_active_counts_alike_by_article_and_by_entity(archive: Any) -> None:
+    """The home page's "recently active" counts, read from each recent article or bisected from
+    each entity's article list (whichever is cheaper), are the same."""
+    from briefing import entity_pages
+
+    entries = tuple(tuple.__iter__(archive.entries))
+    since = entries[0].article.date - dt.timedelta(weeks=6)
+    recent = sum(1 for e in entries if e.article.date >= since)
+    paged_e = frozenset(frozenset.__iter__(archive.paged_entities))
+    paged_t = frozenset(frozenset.__iter__(archive.paged_topics))
+    by_entry = entity_pages._recent_counts_by_entry(entries, recent, paged_e, paged_t)
+    by_key = entity_pages._recent_counts_by_key(archive, entries, recent, paged_e, paged_t)
+    assert by_entry == by_key
+    assert sum(by_entry[0].values()) == sum(len({m.entity for m in e.mentions if m.entity in paged_e})
+                                            for e in entries[:recent])
+    assert entity_pages.recently_active(archive)["entities"] == [
+        {"name": k, "url": entity_pages.entity_url(archive.entities[k]), "count": c, "kind": archive.entities[k].kind}
+        for k, c in sorted(by_entry[0].items(), key=lambda kv: (-kv[1], kv[0]))[:10]]

@@ -33,7 +33,8 @@ def test_key_phrases_scored_again_equal_a_fresh_scoring(seed: int):
     vocab = [f"word{i}" for i in range(rng.randint(8, 60))]
     articles = [SimpleNamespace(source=f"a{i:03d}") for i in range(rng.randint(2, 80))]
     phrases = {a.source: _counts(rng, vocab) for a in articles}
-    last = key_phrases(articles, 3, None, phrases)
+    last_df: dict[str, int] = {}
+    last = key_phrases(articles, 3, None, phrases, df_kept=last_df)
     before = {}
     for a in rng.sample(articles, rng.randint(1, min(4, len(articles)))):
         before[a.source] = phrases[a.source]
@@ -43,7 +44,40 @@ def test_key_phrases_scored_again_equal_a_fresh_scoring(seed: int):
             changed[word] = rng.choice([0, 1, 2, 3])
         phrases[a.source] = +changed
     again = key_phrases(articles, 3, None, phrases, last=last, before=before)
-    assert again == key_phrases(articles, 3, None, phrases)
+    fresh_df: dict[str, int] = {}
+    assert again == key_phrases(articles, 3, None, phrases, df_kept=fresh_df)
+    # The document frequencies moved by the changed articles' difference, not counted again.
+    moved_df: dict[str, int] = {}
+    assert key_phrases(articles, 3, None, phrases, last=last, before=before, last_df=last_df,
+                       df_kept=moved_df) == again
+    assert moved_df == fresh_df
+
+
+def test_key_phrases_use_the_last_document_frequencies():
+    # What proves the kept frequencies are read: planted ones change what is chosen.
+    articles = [SimpleNamespace(source=s) for s in ("a", "b")]
+    phrases = {"a": Counter({"port": 2, "strike": 2}), "b": Counter({"port": 2, "union": 2})}
+    last_df: dict[str, int] = {}
+    last = key_phrases(articles, 1, None, phrases, df_kept=last_df)
+    assert last_df == {"port": 2, "strike": 1, "union": 1}
+    before = {"a": phrases["a"]}
+    phrases["a"] = Counter({"port": 2, "strike": 2, "dock": 1})
+    planted = {**last_df, "strike": 99}  # "strike" far too common to be chosen
+    got = key_phrases(articles, 1, None, phrases, last=last, before=before, last_df=planted)
+    assert got["a"] == ["port"]
+    assert key_phrases(articles, 1, None, phrases, last=last, before=before, last_df=last_df)["a"] == ["strike"]
+
+
+def test_phrase_counts_holding_equal_a_scan():
+    from briefing.stored import Analyses, Local, PhraseCounts, encode_local
+
+    rng = random.Random(7)
+    vocab = ["port", "portal", "sea port", "dock", "grève", "café crème", "union", "ship"]
+    counts = {f"a{i}": Counter(rng.choices(vocab, k=rng.randint(0, 6))) for i in range(40)}
+    lazy = PhraseCounts(Analyses({s: encode_local(Local([], c)) for s, c in counts.items()}))
+    for wanted in ({"port"}, {"grève", "ship"}, {"café crème"}, {"nowhere"}, set(), {"sea"}):
+        assert lazy.holding(set(wanted)) == {s for s, c in counts.items() if not wanted.isdisjoint(c)}
+    assert dict(lazy) == counts and len(lazy) == 40
 
 
 def test_key_phrases_not_scored_again_keep_the_last_ones():
