@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import archive as archive_stage
-from . import depends, file_index, links, pages, parse_cache, preload, search, sources
+from . import depends, file_index, links, listing, pages, parse_cache, preload, search, sources
 from .cache import code_digest
 from .cache_writes import CacheWrites, LockHeld, cache_lock, held_lock
 from .config import Config
@@ -66,6 +66,7 @@ class BuildResult:
     enrichment: Enrichment | None = None
     articles_list: list[Article] = field(default_factory=list)
     preview: Preview | None = None
+    manifest: Manifest | None = None  # of the site written
 
 
 def build(config: Config, *, output: Path | None = None, drafts: bool = False, jobs: int | None = None,
@@ -84,54 +85,69 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
     clock = _Clock(result, log)
 
     with project_lock(config), fewer_collections():
-        # 1. Read the archive (the files the last build saw unchanged are not read: file_index.py).
-        known = file_index.load(config)
-        found, assets, problems = sources.discover(config, known)
-        index = file_index.entries(found)
-        static_files = _static_files(config, assets, problems)
-        inputs = _inputs_fingerprint(config, found, static_files, drafts)
-        if not problems and output.is_dir() and manifest_inputs(output) == inputs:
-            if index != known:
-                file_index.save(config, index)
-            result.noop = True
-            clock.lap("discover", f"{len(found)} files unchanged: nothing to do")
-            return result
+        # A rebuild starts its helpers first, the model's worker above all: loading spaCy takes a
+        # second, which an edit waits for. The files in the output that the last build did not
+        # write (to carry them over) were listed by the last build's cache writer (listing.py),
+        # or else are listed by a forked child, before any thread starts (see workers.Forked).
+        # Both are closed unused when nothing changed.
+        rebuild = (output / MANIFEST).is_file()
+        listing_path = config.cache_path / "pages" / f"{_output_key(output)}.listing"
+        kept = listing.kept_listing(output, listing_path) if rebuild else None
+        unlisted = Forked(lambda: _unlisted(output)) if rebuild and kept is None else None
+        if unlisted is not None and not unlisted.forked:
+            unlisted = None  # no child (the dev server's threads): the swap walks the site, as it must anyway
         if enricher is None:
             from .enrich import Enricher
 
             enricher = Enricher(config, jobs=jobs, progress=progress)
-        # A rebuild: a forked child lists the files in the output that the last build did not
-        # write (to carry them over), before any thread starts (see workers.Forked); the model
-        # loads in a forked worker; this process reads the last manifest and the archive meanwhile.
-        rebuild = (output / MANIFEST).is_file()
-        unlisted = Forked(lambda: _unlisted(output)) if rebuild else None
-        if unlisted is not None and not unlisted.forked:
-            unlisted = None  # no child (the dev server's threads): the swap walks the site, as it must anyway
         preloaded = preload.start(enricher) if rebuild else None
-        previous = read_manifest(output) if rebuild else None
-        writes = CacheWrites()
-        if index != known:
-            writes.add(lambda: file_index.save(config, index))
         try:
-            waiting = time.perf_counter()
-            with cache_lock(config.cache_path) as cache_lock_fd:  # the last build's cache writes are done
-                clock.aside("wait", time.perf_counter() - waiting, "for the last build's cache writes")
-                try:
-                    _stages(config, output, drafts, jobs, enricher, preloaded, check_links, found, static_files,
-                            problems, inputs, previous, unlisted, writes, result, clock)
-                except BaseException:
-                    writes.run()  # what was learnt before the failure (parsed files, NER) is kept
-                    raise
-                if detach_cache_writes:
-                    writes.detach(cache_lock_fd)
-                else:
-                    writes.run()
+            _build(config, output, drafts, jobs, enricher, preloaded, check_links, detach_cache_writes,
+                   lambda: kept or (unlisted.result() if unlisted is not None else None), listing_path,
+                   result, clock)
         finally:
             if preloaded is not None:
                 preloaded.close()
             if unlisted is not None:
                 unlisted.close()
     return result
+
+
+def _build(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, preloaded: Any,
+           check_links: bool, detach_cache_writes: bool, unlisted: Callable[[], Listing | None],
+           listing_path: Path, result: BuildResult, clock: _Clock) -> None:
+    # 1. Read the archive (the files the last build saw unchanged are not read: file_index.py).
+    known = file_index.load(config)
+    found, assets, problems = sources.discover(config, known)
+    index = file_index.entries(found)
+    static_files = _static_files(config, assets, problems)
+    inputs = _inputs_fingerprint(config, found, static_files, drafts)
+    if not problems and output.is_dir() and manifest_inputs(output) == inputs:
+        if index != known:
+            file_index.save(config, index)
+        result.noop = True
+        clock.lap("discover", f"{len(found)} files unchanged: nothing to do")
+        return
+    previous = read_manifest(output)  # None for a first build
+    writes = CacheWrites()
+    if index != known:
+        writes.add(lambda: file_index.save(config, index))
+    waiting = time.perf_counter()
+    with cache_lock(config.cache_path) as cache_lock_fd:  # the last build's cache writes are done
+        clock.aside("wait", time.perf_counter() - waiting, "for the last build's cache writes")
+        try:
+            _stages(config, output, drafts, jobs, enricher, preloaded, check_links, found, static_files,
+                    problems, inputs, previous, unlisted, writes, result, clock)
+        except BaseException:
+            writes.run()  # what was learnt before the failure (parsed files, NER) is kept
+            raise
+        if result.manifest is not None:
+            site = result.manifest
+            writes.add(lambda: listing.keep_listing(output, site, listing_path), unlocked=True)
+        if detach_cache_writes:
+            writes.detach(cache_lock_fd)
+        else:
+            writes.run()
 
 
 def _unlisted(output: Path) -> Listing | None:
@@ -141,8 +157,8 @@ def _unlisted(output: Path) -> Listing | None:
 
 def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, preloaded: Any,
             check_links: bool, found: list, static_files: dict, problems: list[Problem], inputs: str,
-            previous: Manifest | None, unlisted: Forked | None, writes: CacheWrites, result: BuildResult,
-            clock: _Clock) -> None:
+            previous: Manifest | None, unlisted: Callable[[], Listing | None], writes: CacheWrites,
+            result: BuildResult, clock: _Clock) -> None:
     """Parse, enrich, plan, render, check and write the site whose files were discovered; the
     caches for the next build go to `writes`."""
     articles, parse_problems, result.parsed = parse_cache.parse_all(
@@ -210,7 +226,7 @@ class _WrongGuess(Exception):
 
 
 def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, check_links: bool,
-          static_files: dict, inputs: str, previous: Manifest | None, unlisted: Forked | None,
+          static_files: dict, inputs: str, previous: Manifest | None, unlisted: Callable[[], Listing | None],
           writes: CacheWrites, result: BuildResult, clock: _Clock, articles: list[Article],
           enrichment: Enrichment, state: _PageState | None) -> None:
     """Index, plan, render, check and write the site of an enriched archive (`state`: read
@@ -264,7 +280,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
                 raise links.BrokenLinksError(broken)
             clock.lap("links", "every internal link and anchor resolves")
         result.written = writer.rewritten
-        writer.commit(inputs, drafts=drafts, unlisted=unlisted.result() if unlisted is not None else None)
+        result.manifest = writer.commit(inputs, drafts=drafts, unlisted=unlisted())
         if writer.base is None:  # a site with no spare beside it: the next build would link every file
             writes.add(lambda: make_spare(output), only_detached=True)
 

@@ -29,15 +29,14 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from .errors import OutputError
+from .listing import MANIFEST, MANIFEST_DIRTY, Listing, files_under, unlisted_files  # noqa: F401 (re-exported)
 
-MANIFEST = ".briefing-manifest.json"
-MANIFEST_DIRTY = ".briefing-manifest.dirty"
 MANIFEST_VERSION = 1
 
 
@@ -371,7 +370,7 @@ class SiteWriter:
         foreign = set()
         records = self.records
         output = os.fspath(self.output)
-        found = (prefix + name for _, prefix, name in _files_under(output)) if listed is None else listed
+        found = (prefix + name for _, prefix, name in files_under(output)) if listed is None else listed
         for rel in found:
             if rel in ours or rel in records:
                 continue
@@ -393,70 +392,6 @@ class SiteWriter:
     @property
     def rewritten(self) -> int:
         return sum(1 for r in self.records.values() if r.rewritten)
-
-
-@dataclass
-class Listing:
-    """The files of an output folder that its manifest does not list, as found by `unlisted_files`."""
-
-    files: list[str]
-    folders: dict[str, int]  # every folder read ("" or "a/b/") -> its mtime in ns just before
-
-    def now(self, output: Path) -> list[str]:
-        """The files as they are now: a folder whose mtime changed since was added to or taken
-        from (a file copied in during the build), and is read again with the new folders in it."""
-        found = list(self.files)
-        root = os.fspath(output)
-        for rel, mtime in self.folders.items():
-            try:
-                if os.lstat(os.path.join(root, rel)).st_mtime_ns == mtime:
-                    continue
-            except OSError:
-                continue  # gone, with its files
-            for _, prefix, name in _files_under(os.path.join(root, rel), rel, skip=self.folders):
-                found.append(prefix + name)
-        return list(dict.fromkeys(found))
-
-
-def unlisted_files(output: Path, manifest: Manifest) -> Listing:
-    """The files in `output` (as `_carry_over_foreign_files` walks it) that `manifest` does not
-    list, and the mtime of each folder read."""
-    listed = set(manifest.files) | manifest.dirty | {MANIFEST, MANIFEST_DIRTY}
-    folders: dict[str, int] = {}
-    files = [prefix + name for _, prefix, name in _files_under(os.fspath(output), folders=folders)
-             if prefix + name not in listed]
-    return Listing(files, folders)
-
-
-def _files_under(root: str, prefix: str = "", *, folders: dict[str, int] | None = None,
-                 skip: Collection[str] = ()) -> Iterator[tuple[str, str, str]]:
-    """(folder, its path relative to root with a trailing "/" or "", name) for every entry under
-    root that is not a folder, as os.walk(root) lists them: a link to a folder counts as a
-    folder and is not followed, an unreadable folder is passed over. Strings, not Paths, and
-    one scandir per folder without os.walk's bookkeeping: a site has tens of thousands.
-
-    `prefix` is root's own relative path. Each folder's mtime is put in `folders` before it is
-    read; sub-folders named in `skip` are not entered.
-    """
-    stack = [(root, prefix)]
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            if folders is not None:
-                folders[prefix] = os.lstat(folder).st_mtime_ns
-            entries = os.scandir(folder)
-        except OSError:
-            continue
-        with entries:
-            for entry in entries:
-                try:
-                    is_dir = entry.is_dir()
-                except OSError:
-                    is_dir = False
-                if not is_dir:
-                    yield folder, prefix, entry.name
-                elif not entry.is_symlink() and prefix + entry.name + "/" not in skip:
-                    stack.append((entry.path, prefix + entry.name + "/"))
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -515,7 +450,7 @@ def make_spare(output: Path) -> bool:
     made: set[str] = set()
     try:
         os.mkdir(making)
-        for dirpath, prefix, name in _files_under(os.fspath(output)):
+        for dirpath, prefix, name in files_under(os.fspath(output)):
             if prefix not in made:
                 os.makedirs(os.path.join(making, prefix), exist_ok=True)
                 made.add(prefix)

@@ -127,7 +127,7 @@ def test_the_walk_for_foreign_files_lists_what_os_walk_lists(tmp_path: Path):
     listed nor followed; nested folders are walked (as os.walk(top) does)."""
     import os
 
-    from briefing.output import _files_under
+    from briefing.listing import files_under
 
     root = tmp_path / "site"
     (root / "a" / "b" / "c").mkdir(parents=True)
@@ -142,7 +142,7 @@ def test_the_walk_for_foreign_files_lists_what_os_walk_lists(tmp_path: Path):
     for dirpath, _, names in os.walk(root):
         prefix = os.path.relpath(dirpath, root).replace(os.sep, "/")
         expected |= {name if prefix == "." else f"{prefix}/{name}" for name in names}
-    got = {prefix + name for _, prefix, name in _files_under(str(root))}
+    got = {prefix + name for _, prefix, name in files_under(str(root))}
     assert got == expected
     assert {"link-to-file", "a/broken", "a/b/fifo", "a/b/c/deep.txt"} <= got
     assert not any(rel.startswith("other/link-to-folder") for rel in got)
@@ -200,6 +200,83 @@ def test_files_put_in_the_site_after_it_was_listed_are_kept(tmp_path: Path):
     assert "old.txt" not in kept
     assert (site / "during.txt").read_text(encoding="utf-8").startswith("copied in")
     assert (site / "downloads" / "2026" / "report.pdf").read_bytes() == b"%PDF"
+
+
+def test_the_listing_kept_by_the_last_build_serves_while_its_site_is_in_place(tmp_path: Path):
+    """The last build's cache writer keeps the listing of the site it put in place (listing.py):
+    the next build takes it, walks nothing, and still carries over a file copied in since (its
+    folder's mtime moved). Another site in place, or files the dev server rewrote, and it does
+    not serve."""
+    import os
+
+    from briefing import build as build_mod
+    from briefing.listing import keep_listing, kept_listing
+    from briefing.output import MANIFEST_DIRTY
+
+    project = make_project(tmp_path / "p", articles=3)
+    config = config_mod.load(project)
+    site = project / "site"
+    build(config)
+    (site / "CNAME").write_text("example.org\n", encoding="utf-8")
+    path = config.cache_path / "pages" / f"{build_mod._output_key(site)}.listing"
+    keep_listing(site, read_manifest(site), path)  # as the detached writer does after the swap
+    kept = kept_listing(site, path)
+    assert kept is not None and kept.files == ["CNAME"] and "" in kept.folders and "assets/" in kept.folders
+
+    (site / "late.txt").write_text("copied in after the listing\n", encoding="utf-8")
+    os.utime(site, ns=(0, kept.folders[""] + 1))  # a coarse clock may not have ticked
+    victim = next((project / "content").rglob("*.md"))
+    victim.write_text(victim.read_text(encoding="utf-8") + "\nTalks resumed in Geneva.\n", encoding="utf-8")
+    real = build_mod._unlisted
+    build_mod._unlisted = lambda output: (_ for _ in ()).throw(AssertionError("walked the site"))
+    try:
+        build(config)
+    finally:
+        build_mod._unlisted = real
+    assert {"CNAME", "late.txt"} <= set(read_manifest(site).foreign or ())
+    assert (site / "late.txt").is_file() and (site / "CNAME").is_file()
+
+    assert kept_listing(site, path) is None  # kept for the site that this build replaced
+    keep_listing(site, read_manifest(site), path)
+    assert kept_listing(site, path) is not None
+    (site / MANIFEST_DIRTY).write_text("index.html\n", encoding="utf-8")  # the dev server rewrote a page
+    assert kept_listing(site, path) is None
+    (site / MANIFEST_DIRTY).unlink()
+    path.write_bytes(b"not a listing")
+    assert kept_listing(site, path) is None
+
+
+def test_unlocked_cache_writes_run_only_detached_after_the_lock_is_let_go(tmp_path: Path):
+    import fcntl
+    import time
+
+    from briefing.cache_writes import CacheWrites, cache_lock
+
+    marker = tmp_path / "marker"
+    writes = CacheWrites()
+    order: list[str] = []
+    writes.add(lambda: order.append("locked"))
+    writes.add(lambda: marker.write_text("x"), unlocked=True)
+    writes.run()
+    assert order == ["locked"] and not marker.exists()  # run(): never the unlocked ones
+
+    writes = CacheWrites()
+
+    def unlocked() -> None:  # the lock is free by now: take it, and say so
+        with open(tmp_path / "cache" / "cache.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        marker.write_text("free")
+    writes.add(lambda: time.sleep(0.2))
+    writes.add(unlocked, unlocked=True)
+    with cache_lock(tmp_path / "cache") as fd:
+        assert writes.detach(fd)
+    with cache_lock(tmp_path / "cache"):  # waits for the locked writes only
+        pass
+    for _ in range(100):
+        if marker.exists():
+            break
+        time.sleep(0.05)
+    assert marker.read_text() == "free"
 
 
 def test_the_no_op_check_reads_the_inputs_the_manifest_holds(tmp_path: Path):
