@@ -143,7 +143,7 @@ def _build(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any,
             raise
         if result.manifest is not None:
             site = result.manifest
-            writes.add(lambda: listing.keep_listing(output, site, listing_path), unlocked=True)
+            writes.add(lambda: listing.keep_listing(output, site, listing_path), only_detached=True)
         if detach_cache_writes:
             writes.detach(cache_lock_fd)
         else:

@@ -16,9 +16,7 @@ stops, rather than make the folder again under a project that someone removed.
 
 Some writes are only worth doing there (`add(..., only_detached=True)`): after a build into an
 empty output, linking the new site into a spare for the next build to assemble in
-(output.make_spare) takes seconds that nobody should wait for. Some are done after the lock is
-let go (`unlocked=True`): what they write is checked by whoever reads it (listing.kept_listing),
-so the next build need not wait for them.
+(output.make_spare) takes seconds that nobody should wait for.
 """
 
 from __future__ import annotations
@@ -50,18 +48,12 @@ class CacheWrites:
 
     def __init__(self, at_once: bool = False) -> None:
         self._pending: list[tuple[Write, bool]] = []  # (write, only when detached)
-        self._unlocked: list[Write] = []  # only when detached, after the lock is let go
         self.at_once = at_once
 
-    def add(self, write: Write, *, only_detached: bool = False, unlocked: bool = False) -> None:
+    def add(self, write: Write, *, only_detached: bool = False) -> None:
         """Add a write; with `only_detached`, one that saves the next build time but is not worth
-        keeping anyone waiting for: `detach` does it, `run` and `at_once` skip it. With
-        `unlocked` (implies `only_detached`), one that `detach` does after letting go of the
-        cache lock, the next build free to start: its reader must check what it reads."""
-        if unlocked:
-            if not self.at_once:
-                self._unlocked.append(write)
-        elif self.at_once:
+        keeping anyone waiting for: `detach` does it, `run` and `at_once` skip it."""
+        if self.at_once:
             if not only_detached:
                 write()
         else:
@@ -70,7 +62,6 @@ class CacheWrites:
     def run(self) -> None:
         """Write them now, here."""
         pending, self._pending = self._pending, []
-        self._unlocked = []
         for write, only_detached in pending:
             if not only_detached:
                 write()
@@ -79,7 +70,7 @@ class CacheWrites:
         """Write them in a forked process that keeps the cache lock (`cache_lock_fd`) until it is
         done and outlives this one. Runs them here, and returns False, where that cannot be done
         safely: no fork (Windows), or other threads running (a fork copies their locks held)."""
-        if not self._pending and not self._unlocked:
+        if not self._pending:
             return True
         if not hasattr(os, "fork") or threading.active_count() > 1:
             self.run()
@@ -100,8 +91,8 @@ class CacheWrites:
         # Not freed here: what the writes hold (a whole archive's analyses, page inputs and link
         # summaries) took half a second to take apart, in a process that exits without freeing
         # anything (cli.run). `detach` is for a process about to exit.
-        HANDED_OVER.append([self._pending, self._unlocked])
-        self._pending, self._unlocked = [], []
+        HANDED_OVER.append(self._pending)
+        self._pending = []
         return True
 
     def _run_as_child(self, cache_lock_fd: int) -> None:
@@ -122,13 +113,6 @@ class CacheWrites:
                     write()
                 except Exception:  # noqa: BLE001 - a cache not written is a slower next build
                     code = 1
-            if self._unlocked and os.fstat(cache_lock_fd).st_nlink:
-                os.close(cache_lock_fd)  # the next build may start: these writes are checked when read
-                for write in self._unlocked:
-                    try:
-                        write()
-                    except Exception:  # noqa: BLE001
-                        code = 1
         finally:
             os._exit(code)
 

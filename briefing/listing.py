@@ -2,9 +2,10 @@
 found so that each build carries them into the new site (output.SiteWriter.commit).
 
 A rebuild does not walk the whole output for them (37,600 folders at 10,000 articles, most of a
-second of one core while the model loads on it): the detached cache writer of the last build
-walked the site it had just put in place and kept the listing (`keep_listing`), with the identity
-of that site's manifest. The next build takes it when the manifest is still that one
+second of the core the model loads on): the detached cache writer of the last build walked the
+site it had just put in place and kept the listing (`keep_listing`), with the identity of that
+site's manifest. It does so last, holding the cache lock: a build started meanwhile waits for
+it rather than walk the site itself. The next build takes it when the manifest is still that one
 (`kept_listing`); as for a listing made at the start of a build, every folder whose mtime moved
 since is read again at commit (`Listing.now`).
 """

@@ -199,3 +199,26 @@ def test_a_detached_writer_makes_the_spare_the_next_build_assembles_in(tmp_path:
     build(config, output=fresh)
     without_manifest = lambda folder: {k: v for k, v in tree_digest(folder).items() if k != MANIFEST}  # noqa: E731
     assert without_manifest(site) == without_manifest(fresh)
+
+
+def test_a_detached_writer_keeps_the_listing_of_foreign_files_last(tmp_path: Path):
+    """After swapping its site in, the detached writer lists the site's foreign files (listing.py)
+    while holding the cache lock: once the lock is free, the next build finds the listing of the
+    site in place. Writes run in place skip it."""
+    from briefing import build as build_mod
+    from briefing.listing import kept_listing
+
+    project = make_project(tmp_path / "p", articles=3)
+    config = config_mod.load(project)
+    site = project / "site"
+    path = config.cache_path / "pages" / f"{build_mod._output_key(site)}.listing"
+    build(config)
+    assert not path.exists()
+    (site / "CNAME").write_text("example.org\n", encoding="utf-8")
+    write_article(project, "2024/2024-06-01-late.md", "A late addition", "2024-06-01", "Talks resumed in Geneva.")
+    build(config, detach_cache_writes=True)
+    with cache_lock(config.cache_path):  # the writer is done
+        pass
+    kept = kept_listing(site, path)
+    assert kept is not None and kept.files == ["CNAME"]
+    assert "articles/" in kept.folders and len(kept.folders) == sum(1 for p in site.rglob("*") if p.is_dir()) + 1

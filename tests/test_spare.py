@@ -246,39 +246,6 @@ def test_the_listing_kept_by_the_last_build_serves_while_its_site_is_in_place(tm
     assert kept_listing(site, path) is None
 
 
-def test_unlocked_cache_writes_run_only_detached_after_the_lock_is_let_go(tmp_path: Path):
-    import fcntl
-    import time
-
-    from briefing.cache_writes import CacheWrites, cache_lock
-
-    marker = tmp_path / "marker"
-    writes = CacheWrites()
-    order: list[str] = []
-    writes.add(lambda: order.append("locked"))
-    writes.add(lambda: marker.write_text("x"), unlocked=True)
-    writes.run()
-    assert order == ["locked"] and not marker.exists()  # run(): never the unlocked ones
-
-    writes = CacheWrites()
-
-    def unlocked() -> None:  # the lock is free by now: take it, and say so
-        with open(tmp_path / "cache" / "cache.lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        marker.write_text("free")
-    writes.add(lambda: time.sleep(0.2))
-    writes.add(unlocked, unlocked=True)
-    with cache_lock(tmp_path / "cache") as fd:
-        assert writes.detach(fd)
-    with cache_lock(tmp_path / "cache"):  # waits for the locked writes only
-        pass
-    for _ in range(100):
-        if marker.exists():
-            break
-        time.sleep(0.05)
-    assert marker.read_text() == "free"
-
-
 def test_the_no_op_check_reads_the_inputs_the_manifest_holds(tmp_path: Path):
     from briefing.output import MANIFEST_DIRTY, manifest_inputs
 
