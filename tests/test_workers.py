@@ -64,3 +64,19 @@ def test_with_another_thread_running_the_value_is_made_here_and_says_so():
     alone = Forked(os.getpid)
     assert alone.forked
     assert alone.result() != os.getpid()
+
+
+def test_a_forked_child_never_scans_what_the_build_made():
+    """The building process does not collect (fewer_collections): a child that collected once
+    would scan, and copy, the whole archive first. It starts with its collector off and every
+    object it inherited still uncollected."""
+    import gc
+
+    from briefing.workers import Forked, fewer_collections
+
+    with fewer_collections():
+        made = [[] for _ in range(200_000)]  # tracked containers: counted, never collected here
+        enabled, young = Forked(lambda: (gc.isenabled(), gc.get_count()[0])).result()
+    assert len(made) == 200_000
+    assert enabled is False
+    assert young >= 200_000
