@@ -38,14 +38,15 @@ class Listing:
         """The files as they are now: a folder whose mtime changed since was added to or taken
         from (a file copied in during the build), and is read again with the new folders in it."""
         found = list(self.files)
-        root = os.fspath(output)
+        root = os.path.join(os.fspath(output), "")  # rel is "" or "a/b/": joined by concatenation
+        lstat = os.lstat
         for rel, mtime in self.folders.items():
             try:
-                if os.lstat(os.path.join(root, rel)).st_mtime_ns == mtime:
+                if lstat(root + rel).st_mtime_ns == mtime:
                     continue
             except OSError:
                 continue  # gone, with its files
-            for _, prefix, name in files_under(os.path.join(root, rel), rel, skip=self.folders):
+            for _, prefix, name in files_under(root + rel, rel, skip=self.folders):
                 found.append(prefix + name)
         return list(dict.fromkeys(found))
 
