@@ -6,7 +6,7 @@ import bisect
 import datetime as dt
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from html import escape
 from typing import Any
@@ -19,6 +19,11 @@ from .config import Config
 from .model import KIND_LABELS, KIND_NAMES, KIND_SECTIONS, Entity
 
 
+def anchor_for(entity_slug: str, occurrence: int) -> str:
+    """The id of an entity's `occurrence`-th link (from 0) in an article's body."""
+    return f"m-{entity_slug}" if occurrence == 0 else f"m-{entity_slug}-{occurrence + 1}"
+
+
 def entity_url(entity: Entity) -> str:
     return _entity_url(entity.kind, entity.key)
 
@@ -28,14 +33,13 @@ def _entity_url(kind: str, key: str) -> str:
     return f"{KIND_SECTIONS[kind]}/{key.split('/', 1)[1]}/"
 
 
-def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[Any]]) -> list:
-    """Entity, topic and index pages. `spans_of(source)`: an article's woven mention spans (for anchors)."""
+def plan(archive: Archive, config: Config) -> list:
+    """Entity, topic and index pages."""
     from .pages import Page, card, page_count, page_path, page_url
 
     # Made by whichever process renders a page that needs them (see pages.Page), once per process.
     cards = depends.memo(lambda source: card(archive.by_source[source]))
     paged_in = depends.memo(lambda source: paged_mentions(archive, source))
-    first_spans = depends.memo(lambda source: _first_spans(spans_of(source)))
     pages: list[Page] = []
     # Plain copies for planning: the archive's tracked lookups (depends.py) cost a Python call
     # each, and nothing records them here.
@@ -63,7 +67,7 @@ def plan(archive: Archive, config: Config, spans_of: Callable[[str], Sequence[An
             sources = entity_sources(entity.key)
             base = entity_url(entity)
             shared = depends.node(("entity", entity.key),
-                                  _entity_context(archive, config, entity.key, cards, paged_in, first_spans))
+                                  _entity_context(archive, config, entity.key, cards, paged_in))
             total = page_count(len(sources), config.paginate)
             for n in range(1, total + 1):
                 url = page_url(base, n)
@@ -110,7 +114,7 @@ Memo = Callable[[str], Any]
 
 
 def _entity_context(archive: Archive, config: Config, key: str, cards: Memo,
-                    paged_in: Memo, first_spans: Memo) -> Callable[[], dict[str, Any]]:
+                    paged_in: Memo) -> Callable[[], dict[str, Any]]:
     def make() -> dict[str, Any]:
         entity = archive.entities[key]
         sources = archive.entity_sources[key]
@@ -136,7 +140,8 @@ def _entity_context(archive: Archive, config: Config, key: str, cards: Memo,
                        for t, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
             "feed": base + "feed.xml",
         }
-        items = [_mention_item(e, entity, first_spans(e.source), cards) for e in entries]
+        linked = key in archive.paged_entities
+        items = [_mention_item(e, entity, linked, cards) for e in entries]
         return {"common": common, "items": items, "per_page": config.paginate}
     return make
 
@@ -190,27 +195,42 @@ def _letter(name: str) -> str:
     return first if first.isascii() and first.isalpha() else "#"
 
 
-def _first_spans(spans: Sequence[Any]) -> dict[str, Any]:
-    """href -> the first of an article's woven spans that links to it."""
-    by_href: dict[str, Any] = {}
-    for span in spans:
-        by_href.setdefault(span.href, span)
-    return by_href
+def first_linked(entry: Entry, entity: Entity) -> tuple[int, int] | None:
+    """Where in the body's plain text the article's first link to `entity` is woven (as
+    pages.mention_links weaves it: the first mention after the headline that lies within one
+    linkable range), or None. Found from the entity's own mentions, not by weaving them all:
+    an entity page lists hundreds of articles, and an edit makes its pages again."""
+    a = entry.article
+    offset = a.headline_end + len(markdown.BLOCK_SEPARATOR)
+    linkable = a.linkable
+    for m in entry.mentions:
+        if m.entity != entity.key or m.start < offset:
+            continue
+        start, end = m.start - offset, m.end - offset
+        # The first range that ends after `start`: the only one that can hold the mention.
+        i = bisect.bisect_right(linkable, start, key=_range_end)
+        if i < len(linkable) and linkable[i][0] <= start and end <= linkable[i][1]:
+            return start, end
+    return None
 
 
-def _mention_item(entry: Entry, entity: Entity, first_spans: Mapping[str, Any], cards: Memo) -> dict[str, Any]:
-    """An article on an entity page: its first linked mention in its sentence, with its anchor.
+def _range_end(span: tuple[int, int]) -> int:
+    return span[1]
+
+
+def _mention_item(entry: Entry, entity: Entity, linked: bool, cards: Memo) -> dict[str, Any]:
+    """An article on an entity page: its first linked mention in its sentence, with its anchor
+    (`linked`: the entity has a page, so its mentions are woven as links).
 
     When no mention could be linked (only in the headline, a heading or a link), the snippet
     shows the first mention and points at the article itself.
     """
     source = entry.source
     text = entry.article.text
-    href = entity_url(entity)
-    span = first_spans.get(href)
+    span = first_linked(entry, entity) if linked else None
     if span is not None:
         offset = entry.article.headline_end + len(markdown.BLOCK_SEPARATOR)
-        start, end, anchor = span.start + offset, span.end + offset, span.anchor
+        start, end, anchor = span[0] + offset, span[1] + offset, anchor_for(entity.slug, 0)
     else:
         mention = next(m for m in entry.mentions if m.entity == entity.key)
         start, end, anchor = mention.start, mention.end, ""

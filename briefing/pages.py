@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from . import depends, entity_pages, feeds
 from .archive import Archive, Entry, related_articles
 from .config import Config
+from .entity_pages import anchor_for
 from .errors import ContentError, Problem
 from .markdown import BLOCK_SEPARATOR, LinkedSpan
 from .model import KIND_LABELS, KIND_SECTIONS, Article
@@ -115,7 +116,7 @@ def plan(archive: Archive, config: Config, asset_urls: Mapping[str, str] | None 
     pages += _article_pages(archive, config, linked, asset_urls or {}, problems)
     pages += _home_pages(archive, config)
     pages += _archive_pages(archive, config)
-    pages += entity_pages.plan(archive, config, lambda source: linked(source)[0])
+    pages += entity_pages.plan(archive, config)
     pages += feeds.plan(archive, config, pages)
     pages.append(Page("404.html", "404.html", "404.html", {"title": "Page not found"}, in_sitemap=False))
     if config.search.enabled:
@@ -202,10 +203,6 @@ def _article_fields(a: Article) -> dict[str, Any]:
         "summary": a.summary, "author": a.author, "publisher": a.publisher, "url": a.url,
         "tags": list(a.tags), "draft": a.draft, "meta": dict(a.meta), "words": a.word_count,
     }
-
-
-def anchor_for(entity_slug: str, occurrence: int) -> str:
-    return f"m-{entity_slug}" if occurrence == 0 else f"m-{entity_slug}-{occurrence + 1}"
 
 
 def mention_links(entry: Entry, archive: Archive, config: Config) -> tuple[tuple[LinkedSpan, ...], list]:

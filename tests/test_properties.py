@@ -420,3 +420,57 @@ def test_recently_active_counts_alike_by_article_and_by_entity(archive: Any) -> 
     assert entity_pages.recently_active(archive)["entities"] == [
         {"name": k, "url": entity_pages.entity_url(archive.entities[k]), "count": c, "kind": archive.entities[k].kind}
         for k, c in sorted(by_entry[0].items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+
+
+@st.composite
+def linked_entry(draw: Any) -> Any:
+    """One article with linkable ranges and sorted mentions of a few entities, some in the headline,
+    some straddling or outside a linkable range; and the archive it sits in."""
+    from briefing import archive as archive_stage
+    from briefing.model import Enrichment, Entity, Mention
+
+    keys = [f"person/p{i}" for i in range(3)] + ["organization/o0"]
+    title = "Headline"
+    body_len = draw(st.integers(10, 120))
+    text = title + markdown.BLOCK_SEPARATOR + "x" * body_len
+    offset = len(title) + len(markdown.BLOCK_SEPARATOR)
+    cuts = sorted(draw(st.lists(st.integers(0, body_len), max_size=10, unique=True)))
+    # Alternate cuts open and close ranges: disjoint, sorted, possibly touching none.
+    linkable = tuple((a, b) for a, b in zip(cuts[::2], cuts[1::2], strict=False) if a < b)
+    starts = sorted(draw(st.lists(st.integers(0, len(text) - 1), max_size=15)))
+    mentions = tuple(Mention(s, min(len(text), s + draw(st.integers(1, 6))), "x", k.split("/")[0], k)
+                     for s in starts for k in [draw(st.sampled_from(keys))])
+    article = Article(source="content/a.md", title=title, date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+                      slug="a", summary="", body="", body_line=1, text=text, headline_end=len(title),
+                      content_hash="0", linkable=linkable)
+    named = {m.entity for m in mentions}
+    enrichment = Enrichment(mentions={"content/a.md": mentions},
+                            entities={k: Entity(k, k.split("/")[1].upper(), k.split("/")[0]) for k in keys},
+                            topics={"content/a.md": ()}, topic_table={})
+    from briefing.config import EntitiesConfig
+
+    config = Config(root=Path("/"), entities=EntitiesConfig(min_articles=1))
+    built = archive_stage.build([article], enrichment, config)
+    assert offset == article.headline_end + len(markdown.BLOCK_SEPARATOR)
+    return built, config, named
+
+
+@given(linked_entry())
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_an_entity_pages_first_link_is_the_one_the_article_weaves(case: Any) -> None:
+    """An entity page points at an article's first link to the entity, found from that entity's
+    mentions alone; it is the span (and anchor) the article page weaves among all its links."""
+    from briefing import entity_pages, pages
+
+    built, config, named = case
+    entry = built.entries[0]
+    spans, _ = pages.mention_links(entry, built, config)
+    for key in named:
+        entity = built.entities[key]
+        woven = [s for s in spans if s.href == entity_pages.entity_url(entity)]
+        found = entity_pages.first_linked(entry, entity) if key in built.paged_entities else None
+        if woven:
+            assert found == (woven[0].start, woven[0].end)
+            assert woven[0].anchor == entity_pages.anchor_for(entity.slug, 0)
+        else:
+            assert found is None
