@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
+
 from .errors import OutputError
 from .listing import MANIFEST, MANIFEST_DIRTY, Listing, files_under, unlisted_files  # noqa: F401 (re-exported)
 
@@ -52,17 +54,21 @@ class Manifest:
     # Files of the folder we did not write (carried over); None when an older manifest did not say.
     foreign: list[str] | None = None
 
-    def to_json(self) -> str:
-        return json.dumps({"version": MANIFEST_VERSION, "files": self.files,  # sort_keys sorts them too
-                           "pages": self.pages, "inputs": self.inputs,
-                           "drafts": self.drafts, "foreign": sorted(self.foreign or [])},
-                          sort_keys=True, separators=(",", ":"))  # no indent: json's C encoder
+    def to_json(self) -> bytes:
+        """Sorted keys, no spaces, UTF-8 (a 13 MB text at 10,000 articles: orjson writes it in a
+        fifth of json's time, the same bytes but for non-ASCII characters, kept as they are)."""
+        data = {"version": MANIFEST_VERSION, "files": self.files, "pages": self.pages, "inputs": self.inputs,
+                "drafts": self.drafts, "foreign": sorted(self.foreign or [])}
+        try:
+            return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)  # sorts the files' and pages' keys too
+        except orjson.JSONEncodeError:  # a file name that is not UTF-8 (surrogate-escaped by os)
+            return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
 def read_manifest(output: Path) -> Manifest | None:
     """The manifest of the build in `output`, or None when there is none or it is unreadable."""
     try:
-        data = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
+        data = _json_loads((output / MANIFEST).read_bytes())
         if data.get("version") != MANIFEST_VERSION:
             return None
         foreign = data.get("foreign")
@@ -72,6 +78,13 @@ def read_manifest(output: Path) -> Manifest | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return with_dirty(manifest, output)
+
+
+def _json_loads(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # e.g. an escaped surrogate (json's way with a non-UTF-8 name)
+        return json.loads(raw)
 
 
 # In the manifest's JSON (sorted keys, no spaces) "inputs" is the key after the list "foreign";
@@ -333,7 +346,7 @@ class SiteWriter:
         if self.base is not None:
             self._remove_stale(set(manifest.files) | foreign)
         tmp = self.staging / f"{MANIFEST}.tmp"
-        tmp.write_text(manifest.to_json(), encoding="utf-8")
+        tmp.write_bytes(manifest.to_json())
         os.replace(tmp, self.staging / MANIFEST)
         with contextlib.suppress(OSError):
             os.unlink(self.staging / MANIFEST_DIRTY)  # the spare's: its files are rewritten by now

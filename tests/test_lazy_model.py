@@ -72,3 +72,31 @@ def test_a_build_that_hits_the_cache_does_not_load_the_model(project: Path, monk
     assert (len(loads()), third.model_calls) == (2, 1)
     assert loads()[1] != str(os.getpid())  # loaded by the preloading worker
     assert nlp_mod._LOADED == {}  # not here
+
+
+def test_spacy_is_imported_without_its_command_line_until_it_is_used():
+    """The model's import on a rebuild's path skips spaCy's command line (typer, requests...),
+    which is still there, whole, the moment anything asks for it."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from briefing import nlp
+spacy = nlp.import_spacy()
+assert "typer" not in sys.modules and "requests" not in sys.modules, "spacy.cli was imported"
+assert callable(spacy.info)
+pipeline = nlp.load("auto")
+doc = pipeline.nlp("Officials at the International Monetary Fund in Washington met Brazil's envoys.")
+print(sorted(e.text for e in doc.ents))
+from spacy.cli import download  # the real command line, imported on demand
+import spacy.cli.info
+assert "typer" in sys.modules and spacy.cli is sys.modules["spacy.cli"]
+assert download.__module__ == "spacy.cli.download" and spacy.cli.info.__module__ == "spacy.cli.info"
+print(type(spacy.cli).__name__)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    ents, kind = out.stdout.strip().splitlines()
+    assert "Brazil" in ents and "Washington" in ents
+    assert kind == "module"

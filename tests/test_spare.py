@@ -271,13 +271,32 @@ def test_the_no_op_check_reads_the_inputs_the_manifest_holds(tmp_path: Path):
     assert manifest_inputs(site) == "" and manifest_inputs(tmp_path / "nowhere") == ""
 
 
-def test_the_manifest_is_the_json_of_its_fields_with_sorted_keys():
+def test_the_manifest_is_the_json_of_its_fields_with_sorted_keys(tmp_path):
     import json
 
-    from briefing.output import Manifest
+    from briefing.output import Manifest, manifest_inputs, read_manifest
 
-    m = Manifest(files={"b.html": "2", "a.html": "1"}, pages={"b.html": "f"}, inputs="i", drafts=True,
-                 foreign=["z", "y"])
+    m = Manifest(files={"b.html": "2", "a.html": "1", "é.html": "3"}, pages={"b.html": "f"}, inputs="i",
+                 drafts=True, foreign=["z", "y"])
     whole = json.dumps({"version": 1, "files": m.files, "pages": m.pages, "inputs": "i", "drafts": True,
-                        "foreign": ["y", "z"]}, sort_keys=True, separators=(",", ":"))
-    assert m.to_json() == whole
+                        "foreign": ["y", "z"]}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert m.to_json() == whole.encode("utf-8")
+    (tmp_path / MANIFEST).write_bytes(m.to_json())
+    back = read_manifest(tmp_path)
+    assert back is not None and back.files == m.files and back.foreign == ["y", "z"]
+    assert manifest_inputs(tmp_path) == "i"
+
+
+def test_a_manifest_naming_a_file_that_is_not_utf8_is_written_and_read(tmp_path):
+    """os.fsdecode turns a name's undecodable bytes into lone surrogates, which orjson refuses:
+    json writes them escaped, and reads them back."""
+    import os
+
+    from briefing.output import Manifest, manifest_inputs, read_manifest
+
+    odd = os.fsdecode(b"caf\xe9.html")
+    m = Manifest(files={"a.html": "1"}, foreign=[odd], inputs="i")
+    (tmp_path / MANIFEST).write_bytes(m.to_json())
+    back = read_manifest(tmp_path)
+    assert back is not None and back.foreign == [odd] and back.files == {"a.html": "1"}
+    assert manifest_inputs(tmp_path) == "i"
