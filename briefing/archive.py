@@ -6,12 +6,13 @@ builds of the same input give the same Archive.
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import Config
 from .depends import AT_MOST, Cells, TrackedDict, TrackedSet, TrackedTuple, at_most
@@ -32,10 +33,20 @@ class Entry:
         return self.article.source
 
 
+class Facet(NamedTuple):
+    """What counts and timelines read of an article, apart from its text: an edit to its prose
+    alone leaves the pages made from many articles' facets as they were (see depends.py)."""
+
+    date: dt.datetime
+    topics: tuple[str, ...]  # topic keys
+    entities: tuple[str, ...]  # the entities it mentions, each once, in order of first mention
+
+
 @dataclass(frozen=True)
 class Archive:
     entries: tuple[Entry, ...]  # newest first; ties broken by source path
     by_source: Mapping[str, Entry]
+    facets: Mapping[str, Facet]  # source -> its facet
     entities: Mapping[str, Entity]
     entity_sources: Mapping[str, tuple[str, ...]]  # entity key -> article sources, newest first
     paged_entities: frozenset[str]  # entity keys that get a page
@@ -65,11 +76,14 @@ def build(articles: Sequence[Article], enrichment: Enrichment, config: Config) -
 
     entity_sources: dict[str, list[str]] = defaultdict(list)
     topic_sources: dict[str, list[str]] = defaultdict(list)
+    facets = {}
     for e in entries:
-        for key in dict.fromkeys(m.entity for m in e.mentions):
+        named = tuple(dict.fromkeys(m.entity for m in e.mentions))
+        for key in named:
             entity_sources[key].append(e.source)
         for key in dict.fromkeys(e.topics):
             topic_sources[key].append(e.source)
+        facets[e.source] = Facet(e.article.date, e.topics, named)
 
     page_kinds = set(config.entities.page_kinds)
     paged_entities = frozenset(
@@ -86,6 +100,7 @@ def build(articles: Sequence[Article], enrichment: Enrichment, config: Config) -
     return Archive(
         entries=TrackedTuple("entries", entries),
         by_source=TrackedDict("by_source", by_source),
+        facets=TrackedDict("facets", facets),
         entities=TrackedDict("entities", sorted(enrichment.entities.items())),
         entity_sources=TrackedDict("entity_sources", ((k, tuple(v)) for k, v in sorted(entity_sources.items()))),
         paged_entities=TrackedSet("paged_entities", paged_entities),
@@ -101,6 +116,7 @@ def expected_cells(archive: Archive) -> Iterator[tuple[str, Any]]:
     yield ("entries", "len")
     for source in archive.by_source:
         yield ("by_source", source)
+        yield ("facets", source)
     limit = common_limit(len(archive.entries))
     for key in archive.entities:
         yield from (("entities", key), ("entity_sources", key), ("paged_entities", key),
@@ -125,10 +141,13 @@ def cells(archive: Archive) -> Cells:
     def topic(t: Topic) -> tuple:
         return (t.key, t.name, t.origin)
 
-    names = ("entries", "by_source", "entities", "entity_sources", "paged_entities", "topics", "topic_sources",
-             "paged_topics", "redirects")
+    def facet(f: Facet) -> tuple:
+        return (f.date.isoformat(), f.topics, f.entities)
+
+    names = ("entries", "by_source", "facets", "entities", "entity_sources", "paged_entities", "topics",
+             "topic_sources", "paged_topics", "redirects")
     return Cells({name: getattr(archive, name) for name in names},
-                 {"entries": entry, "by_source": entry, "entities": entity, "topics": topic})
+                 {"entries": entry, "by_source": entry, "facets": facet, "entities": entity, "topics": topic})
 
 
 def co_mentions(archive: Archive, key: str, limit: int = 12,
@@ -148,8 +167,7 @@ def co_mentions(archive: Archive, key: str, limit: int = 12,
 
 def paged_mentions(archive: Archive, source: str) -> frozenset[str]:
     """The entities with pages that an article mentions."""
-    keys = {m.entity for m in archive.by_source[source].mentions}
-    return frozenset(key for key in keys if key in archive.paged_entities)
+    return frozenset(key for key in archive.facets[source].entities if key in archive.paged_entities)
 
 
 def common_limit(n: int) -> int:

@@ -29,7 +29,6 @@ import hashlib
 import marshal
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -259,14 +258,13 @@ def digest(value: Any) -> bytes:
 
 
 class Cells:
-    """Digests of an archive's cells, each computed when first asked for.
+    """Digests of an archive's cells, computed when asked for (each is asked for once).
 
     `plain` maps a mapping's name to a function turning one of its values into plain data;
     values of the mappings not named there must already be plain.
     """
 
     def __init__(self, containers: dict[str, Any], plain: dict[str, Callable[[Any], Any]]):
-        self.known: dict[tuple[str, Any], bytes] = {}
         self.remembered: tuple[list[tuple[str, Any]], bytes] | None = None
         self.values = {name: _reader(box, plain.get(name, _same)) for name, box in containers.items()}
         for name, box in containers.items():
@@ -285,21 +283,17 @@ class Cells:
         if self.remembered is not None and cells[:len(self.remembered[0])] == self.remembered[0]:
             done, digests = self.remembered
             return digests + self.digests(cells[len(done):])
-        known, values, dumps, blake2b = self.known, self.values, marshal.dumps, hashlib.blake2b
+        values, dumps, blake2b, node = self.values, marshal.dumps, hashlib.blake2b, NODE_DIGEST
         out = []
         append = out.append
         for cell in cells:
-            got = known.get(cell)
-            if got is None:
-                name = cell[0]
-                if name == "node":
-                    got = NODE_DIGEST  # changes with what it read: see PageInputs.changed_cells
-                else:
-                    read = values.get(name)
-                    value = read(cell[1]) if read is not None else ("not a mapping", name)
-                    got = blake2b(dumps(value, 2), digest_size=8).digest()
-                known[cell] = got
-            append(got)
+            name = cell[0]
+            if name == "node":
+                append(node)  # changes with what it read: see PageInputs.changed_cells
+                continue
+            read = values.get(name)
+            value = read(cell[1]) if read is not None else ("not a mapping", name)
+            append(blake2b(dumps(value, 2), digest_size=8).digest())
         return b"".join(out)
 
     def remember(self, cells: list[tuple[str, Any]], digests: bytes) -> None:
@@ -310,6 +304,19 @@ class Cells:
 
 
 NODE_DIGEST = bytes(8)
+
+
+def _differing(now: bytes, before: bytes, block: int = 512) -> set[int]:
+    """The numbers of the 8-byte digests that differ between two runs of digests of one length:
+    compared a block at a time (memcmp), and one by one only within the blocks that differ."""
+    changed = set()
+    step = 8 * block
+    for start in range(0, len(now), step):
+        if now[start:start + step] != before[start:start + step]:
+            first = start // 8
+            a, b = array("Q", now[start:start + step]), array("Q", before[start:start + step])
+            changed.update(first + i for i in range(len(a)) if a[i] != b[i])
+    return changed
 
 
 def _reader(box: Any, plain: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -383,7 +390,7 @@ class PageInputs:
         if len(before) != len(now):  # not written by this code: every cell changed
             changed = set(range(len(self.cells)))
         elif before != now:  # node cells have one digest, NODE_DIGEST, on both sides
-            changed = {i for i, a, b in zip(count(), array("Q", now), array("Q", before)) if a != b}
+            changed = _differing(now, before)
         pending = {n: array("I", numbers) for n, numbers in self.nodes.items()} if changed else {}
         while changed and pending:  # a node may read another node: until nothing more changes
             grew = [n for n, numbers in pending.items() if not changed.isdisjoint(numbers)]
@@ -410,19 +417,24 @@ class PageInputs:
             return False
         return path not in touched
 
-    def unchanged_pages(self, pages: Iterable[tuple[int, str, bytes]], fingerprints: dict[str, str],
-                        touched: set[str]) -> list[tuple[int, str]]:
-        """(index, path) of each (index, path, plan key) that is `unchanged`, with its fingerprint
-        in the last manifest from `fingerprints`: one loop over every page of the site."""
-        stored = self.pages
+    def unchanged_pages(self, planned: Sequence[Any], fingerprints: dict[str, str],
+                        touched: set[str]) -> list[tuple[int, str, str]]:
+        """(index, path, fingerprint) of each planned page (with a plan key) that is `unchanged`,
+        with its fingerprint in the last manifest from `fingerprints`: one loop over every page
+        of the site."""
+        stored, last = self.pages.get, fingerprints.get
         out = []
-        for i, path, plan_key in pages:
-            got = stored.get(path)
+        for i, page in enumerate(planned):
+            plan_key = page.plan_key
+            if not plan_key:
+                continue
+            path = page.path
+            got = stored(path)
             if got is None or got[1] != plan_key or path in touched:
                 continue
-            fingerprint = fingerprints.get(path)
+            fingerprint = last(path)
             if fingerprint is not None and got[0] == fingerprint[:16]:
-                out.append((i, path))
+                out.append((i, path, fingerprint))
         return out
 
     def number_cells(self, cells: Iterable[tuple[str, Any]]) -> None:
@@ -495,3 +507,4 @@ class PageInputs:
         self.number = {cell: i for i, cell in enumerate(self.cells)}
         self.pages = {p: (fp, key, remap(numbers)) for p, (fp, key, numbers) in self.pages.items()}
         self.nodes = {renumber[n]: remap(numbers) for n, numbers in nodes.items()}
+

@@ -45,7 +45,6 @@ def plan(archive: Archive, config: Config) -> list:
     # each, and nothing records them here.
     entity_of, entity_or_none = depends.untracked(archive.entities)
     entity_sources, _ = depends.untracked(archive.entity_sources)
-    topics, _ = depends.untracked(archive.topics)
     topic_sources, _ = depends.untracked(archive.topic_sources)
     paged_entities = frozenset(frozenset.__iter__(archive.paged_entities))
     by_kind: dict[str, list[Entity]] = defaultdict(list)
@@ -56,41 +55,35 @@ def plan(archive: Archive, config: Config) -> list:
     for kind in config.entities.page_kinds:
         entities = by_kind.get(kind, [])
         section = KIND_SECTIONS[kind]
-        rows = sorted(({"name": e.name, "url": entity_url(e), "count": len(entity_sources(e.key)),
-                        "letter": _letter(e.name)} for e in entities), key=lambda r: (r["name"].lower(), r["url"]))
-        letters = sorted({r["letter"] for r in rows})
-        pages.append(Page(f"{section}/index.html", f"{section}/", "kind_index.html", {
-            "title": KIND_LABELS[kind], "kind": kind,
-            "description": f"{len(rows)} {KIND_LABELS[kind].lower()} mentioned in the archive.",
-            "rows": rows, "letters": letters}))
+        keys = tuple(e.key for e in entities)
+        pages.append(Page.later(f"{section}/index.html", f"{section}/", "kind_index.html",
+                                _kind_index(archive, kind, keys), depends.digest(("kind index", kind, keys))))
         for entity in entities:
             sources = entity_sources(entity.key)
             base = entity_url(entity)
             shared = depends.node(("entity", entity.key),
-                                  _entity_context(archive, config, entity.key, cards, paged_in))
+                                  _entity_context(archive, config, entity.key, paged_in))
             total = page_count(len(sources), config.paginate)
             for n in range(1, total + 1):
                 url = page_url(base, n)
-                pages.append(Page.later(page_path(url), url, "entity.html", _entity_page(shared, n, total, base),
-                                        depends.digest(("entity", entity.key, n, total))))
+                # Its path names the entity and the page number: the plan adds only the count.
+                made = _entity_page(archive, entity.key, shared, cards, n, total, base)
+                pages.append(Page.later(page_path(url), url, "entity.html", made, _count_key("entity", total)))
 
     # Topics.
-    topic_rows = []
-    for key in sorted(frozenset.__iter__(archive.paged_topics)):
-        topic = topics(key)
+    topic_keys = tuple(sorted(frozenset.__iter__(archive.paged_topics)))
+    for key in topic_keys:
         sources = topic_sources(key)
         base = f"topics/{key}/"
-        topic_rows.append({"name": topic.name, "url": base, "count": len(sources), "letter": _letter(topic.name)})
-        topic_context = depends.node(("topic", key), _topic_context(archive, config, key, cards, paged_in))
+        topic_context = depends.node(("topic", key), _topic_context(archive, config, key, paged_in))
         total = page_count(len(sources), config.paginate)
         for n in range(1, total + 1):
             url = page_url(base, n)
-            pages.append(Page.later(page_path(url), url, "topic.html", _topic_page(topic_context, n, total, base),
-                                    depends.digest(("topic", key, n, total))))
-    topic_rows.sort(key=lambda r: (r["name"].lower(), r["url"]))
-    pages.append(Page("topics/index.html", "topics/", "kind_index.html", {
-        "title": "Topics", "kind": "topic", "description": f"{len(topic_rows)} topics.",
-        "rows": topic_rows, "letters": sorted({r["letter"] for r in topic_rows})}))
+            made = _topic_page(topic_context, cards, n, total, base)
+            pages.append(Page.later(page_path(url), url, "topic.html", made, _count_key("topic", total)))
+    topic_index = _kind_index(archive, "topic", topic_keys)
+    pages.append(Page.later("topics/index.html", "topics/", "kind_index.html", topic_index,
+                            depends.digest(("kind index", "topic", topic_keys))))
 
     # Old URLs of merged or renamed entities keep working.
     for old, new in dict.items(archive.redirects):
@@ -113,16 +106,41 @@ def plan(archive: Archive, config: Config) -> list:
 Memo = Callable[[str], Any]
 
 
-def _entity_context(archive: Archive, config: Config, key: str, cards: Memo,
-                    paged_in: Memo) -> Callable[[], dict[str, Any]]:
+@lru_cache(maxsize=1024)
+def _count_key(of: str, total: int) -> bytes:
+    return depends.digest((of, total))
+
+
+def _kind_index(archive: Archive, kind: str, keys: tuple[str, ...]) -> Callable[[], dict[str, Any]]:
+    """The A-Z index of the entities of a kind with pages (`keys`), or of the topics (kind
+    "topic"): made when rendered, so that an edit moving no count keeps it without making it."""
+    def make() -> dict[str, Any]:
+        if kind == "topic":
+            rows = [{"name": archive.topics[k].name, "url": f"topics/{k}/", "count": len(archive.topic_sources[k]),
+                     "letter": _letter(archive.topics[k].name)} for k in keys]
+            title, description = "Topics", f"{len(rows)} topics."
+        else:
+            rows = [{"name": e.name, "url": entity_url(e), "count": len(archive.entity_sources[k]),
+                     "letter": _letter(e.name)} for k in keys for e in (archive.entities[k],)]
+            title = KIND_LABELS[kind]
+            description = f"{len(rows)} {KIND_LABELS[kind].lower()} mentioned in the archive."
+        rows.sort(key=lambda r: (r["name"].lower(), r["url"]))
+        return {"title": title, "kind": kind, "description": description, "rows": rows,
+                "letters": sorted({r["letter"] for r in rows})}
+    return make
+
+
+def _entity_context(archive: Archive, config: Config, key: str, paged_in: Memo) -> Callable[[], dict[str, Any]]:
+    """What all of an entity's pages show: made from its articles' facets, not their text, so
+    that an edit to one article's prose makes again only the page listing it (`_entity_page`)."""
     def make() -> dict[str, Any]:
         entity = archive.entities[key]
         sources = archive.entity_sources[key]
         kind = entity.kind
         base = entity_url(entity)
-        entries = [archive.by_source[s] for s in sources]
-        dates = [e.article.date for e in entries]
-        topics = Counter(t for e in entries for t in e.topics)
+        facets = [archive.facets[s] for s in sources]
+        dates = [f.date for f in facets]
+        topics = Counter(t for f in facets for t in f.topics)
         for t in [t for t in topics if t not in archive.paged_topics]:
             del topics[t]
         common = {
@@ -140,29 +158,31 @@ def _entity_context(archive: Archive, config: Config, key: str, cards: Memo,
                        for t, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
             "feed": base + "feed.xml",
         }
-        linked = key in archive.paged_entities
-        items = [_mention_item(e, entity, linked, cards) for e in entries]
-        return {"common": common, "items": items, "per_page": config.paginate}
+        return {"common": common, "sources": sources, "linked": key in archive.paged_entities,
+                "per_page": config.paginate}
     return make
 
 
-def _entity_page(shared: Callable[[], dict[str, Any]], n: int, total: int, base: str) -> Callable[[], dict[str, Any]]:
+def _entity_page(archive: Archive, key: str, shared: Callable[[], dict[str, Any]], cards: Memo, n: int,
+                 total: int, base: str) -> Callable[[], dict[str, Any]]:
     from .pages import pagination
 
     def make() -> dict[str, Any]:
         got = shared()
         common, per_page = got["common"], got["per_page"]
         entity = common["entity"]
+        found = archive.entities[key]
+        items = [_mention_item(archive.by_source[s], found, got["linked"], cards)
+                 for s in got["sources"][(n - 1) * per_page:n * per_page]]
         return dict(common, title=entity["name"] if n == 1 else f"{entity['name']}, page {n}",
                     description=entity["description"] or
                     f"{entity['name']}: {common['count']} articles in the archive, "
                     f"{common['first']} to {common['last']}.",
-                    items=got["items"][(n - 1) * per_page:n * per_page], pagination=pagination(base, n, total))
+                    items=items, pagination=pagination(base, n, total))
     return make
 
 
-def _topic_context(archive: Archive, config: Config, key: str, cards: Memo,
-                   paged_in: Memo) -> Callable[[], dict[str, Any]]:
+def _topic_context(archive: Archive, config: Config, key: str, paged_in: Memo) -> Callable[[], dict[str, Any]]:
     def make() -> dict[str, Any]:
         topic = archive.topics[key]
         sources = archive.topic_sources[key]
@@ -171,11 +191,12 @@ def _topic_context(archive: Archive, config: Config, key: str, cards: Memo,
                 "kind": archive.entities[k].kind}
                for k, c in sorted(entity_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:15]]
         return {"name": topic.name, "origin": topic.origin, "count": len(sources), "top": top,
-                "cards": [cards(s) for s in sources], "per_page": config.paginate}
+                "sources": sources, "per_page": config.paginate}
     return make
 
 
-def _topic_page(shared: Callable[[], dict[str, Any]], n: int, total: int, base: str) -> Callable[[], dict[str, Any]]:
+def _topic_page(shared: Callable[[], dict[str, Any]], cards: Memo, n: int, total: int,
+                base: str) -> Callable[[], dict[str, Any]]:
     from .pages import pagination
 
     def make() -> dict[str, Any]:
@@ -185,7 +206,7 @@ def _topic_page(shared: Callable[[], dict[str, Any]], n: int, total: int, base: 
             "title": name if n == 1 else f"{name}, page {n}",
             "description": f"{got['count']} articles about {name}.",
             "topic": {"name": name, "origin": got["origin"]}, "count": got["count"],
-            "entities": got["top"], "cards": got["cards"][(n - 1) * per_page:n * per_page],
+            "entities": got["top"], "cards": [cards(s) for s in got["sources"][(n - 1) * per_page:n * per_page]],
             "pagination": pagination(base, n, total), "feed": base + "feed.xml"}
     return make
 

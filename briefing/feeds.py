@@ -14,6 +14,7 @@ from .config import Config
 from .model import KIND_SECTIONS
 
 FEED_SIZE = 20
+_ENTITY_FEED, _TOPIC_FEED = depends.digest("entity feed"), depends.digest("topic feed")
 SCHEMA_TYPES = {"person": "Person", "organization": "Organization", "place": "Place",
                 "group": "Organization", "event": "Event"}
 
@@ -38,16 +39,15 @@ def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
                   plan_key=depends.digest(("feed", sources)))]
     entities, _ = depends.untracked(archive.entities)  # nothing records these lookups (depends.py)
     paged_entities = frozenset(frozenset.__iter__(archive.paged_entities))
+    # A term's feed's path names the term: the plan captures nothing more.
     for key in sorted(paged_entities):
         base = entity_url(entities(key))
         feeds.append(Page.later(base + "feed.xml", base + "feed.xml", "feed.xml",
-                                _term_feed(archive, config, "entity", key, base),
-                                depends.digest(("entity feed", key)), in_sitemap=False))
+                                _term_feed(archive, config, "entity", key, base), _ENTITY_FEED, in_sitemap=False))
     for key in sorted(frozenset.__iter__(archive.paged_topics)):
         base = f"topics/{key}/"
         feeds.append(Page.later(base + "feed.xml", base + "feed.xml", "feed.xml",
-                                _term_feed(archive, config, "topic", key, base),
-                                depends.digest(("topic feed", key)), in_sitemap=False))
+                                _term_feed(archive, config, "topic", key, base), _TOPIC_FEED, in_sitemap=False))
     redirects = [(f"{KIND_SECTIONS[old.split('/')[0]]}/{old.split('/', 1)[1]}/", entity_url(entities(new)))
                  for old, new in dict.items(archive.redirects)
                  if new in paged_entities and old != new and old.split("/")[0] in KIND_SECTIONS]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,9 @@ class SourceFile:
     """One file found under content/. Its bytes are read at most once, and not at all when the
     last build's file index vouches for their digest (file_index.py) and no stage needs them."""
 
-    path: Path  # absolute path on disk
+    # Absolute path on disk: a string (a Path made for each of 10,000 unchanged files, never read,
+    # was a third of discovering them), or a Path.
+    file: str | os.PathLike[str]
     relpath: str  # POSIX path relative to the project root, e.g. "content/2025/iraq.md"
     data: bytes | None  # None: not read (see `read`)
     digest: bytes = b""  # sha256 of the bytes (of `data`, when it is given)
@@ -55,6 +58,10 @@ class SourceFile:
     def __post_init__(self) -> None:
         if not self.digest and self.data is not None:
             object.__setattr__(self, "digest", hashlib.sha256(self.data).digest())
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
 
     def read(self) -> bytes:
         """The file's bytes. Raises OSError when a file not read at discovery cannot be read now."""

@@ -29,7 +29,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -226,23 +226,22 @@ class SiteWriter:
             return None
         return Written(rel, prev.files[rel], fingerprint, rewritten=False)
 
-    def unchanged_pages(self, pages: Iterable[tuple[int, str]]) -> Iterator[tuple[int, Written | None]]:
-        """`unchanged_page(rel, its fingerprint in the last manifest)` of each (index, rel), as
-        (index, record or None): one loop over tens of thousands of kept pages."""
+    def unchanged_pages(self, pages: Iterable[tuple[int, str, str]]) -> list[tuple[int, Written]]:
+        """(index, record) of each (index, rel, fingerprint) whose file the previous build wrote
+        with that fingerprint and that is now in the staging folder (held there, or linked):
+        one loop over tens of thousands of kept pages."""
         prev = self.previous
         if prev is None:
-            yield from ((i, None) for i, _ in pages)
-            return
-        fingerprints, digests = prev.pages, prev.files
-        held = self.base.files if self.base is not None else {}
-        for i, rel in pages:
-            fingerprint, digest = fingerprints.get(rel), digests.get(rel)
-            if fingerprint is None or digest is None:
-                yield i, None
-            elif held.get(rel) == digest or self._link_previous(rel):
-                yield i, Written(rel, digest, fingerprint, False)
-            else:
-                yield i, None
+            return []
+        fingerprints, digests = prev.pages.get, prev.files.get
+        held = (self.base.files if self.base is not None else {}).get
+        out = []
+        for i, rel, fingerprint in pages:
+            digest = digests(rel)
+            if digest is not None and fingerprints(rel) == fingerprint and (
+                    held(rel) == digest or self._link_previous(rel)):
+                out.append((i, Written(rel, digest, fingerprint, False)))
+        return out
 
     def put(self, rel: str, data: bytes, fingerprint: str | None = None) -> Written:
         digest = hashlib.sha256(data).hexdigest()

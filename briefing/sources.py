@@ -93,7 +93,7 @@ def discover(config: Config, known: Mapping[str, tuple] | None = None,
             identity = file_index.identity(st, now)
             hit = known.get(rel) if identity is not None else None
             if hit is not None and hit[:4] == identity:
-                sources.append(SourceFile(Path(full), rel, None, hit[4], identity))
+                sources.append(SourceFile(full, rel, None, hit[4], identity))
                 continue
             try:
                 with open(full, "rb", buffering=0) as fh:
@@ -101,7 +101,7 @@ def discover(config: Config, known: Mapping[str, tuple] | None = None,
             except OSError as exc:
                 problems.append(Problem(rel, None, f"cannot be read: {exc.strerror}."))
                 continue
-            sources.append(SourceFile(Path(full), rel, data, identity=identity))
+            sources.append(SourceFile(full, rel, data, identity=identity))
     sources.sort(key=lambda s: s.relpath)
     assets.sort()
     return sources, assets, problems
@@ -118,7 +118,7 @@ def read_source(path: Path, root: Path) -> SourceFile:
         rel = path.resolve().relative_to(Path(root).resolve()).as_posix()
     except ValueError:
         rel = str(path)
-    return SourceFile(path=path, relpath=rel, data=data)
+    return SourceFile(file=path, relpath=rel, data=data)
 
 
 def _real(path: Path) -> Path:

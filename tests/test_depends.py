@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from briefing import depends
 from briefing.depends import ALL, Cells, PageInputs, TrackedDict, TrackedSet, TrackedTuple
@@ -131,3 +133,22 @@ def test_untracked_lookups_record_nothing():
     get, get_or = untracked(box)
     assert made_by(lambda: (get("a"), get_or("b", 2)))[1] == set()
     assert made_by(lambda: box["a"])[1] == {("box", "a")}
+
+
+@given(st.integers(0, 2000), st.lists(st.integers(0, 1999), max_size=20, unique=True), st.sampled_from([1, 3, 512]))
+@settings(max_examples=200, deadline=None)
+def test_differing_digests_are_found_as_one_by_one(n: int, flips: list[int], block: int):
+    """The changed cells found a block at a time are those a comparison of every digest finds."""
+    from array import array
+    from itertools import count
+
+    from briefing.depends import _differing
+
+    before = bytes(range(256)) * (8 * n // 256) + bytes(8 * n % 256)
+    now = bytearray(before)
+    for i in flips:
+        if i < n:
+            now[8 * i + (i % 8)] ^= 0xFF
+    plain = {i for i, a, b in zip(count(), array("Q", bytes(now)), array("Q", before)) if a != b}
+    assert _differing(bytes(now), before, block) == plain
+    assert plain == {i for i in flips if i < n}

@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import REPO, tree_digest
+from conftest import REPO, make_project, tree_digest, write_article
 
 from briefing import build as build_mod
 from briefing import config as config_mod
@@ -397,3 +397,36 @@ def test_random_edits_skip_only_pages_whose_inputs_did_not_change(tmp_path: Path
         assert checked[-2] > fresh.pages / 3, what  # many pages were skipped (and checked)
         assert incremental.rendered < fresh.rendered
         shutil.rmtree(fresh_project)
+
+
+def test_a_prose_edit_makes_again_only_the_list_pages_that_show_the_article(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch):
+    """What all of an entity's (or topic's) pages share is made from its articles' facets (dates,
+    topics, entities), not their text: an edit to one article's prose makes again the page of
+    the list that shows it, not the list's other pages."""
+    project = make_project(tmp_path / "p", 'title: "T"\nbase_url: "https://example.org/"\npaginate: 2\n'
+                                           "search: {enabled: false}\n", articles=0)
+    for i in range(6):
+        write_article(project, f"2024/a{i}.md", f"Rotterdam port report {i}", f"2024-05-{i + 1:02d}",
+                      f"Dock workers in Rotterdam met on day {i + 1}. The Port of Rotterdam Authority said "
+                      "ships were waiting.", tags=["ports"])
+    first = build(load(project), jobs=1)
+    made: list[str] = []
+    real = build_mod.render_pages
+
+    def render_pages(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        out = real(*args, **kwargs)
+        made.extend(page.path for page, _ in out[3])
+        return out
+
+    monkeypatch.setattr(build_mod, "render_pages", render_pages)
+    edited = project / "content" / "2024" / "a2.md"  # the 4th newest: on the second page of each list
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nThe figures were provisional.\n", encoding="utf-8")
+    result = build(load(project), jobs=1)
+    assert result.pages == first.pages
+    entity = sorted(p for p in made if p.startswith("places/rotterdam/") and p.endswith(".html"))
+    topic = sorted(p for p in made if p.startswith("topics/port/") and p.endswith(".html"))
+    assert entity == ["places/rotterdam/page/2/index.html"], made
+    assert topic == ["topics/port/page/2/index.html"], made
+    page = (project / "site" / "places" / "rotterdam" / "page" / "2" / "index.html").read_text(encoding="utf-8")
+    assert "day 3" in page  # the edited article's snippet, on the page made again

@@ -39,7 +39,7 @@ plausible = st.fixed_dictionaries(
 
 
 def source(data: bytes, name: str = "content/2025/article.md") -> SourceFile:
-    return SourceFile(path=Path("/nonexistent/project") / name, relpath=name, data=data)
+    return SourceFile(file=Path("/nonexistent/project") / name, relpath=name, data=data)
 
 
 def parse_or_error(data: bytes, name: str = "content/2025/article.md") -> Article | None:
