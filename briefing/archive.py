@@ -150,6 +150,56 @@ def cells(archive: Archive) -> Cells:
                  {"entries": entry, "by_source": entry, "facets": facet, "entities": entity, "topics": topic})
 
 
+def may_differ(archive: Archive, enrichment: Enrichment, hashes_before: Mapping[str, str]) -> set[tuple[str, Any]]:
+    """The cells (see `cells`) that can hold another value than in the archive of the same
+    settings made from `enrichment.basis` and articles with `hashes_before` (source -> content
+    hash): every other cell holds the same value in both.
+
+    An article's own cells differ when its bytes, its mentions (`enrichment.remade`) or its
+    topics do; an entity's when it is another entity, or one such article mentions it (now or
+    then: its article list); a topic's likewise; a redirect's when it moved.
+    """
+    basis = enrichment.basis
+    assert basis is not None
+    by_source = dict(dict.items(archive.by_source))
+    hashes = {source: e.article.content_hash for source, e in by_source.items()}
+    moved = {s for s, h in hashes.items() if hashes_before.get(s) != h}
+    moved.update(s for s in hashes_before if s not in hashes)  # gone
+    moved.update(enrichment.remade)
+    topics_now, topics_then = enrichment.topics, basis.topics
+    retagged = {s for s in hashes if tuple(topics_now.get(s, ())) != tuple(topics_then.get(s, ()))}
+    out: set[tuple[str, Any]] = set()
+    for source in moved | retagged:
+        out.add(("by_source", source))
+        out.add(("facets", source))
+    named: set[str] = set()
+    for source in moved:
+        named.update(m.entity for m in enrichment.mentions.get(source, ()))
+        named.update(m.entity for m in basis.mentions.get(source, ()))
+    named.update(_differing_keys(enrichment.entities, basis.entities))
+    tagged: set[str] = set()
+    for source in moved | retagged:
+        tagged.update(topics_now.get(source, ()))
+        tagged.update(topics_then.get(source, ()))
+    tagged.update(_differing_keys(enrichment.topic_table, basis.topic_table))
+    limits = {common_limit(len(hashes)), common_limit(len(hashes_before))}
+    for key in named:
+        out.update((("entities", key), ("entity_sources", key), ("paged_entities", key)))
+        out.update(("entity_sources" + AT_MOST, (key, limit)) for limit in limits)
+    for key in tagged:
+        out.update((("topics", key), ("topic_sources", key), ("paged_topics", key)))
+        out.update(("topic_sources" + AT_MOST, (key, limit)) for limit in limits)
+    out.update(("redirects", key) for key in _differing_keys(enrichment.redirects, basis.redirects))
+    return out
+
+
+def _differing_keys(now: Mapping[str, Any], then: Mapping[str, Any]) -> set[str]:
+    if now is then:
+        return set()
+    missing = object()
+    return {k for k in set(now) | set(then) if now.get(k, missing) != then.get(k, missing)}
+
+
 def co_mentions(archive: Archive, key: str, limit: int = 12,
                 paged_in: Callable[[str], frozenset[str]] | None = None) -> list[tuple[str, int]]:
     """Entities (with pages) most often mentioned in the same articles as `key`.

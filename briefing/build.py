@@ -213,10 +213,25 @@ def _page_state(config: Config, output: Path, static_files: dict, check_links: b
     return _PageState(renderer, page_inputs, link_store, link_store.load() if check_links else links.NO_CHECK)
 
 
-def _changing(page_inputs: depends.PageInputs, cells: depends.Cells) -> tuple[set[str], bytes]:
-    """The stored pages that read a cell which changed, and the digests of the stored cells."""
-    changed, digests = page_inputs.changed_cells(cells)
-    return page_inputs.touched(changed), digests
+def _changing(page_inputs: depends.PageInputs, cells: depends.Cells, archive: archive_stage.Archive,
+              enrichment: Enrichment, by_difference: bool) -> tuple[dict[str, set[int]], set[int], bytes]:
+    """The stored pages that read a cell which changed, with the changed cells each read; the
+    nodes among those cells; and the digests of the stored cells. `by_difference`: the stored
+    digests are of an archive made from the enrichment this one was made from, and only the
+    cells of what moved since are digested (archive.may_differ: a few hundred of 170,000)."""
+    if by_difference:
+        suspects = archive_stage.may_differ(archive, enrichment, page_inputs.hashes)
+        changed, digests = page_inputs.changed_by_difference(cells, suspects)
+    else:
+        changed, digests = page_inputs.changed_cells(cells)
+    return page_inputs.touched_by(changed), {n for n in changed if page_inputs.is_node(n)}, digests
+
+
+def _by_difference(page_inputs: depends.PageInputs, enrichment: Enrichment) -> bool:
+    """Whether the stored cell digests are of an archive made from the stored enrichment this
+    one was made from (archive.may_differ then bounds what changed)."""
+    return (enrichment.basis is not None and bool(enrichment.basis_key) and bool(page_inputs.hashes)
+            and page_inputs.basis == enrichment.basis_key)
 
 
 class _WrongGuess(Exception):
@@ -238,14 +253,21 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
     renderer, page_inputs, last_check = state.renderer, state.page_inputs, state.last_check
     cells = archive_stage.cells(archive)
     stored_cells = list(page_inputs.cells)
-    changing = Forked(lambda: _changing(page_inputs, cells)) if page_inputs.pages else None
+    by_difference = _by_difference(page_inputs, enrichment)
+    changing = Forked(lambda: _changing(page_inputs, cells, archive, enrichment, by_difference)) \
+        if page_inputs.pages else None
+    depends.made_nodes()  # start afresh: what nodes this build makes is kept for the next
     try:
         asset_urls = {rel: url for rel, (url, _) in static_files.items() if rel.startswith(config.content_dir + "/")}
         planned = pages.plan(archive, config, asset_urls)
         touched: set[str] = set()
         if changing is not None:
-            touched, digests = changing.result()
+            read_changed, nodes, digests = changing.result()
             cells.remember(stored_cells, digests)  # for the page inputs saved for the next build
+            # Early cut-off: a planned node whose inputs changed, made again (here: the pages
+            # made later take it), to the value it had, changes none of its readers.
+            same = page_inputs.same_values(nodes, depends.remade)
+            touched = {path for path, got in read_changed.items() if not got <= same}
     finally:
         if changing is not None:
             changing.close()
@@ -285,10 +307,12 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
             writes.add(lambda: make_spare(output), only_detached=True)
 
         def save_page_inputs() -> None:
+            page_inputs.basis = enrichment.key
+            page_inputs.hashes = {a.source: a.content_hash for a in articles}
             for page, got in reads:
                 page_inputs.keep(page.path, writer.records[page.path].fingerprint, page.plan_key, got)
-            for cell, got in made_nodes.items():
-                page_inputs.keep_node(cell, got)
+            for cell, (got, value) in made_nodes.items():
+                page_inputs.keep_node(cell, got, value)
             page_inputs.save(cells, (p.path for p in planned if p.plan_key))
 
         writes.add(save_page_inputs)
@@ -355,7 +379,6 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
     the cells read by each page whose context was made, and by each node made (depends.node).
     """
     records, todo = _kept_pages(planned, writer, page_inputs, touched)
-    depends.made_nodes()  # start afresh
     if jobs > 1 and len(todo) >= PARALLEL_RENDER_MIN and sys.platform != "win32":
         if page_inputs is not None and expected_cells is not None:
             # Numbered before the workers fork, they can encode what a context read without asking
@@ -413,7 +436,8 @@ _WORK: tuple | None = None
 
 def _encoded_nodes(page_inputs: depends.PageInputs | None) -> dict:
     made = depends.made_nodes()
-    return {cell: page_inputs.encode(got) for cell, got in made.items()} if page_inputs is not None else {}
+    return ({cell: (page_inputs.encode(got), value) for cell, (got, value) in made.items()}
+            if page_inputs is not None else {})
 
 
 def _pages_chunk(bounds: tuple[int, int]) -> tuple[list[Done],

@@ -26,7 +26,9 @@ site-wide digest covers) and its mentions, topics and URL.
 from __future__ import annotations
 
 import hashlib
+import io
 import marshal
+import pickle
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -35,14 +37,17 @@ from typing import Any
 from . import sealed
 
 ALL = None  # the key of a cell standing for a whole mapping (its iteration or length)
-STORE_VERSION = 1
+STORE_VERSION = 2
 
 # The cells read so far by the context being made; None when nothing is recording.
 _reads: set[tuple[str, Any]] | None = None
 
 
-# Nodes made in this process: node cell -> the cells its value was made from (see `node`).
-_nodes: dict[tuple[str, Any], set[tuple[str, Any]]] = {}
+# Nodes made in this process: node cell -> the cells its value was made from and the digest of
+# the value (see `node`).
+_nodes: dict[tuple[str, Any], tuple[set[tuple[str, Any]], bytes]] = {}
+# The nodes planned in this process (`node`), by cell: `remade` makes one to compare its value.
+_planned: dict[tuple[str, Any], Callable[[], Any]] = {}
 
 
 def made_by(make: Callable[[], Any], merge: bool = True) -> tuple[Any, set[tuple[str, Any]]]:
@@ -64,26 +69,62 @@ def node(name: Hashable, make: Callable[[], Any]) -> Callable[[], Any]:
     part of an entity's pages they have in common reads every article that mentions it).
 
     A page that takes it records one cell, ("node", name), instead of all of those; what the
-    node read is kept once (`made_nodes`), and the node counts as changed when any of them did.
+    node read is kept once (`made_nodes`), with a digest of its value. The node counts as
+    changed when any of them did, unless, made again, its value is the same (`remade`): an
+    edit that moves an article's topics makes its entities' shared parts again, seldom other.
     """
     cell = ("node", name)
     done: list[Any] = []
 
     def get() -> Any:
         if not done:
-            value, _nodes[cell] = made_by(make, merge=False)
+            value, read = made_by(make, merge=False)
+            _nodes[cell] = (read, value_digest(value))
             done.append(value)
         if _reads is not None:
             _reads.add(cell)
         return done[0]
+    _planned[cell] = get
     return get
 
 
-def made_nodes() -> dict[tuple[str, Any], set[tuple[str, Any]]]:
-    """The nodes made in this process since the last call, with what each read."""
+def made_nodes() -> dict[tuple[str, Any], tuple[set[tuple[str, Any]], bytes]]:
+    """The nodes made in this process since the last call, with what each read and the digest
+    of its value."""
     got = dict(_nodes)
     _nodes.clear()
     return got
+
+
+def planning() -> None:
+    """Forget the nodes planned so far (a new plan begins)."""
+    _planned.clear()
+
+
+def remade(cell: tuple[str, Any]) -> bytes | None:
+    """The digest of the value of the planned node `cell`, made now if it was not yet (outside
+    any page's record); None when no node of that name was planned."""
+    global _reads
+    get = _planned.get(cell)
+    if get is None:
+        return None
+    outer, _reads = _reads, None
+    try:
+        get()
+    finally:
+        _reads = outer
+    return _nodes[cell][1] if cell in _nodes else None
+
+
+def value_digest(value: Any) -> bytes:
+    """8 bytes that change when the value (a page context's part: dicts, lists, strings,
+    numbers, Markup) does: a pickle that writes every value out in full, shared or not (a
+    normal pickle writes an object seen twice as a reference, so equal values could differ)."""
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=5)
+    pickler.fast = True  # contexts hold no cycles, the one case fast mode cannot write
+    pickler.dump(value)
+    return hashlib.blake2b(buf.getbuffer(), digest_size=8).digest()
 
 
 def note(cell: tuple[str, Any]) -> None:
@@ -305,6 +346,17 @@ class Cells:
 
 NODE_DIGEST = bytes(8)
 
+# The mappings whose cells, one per key, `PageInputs.digests_by_difference` can be told are
+# unchanged (archive.may_differ); any other cell is volatile.
+KEYED = frozenset({"by_source", "facets", "entities", "entity_sources", "paged_entities", "topics", "topic_sources",
+                   "paged_topics", "redirects", "entity_sources" + AT_MOST, "topic_sources" + AT_MOST, "node"})
+
+
+def _volatile(cells: Sequence[tuple[str, Any]]) -> list[int]:
+    """The numbers of the cells whose value no article's own change bounds: a whole mapping, a
+    length, a cell of any other kind."""
+    return [i for i, (name, key) in enumerate(cells) if key is ALL or name not in KEYED]
+
 
 def _differing(now: bytes, before: bytes, block: int = 512) -> set[int]:
     """The numbers of the 8-byte digests that differ between two runs of digests of one length:
@@ -367,7 +419,13 @@ class PageInputs:
         self.digests = b""
         self.pages: dict[str, tuple[str, bytes, bytes]] = {}
         self.nodes: dict[int, bytes] = {}
+        self.node_values: dict[int, bytes] = {}  # node number -> `value_digest` of its value
         self.compacted = 0  # how many cells there were after the last compaction
+        # What the archive these digests are of was made from (see `digests_by_difference`):
+        # the key of its stored enrichment, and each article's content hash.
+        self.basis = ""
+        self.hashes: dict[str, str] = {}
+        self.volatile: list[int] = []  # the cells any change may move (see `_volatile`)
 
     def load(self) -> PageInputs:
         data = sealed.load(self.path)
@@ -379,12 +437,16 @@ class PageInputs:
         self.pages = data["pages"]
         self.nodes = data["nodes"]
         self.compacted = data["compacted"]
+        self.basis, self.hashes, self.volatile = data["basis"], data["hashes"], data["volatile"]
+        self.node_values = data["node_values"]
         return self
 
     def changed_cells(self, cells: Cells) -> tuple[set[int], bytes]:
         """The numbers of the stored cells whose digest in `cells` differs from the stored one,
         and of the nodes that read any of them; and the digests of the stored cells in `cells`."""
-        now = cells.digests(self.cells)
+        return self._changed(cells.digests(self.cells))
+
+    def _changed(self, now: bytes) -> tuple[set[int], bytes]:
         before = self.digests
         changed: set[int] = set()
         if len(before) != len(now):  # not written by this code: every cell changed
@@ -400,6 +462,42 @@ class PageInputs:
                 del pending[n]
             changed.update(grew)
         return changed, now
+
+    def digests_by_difference(self, cells: Cells, suspects: Iterable[tuple[str, Any]]) -> bytes:
+        """The digests of the stored cells in `cells`, when only the `suspects` (and the
+        volatile cells: whole mappings, lengths) can hold another value than when they were
+        stored: those are digested, the others keep their stored digest."""
+        number = self.number.get
+        todo = sorted({i for i in map(number, suspects) if i is not None}.union(self.volatile))
+        now = bytearray(self.digests)
+        fresh = cells.digests([self.cells[i] for i in todo])
+        for j, i in enumerate(todo):
+            now[8 * i:8 * i + 8] = fresh[8 * j:8 * j + 8]
+        return bytes(now)
+
+    def changed_by_difference(self, cells: Cells, suspects: Iterable[tuple[str, Any]]) -> tuple[set[int], bytes]:
+        """`changed_cells`, digesting only the `suspects` (`digests_by_difference`)."""
+        return self._changed(self.digests_by_difference(cells, suspects))
+
+    def same_values(self, nodes: Iterable[int], remake: Callable[[tuple[str, Any]], bytes | None]) -> set[int]:
+        """Of these node numbers, those whose value, made again (`remake(cell)`: its digest, or
+        None), is the one stored: early cut-off, their readers see what they saw."""
+        values = self.node_values
+        return {n for n in nodes if n in values and remake(self.cells[n]) == values[n]}
+
+    def touched_by(self, changed: set[int]) -> dict[str, set[int]]:
+        """`touched`, with the changed cells each page read."""
+        if not changed:
+            return {}
+        out = {}
+        for path, (_, _, numbers) in self.pages.items():
+            read = array("I", numbers)
+            if not changed.isdisjoint(read):
+                out[path] = changed.intersection(read)
+        return out
+
+    def is_node(self, number: int) -> bool:
+        return number in self.nodes
 
     def touched(self, changed: set[int]) -> set[str]:
         """The stored pages that read any of the `changed` cells (a forked worker finds them
@@ -468,10 +566,12 @@ class PageInputs:
         """Record what the page at `path` read this build (`encode`d)."""
         self.pages[path] = (fingerprint[:16], plan_key, self._numbers(encoded))  # 64 bits tell them apart
 
-    def keep_node(self, cell: tuple[str, Any], encoded: tuple[bytes, tuple]) -> None:
-        """Record what a node read this build (`encode`d)."""
+    def keep_node(self, cell: tuple[str, Any], encoded: tuple[bytes, tuple], value: bytes) -> None:
+        """Record what a node read this build (`encode`d), and the digest of its value."""
         self.number_cells([cell])
-        self.nodes[self.number[cell]] = self._numbers(encoded)
+        number = self.number[cell]
+        self.nodes[number] = self._numbers(encoded)
+        self.node_values[number] = value
 
     def save(self, cells: Cells, live: Iterable[str]) -> None:
         """Store the pages in `live` (the others are gone), with every cell's current digest."""
@@ -485,7 +585,9 @@ class PageInputs:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             sealed.dump({"version": STORE_VERSION, "shared": self.shared, "cells": self.cells,
                          "digests": self.digests, "pages": self.pages, "nodes": self.nodes,
-                         "compacted": self.compacted}, self.path)
+                         "compacted": self.compacted, "basis": self.basis, "hashes": self.hashes,
+                         "node_values": self.node_values,
+                         "volatile": _volatile(self.cells)}, self.path)
         except OSError:
             pass  # a cache that cannot be written is a slower next build, not a failed one
 
@@ -507,4 +609,5 @@ class PageInputs:
         self.number = {cell: i for i, cell in enumerate(self.cells)}
         self.pages = {p: (fp, key, remap(numbers)) for p, (fp, key, numbers) in self.pages.items()}
         self.nodes = {renumber[n]: remap(numbers) for n, numbers in nodes.items()}
+        self.node_values = {renumber[n]: v for n, v in self.node_values.items() if n in nodes}
 

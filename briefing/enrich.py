@@ -20,6 +20,7 @@ that reading finds it too, or the body names it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import sys
@@ -228,6 +229,7 @@ class Enricher:
         self._patterns_digest: str | None = None
         self._stored: tuple[Path, dict[str, Any]] | None = None  # the LocalStore's data, kept between runs
         self._guess: same_names.Guess | None = None  # the last run's guessed resolution, being checked
+        self._key = ""  # the key the last run's result is stored under
 
     def curation(self) -> Curation:
         path = self.config.curation_path
@@ -295,7 +297,8 @@ class Enricher:
         known = decode_enrichment(results.load(inputs))
         if known is not None:
             cache.prune()
-            return known
+            self._key = inputs
+            return dataclasses.replace(known, key=inputs, basis=known, basis_key=inputs)
         store = LocalStore(cache.folder, salt)
         stored = self._stored if self._stored is not None and self._stored[0] == store.path else None
         data = stored[1] if stored is not None else store.load()
@@ -380,6 +383,8 @@ class Enricher:
                 result = enrich_from_locals(ordered, {s: decoded.get(s) or found.local(s, phrases[s]) for s in sources},
                                             curation, self.config, len(need_model), lexicon=data["lexicon"],
                                             kept=chosen, df_kept=phrase_df)
+        self._key = inputs
+        result = dataclasses.replace(result, key=inputs)
         facts = {"sources": sources, "keys": ordered_keys, "settings": settings, "key_phrases": chosen,
                  "phrase_df": phrase_df}
 
@@ -395,7 +400,8 @@ class Enricher:
     def settle(self) -> Enrichment | None:
         """After a run whose result was `guessed`: wait for its check; None when the guess was
         right, else the right result (the same, with each build's check, until the next run)."""
-        return self._guess.settle() if self._guess is not None else None
+        right = self._guess.settle() if self._guess is not None else None
+        return dataclasses.replace(right, key=self._key) if right is not None else None
 
     def _result_inputs(self, ordered: Sequence[Article], keys: Mapping[str, str]) -> str:
         """Everything resolution and tags read besides the salt: each article's Local (by its

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import heapq
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -165,9 +166,9 @@ def _entity_context(archive: Archive, config: Config, key: str, paged_in: Memo) 
 
 def _entity_page(archive: Archive, key: str, shared: Callable[[], dict[str, Any]], cards: Memo, n: int,
                  total: int, base: str) -> Callable[[], dict[str, Any]]:
-    from .pages import pagination
-
     def make() -> dict[str, Any]:
+        from .pages import pagination  # here, not per page planned: tens of thousands of imports
+
         got = shared()
         common, per_page = got["common"], got["per_page"]
         entity = common["entity"]
@@ -197,9 +198,9 @@ def _topic_context(archive: Archive, config: Config, key: str, paged_in: Memo) -
 
 def _topic_page(shared: Callable[[], dict[str, Any]], cards: Memo, n: int, total: int,
                 base: str) -> Callable[[], dict[str, Any]]:
-    from .pages import pagination
-
     def make() -> dict[str, Any]:
+        from .pages import pagination
+
         got = shared()
         name, per_page = got["name"], got["per_page"]
         return {
@@ -307,10 +308,14 @@ def recently_active(archive: Archive, weeks: int = 6, limit: int = 10) -> dict[s
         "since": since.date().isoformat(),
         "entities": [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,
                       "kind": archive.entities[k].kind}
-                     for k, c in sorted(ents.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]],
+                     for k, c in heapq.nsmallest(limit, ents.items(), key=_most_first)],
         "topics": [{"name": archive.topics[k].name, "url": f"topics/{k}/", "count": c}
-                   for k, c in sorted(tops.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]],
+                   for k, c in heapq.nsmallest(limit, tops.items(), key=_most_first)],
     }
+
+
+def _most_first(kv: tuple[str, int]) -> tuple[int, str]:
+    return -kv[1], kv[0]
 
 
 # Counting an entity's recent articles by bisecting its article list costs about as much as

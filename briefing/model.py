@@ -151,3 +151,12 @@ class Enrichment:
     model_calls: int = 0  # articles the NER model actually ran on (cache misses)
     reused: bool = False  # the last build's resolution was taken, not done again (same_names.py)
     guessed: bool = False  # an edit's entities guessed from the last resolution, checked aside (same_names.py)
+    # Where it is from, not what it holds (left out of ==): the key it is stored under
+    # (enrich.ResultStore; "" when it is not); the stored enrichment it was made from by moving
+    # the mentions of the articles in `remade` (same_names.py), and that one's key (None and ""
+    # when resolved afresh). All else it holds of the other articles is that one's: the page
+    # stage digests only what may differ (archive.may_differ).
+    key: str = field(default="", compare=False)
+    basis: Enrichment | None = field(default=None, compare=False, repr=False)
+    basis_key: str = field(default="", compare=False)
+    remade: frozenset[str] = field(default=frozenset(), compare=False)

@@ -111,6 +111,7 @@ def plan(archive: Archive, config: Config, asset_urls: Mapping[str, str] | None 
     """Every page of the site. Raises ContentError for URL collisions and broken local links."""
     problems: list[Problem] = []
     pages: list[Page] = []
+    depends.planning()
     # Made by whichever process renders a page that needs them, once per process.
     linked = depends.memo(lambda source: mention_links(archive.by_source[source], archive, config))
     pages += _article_pages(archive, config, linked, asset_urls or {}, problems)
@@ -152,9 +153,9 @@ Linked = Callable[[str], tuple[tuple[LinkedSpan, ...], list]]
 
 def _article_pages(archive: Archive, config: Config, linked: Linked,
                    asset_urls: Mapping[str, str], problems: list[Problem]) -> list[Page]:
-    url_of_source = {e.source: e.url for e in archive.entries}
+    url_of_source = {e.article.source: e.url for e in tuple.__iter__(archive.entries)}
     return [article_page(archive, i, config, linked, url_of_source, asset_urls, problems)
-            for i in range(len(archive.entries))]
+            for i in range(tuple.__len__(archive.entries))]
 
 
 def article_page(archive: Archive, index: int, config: Config, linked: Linked,
@@ -165,11 +166,12 @@ def article_page(archive: Archive, index: int, config: Config, linked: Linked,
     `linked(source)`: the article's woven mention spans and its side panel (`mention_links`).
     """
     entries = archive.entries
-    source = entries[index].source
-    url = entries[index].url
-    newer = entries[index - 1].source if index > 0 else None
-    older = entries[index + 1].source if index + 1 < len(entries) else None
-    links = _local_links(entries[index].article, url_of_source, asset_urls, problems)  # a broken link fails the plan
+    at = tuple.__getitem__  # planning: nothing records these lookups (depends.py)
+    entry = at(entries, index)
+    source, url = entry.article.source, entry.url
+    newer = at(entries, index - 1).article.source if index > 0 else None
+    older = at(entries, index + 1).article.source if index + 1 < tuple.__len__(entries) else None
+    links = _local_links(entry.article, url_of_source, asset_urls, problems)  # a broken link fails the plan
 
     def context() -> dict[str, Any]:
         # Everything from the archive is looked up here, so that depends.py sees it read.

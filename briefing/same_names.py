@@ -277,12 +277,14 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
     if same:
         topics, table = tagged(mentions, known.entities)
         return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,
-                          redirects=known.redirects, model_calls=model_calls, reused=True), None
+                          redirects=known.redirects, model_calls=model_calls, reused=True,
+                          basis=known, basis_key=last["inputs"], remade=frozenset(olds)), None
     entities = dict(sorted(names.entities.items())) if names.added else known.entities
     entities = without_unmentioned(entities, mentions, {
         m.entity for source in olds for m in known.mentions.get(source, ())})
     guessed = dataclasses.replace(known, mentions=mentions, entities=entities, reused=False, guessed=True,
-                                  model_calls=model_calls)
+                                  model_calls=model_calls, basis=known, basis_key=last["inputs"],
+                                  remade=frozenset(olds))
     check = Forked(lambda: check_guess(guessed, afresh))
     if not check.forked:  # the check would run here, after the guess: resolve at once instead
         return None

@@ -44,7 +44,9 @@ def test_a_node_is_one_cell_for_its_readers_and_keeps_its_own_reads():
     _, reads = depends.made_by(lambda: shared())
     _, again = depends.made_by(lambda: shared())
     assert reads == again == {("node", ("entity", "x"))}
-    assert depends.made_nodes() == {("node", ("entity", "x")): {("entity_sources", "x"), ("entity_sources", "y")}}
+    made = depends.made_nodes()
+    assert made == {("node", ("entity", "x")): ({("entity_sources", "x"), ("entity_sources", "y")},
+                                                depends.value_digest((("a",), ("b",))))}
 
 
 def test_at_most_depends_on_a_long_list_only_through_its_length():
@@ -70,7 +72,7 @@ def test_the_store_finds_the_pages_whose_cells_or_nodes_changed(tmp_path: Path):
     store.number_cells([("paged", "x")])  # numbered before: encoded as a number, the others as cells
     store.keep("x.html", "f" * 64, b"key", store.encode([("entity_sources", "x"), ("paged", "x")]))
     store.keep("y.html", "e" * 64, b"key", store.encode([("node", "n")]))
-    store.keep_node(("node", "n"), store.encode([("entity_sources", "y")]))
+    store.keep_node(("node", "n"), store.encode([("entity_sources", "y")]), depends.value_digest("n"))
     store.save(before, ["x.html", "y.html"])
 
     after = Cells(containers({"x": ("a",), "y": ("b", "c")}, {"x"}), {})
@@ -152,3 +154,34 @@ def test_differing_digests_are_found_as_one_by_one(n: int, flips: list[int], blo
     plain = {i for i, a, b in zip(count(), array("Q", bytes(now)), array("Q", before)) if a != b}
     assert _differing(bytes(now), before, block) == plain
     assert plain == {i for i in flips if i < n}
+
+
+def test_a_node_whose_inputs_changed_but_whose_value_did_not_changes_nothing(tmp_path: Path):
+    """Early cut-off: a node made again to the same value leaves its readers unchanged; made
+    to another value, they are touched; a node not planned now counts as changed."""
+    before = Cells(containers({"x": ("a", "b"), "y": ("c",)}, set()), {})
+    store = PageInputs(tmp_path / "pages.pickle", "site")
+    count = depends.value_digest({"count": 2})
+    store.keep("x.html", "f" * 64, b"key", store.encode([("node", "count of x")]))
+    store.keep("y.html", "f" * 64, b"key", store.encode([("entity_sources", "y")]))
+    store.keep_node(("node", "count of x"), store.encode([("entity_sources", "x")]), count)
+    store.save(before, ["x.html", "y.html"])
+    loaded = PageInputs(tmp_path / "pages.pickle", "site").load()
+    reordered = Cells(containers({"x": ("b", "a"), "y": ("c",)}, set()), {})  # the list moved, its length not
+    everything = [("entity_sources", "x"), ("entity_sources", "y")]
+
+    depends.planning()
+    box = containers({"x": ("b", "a"), "y": ("c",)}, set())
+    depends.node("count of x", lambda: {"count": len(box["entity_sources"]["x"])})
+    changed, _ = loaded.changed_by_difference(reordered, everything)
+    read = loaded.touched_by(changed)
+    assert read.keys() == {"x.html"}  # its node's inputs changed
+    nodes = {n for n in changed if loaded.is_node(n)}
+    assert loaded.same_values(nodes, depends.remade) == nodes == read["x.html"]  # made again: the same count
+
+    depends.planning()
+    depends.node("count of x", lambda: {"count": len(box["entity_sources"]["x"]) + 1})
+    assert loaded.same_values(nodes, depends.remade) == set()  # another value: its readers are touched
+    depends.planning()  # not planned: changed
+    assert loaded.same_values(nodes, depends.remade) == set()
+    depends.made_nodes()

@@ -225,6 +225,38 @@ def verify_skipped_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return checked
 
 
+def verify_digests_by_difference(monkeypatch: pytest.MonkeyPatch, log: Path) -> list[int]:
+    """Check, in every build from now on that digests the stored cells by difference (only
+    those archive.may_differ names), that it gets the digests a full pass gets; appends to `log`
+    how many cells were found changed (the forked worker that does it cannot tell this process).
+    Returns a list that gets, per build, how many nodes whose inputs changed were made again to
+    the same value (early cut-off: the pages they feed are checked by `verify_skipped_pages`)."""
+    from briefing.depends import PageInputs
+
+    cut_off: list[int] = []
+    real, real_same = PageInputs.changed_by_difference, PageInputs.same_values
+
+    def changed_by_difference(self, cells, suspects):  # noqa: ANN001, ANN202
+        suspects = set(suspects)
+        changed, now = real(self, cells, suspects)
+        full_changed, full = self.changed_cells(cells)
+        wrong = [self.cells[i] for i in range(len(self.cells)) if now[8 * i:8 * i + 8] != full[8 * i:8 * i + 8]]
+        assert not wrong, f"cells changed but not suspected: {wrong[:5]}"
+        assert changed == full_changed
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"{len(changed)}\n")
+        return changed, now
+
+    def same_values(self, nodes, remake):  # noqa: ANN001, ANN202
+        same = real_same(self, nodes, remake)
+        cut_off.append(len(same))
+        return same
+
+    monkeypatch.setattr(PageInputs, "changed_by_difference", changed_by_difference)
+    monkeypatch.setattr(PageInputs, "same_values", same_values)
+    return cut_off
+
+
 def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """After each of a run of random edits (new sentences naming entities, prose naming no one, a
     new title, an added and then removed article, a changed tag, a new date, curated names and
@@ -238,6 +270,7 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
     project = sample_copy(tmp_path / "p")
     build(load(project), jobs=2)
     checked = verify_skipped_pages(monkeypatch)
+    cut_off = verify_digests_by_difference(monkeypatch, tmp_path / "by-difference.log")
     rng = random.Random(20261125)
     added = project / "content" / "2025" / "2025-11-20-new-briefing.md"
     sentences = ["Officials in Baghdad said Mohammed Shia al-Sudani would meet envoys of the United Nations.",
@@ -344,6 +377,9 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
         assert _site_files(project / "site") == _site_files(fresh_project / "site"), what
         shutil.rmtree(fresh_project)
     assert sum(checked) > 0  # some pages were skipped, and each was checked
+    by_difference = [int(n) for n in (tmp_path / "by-difference.log").read_text(encoding="utf-8").split()]
+    assert len(by_difference) >= 4 and sum(by_difference) > 0  # cells digested by difference, and checked
+    assert sum(cut_off) > 0  # nodes made again to the same value left their pages alone (checked)
     assert ("prose", True) in reused and ("sentence", False) in reused  # both resolutions were tried
     guessed = sum("resolution guessed" in line for line in logged)
     wrong = sum("the guessed resolution was wrong" in line for line in logged)
@@ -379,6 +415,7 @@ def test_random_edits_skip_only_pages_whose_inputs_did_not_change(tmp_path: Path
     monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)
     build(load(project), jobs=2)
     checked = verify_skipped_pages(monkeypatch)
+    verify_digests_by_difference(monkeypatch, tmp_path / "by-difference.log")
     for step in range(8):
         i = rng.randrange(40)
         what = ("date", "sentence", "title")[step % 3]
@@ -397,6 +434,8 @@ def test_random_edits_skip_only_pages_whose_inputs_did_not_change(tmp_path: Path
         assert checked[-2] > fresh.pages / 3, what  # many pages were skipped (and checked)
         assert incremental.rendered < fresh.rendered
         shutil.rmtree(fresh_project)
+    by_difference = [int(n) for n in (tmp_path / "by-difference.log").read_text(encoding="utf-8").split()]
+    assert len(by_difference) >= 6  # most edits' cells were digested by difference (and checked)
 
 
 def test_a_prose_edit_makes_again_only_the_list_pages_that_show_the_article(tmp_path: Path,

@@ -474,3 +474,98 @@ def test_an_entity_pages_first_link_is_the_one_the_article_weaves(case: Any) -> 
             assert woven[0].anchor == entity_pages.anchor_for(entity.slug, 0)
         else:
             assert found is None
+
+
+@st.composite
+def archive_and_edit(draw: Any) -> Any:
+    """An archive, and the same archive after random edits of the kinds a rebuild meets: bytes
+    (and dates) changed, mentions moved (`remade`), topics moved, articles added or removed,
+    entities and topics renamed or dropped; the second enrichment made from the first."""
+    from briefing.config import EntitiesConfig, TagsConfig
+    from briefing.model import Enrichment, Entity, Mention, Topic
+
+    keys = [f"person/p{i}" for i in range(5)] + [f"organization/o{i}" for i in range(3)]
+    topic_keys = [f"t{i}" for i in range(4)]
+
+    def article(i: int, version: int, day: int) -> Article:
+        return Article(source=f"content/a{i}.md", title=f"A{i}.{version}",
+                       date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=day), slug=f"a{i}",
+                       summary="", body="", body_line=1, text="x", headline_end=1, content_hash=f"{i}.{version}")
+
+    def mentions() -> tuple:
+        return tuple(Mention(j, j + 1, "x", k.split("/")[0], k)
+                     for j, k in enumerate(draw(st.lists(st.sampled_from(keys), max_size=6))))
+
+    n = draw(st.integers(1, 25))
+    before = {i: article(i, 0, draw(st.integers(0, 60))) for i in range(n)}
+    basis = Enrichment(mentions={a.source: mentions() for a in before.values()},
+                       entities={k: Entity(k, k, k.split("/")[0]) for k in keys},
+                       topics={a.source: tuple(draw(st.lists(st.sampled_from(topic_keys), max_size=2, unique=True)))
+                               for a in before.values()},
+                       topic_table={t: Topic(t, t) for t in topic_keys},
+                       redirects={"person/old": "person/p0"})
+    after = dict(before)
+    now_mentions, now_topics, remade = dict(basis.mentions), dict(basis.topics), set()
+    for i in draw(st.lists(st.integers(0, n + 2), max_size=6)):
+        what = draw(st.sampled_from(["bytes", "date", "mentions", "topics", "add", "remove"]))
+        source = f"content/a{i}.md"
+        if what == "remove" and i in after:
+            del after[i]
+            now_mentions.pop(source, None)
+            now_topics.pop(source, None)
+        elif what in ("bytes", "date", "add") and (i in after or what == "add"):
+            after[i] = article(i, draw(st.integers(1, 9)), draw(st.integers(0, 60)) if what != "bytes" else
+                               (after[i].date - dt.datetime(2025, 1, 1, tzinfo=dt.UTC)).days if i in after else 0)
+            if source not in now_mentions:
+                now_mentions[source], now_topics[source] = mentions(), ()
+                remade.add(source)
+        elif what == "mentions" and i in after:
+            now_mentions[source] = mentions()
+            remade.add(source)
+        elif what == "topics" and i in after:
+            now_topics[source] = tuple(draw(st.lists(st.sampled_from(topic_keys), max_size=2, unique=True)))
+    entities = dict(basis.entities)
+    if draw(st.booleans()):
+        entities["person/p1"] = Entity("person/p1", "Renamed", "person")
+    if draw(st.booleans()):
+        del entities["organization/o2"]
+    table = dict(basis.topic_table)
+    if draw(st.booleans()):
+        table["t1"] = Topic("t1", "Renamed")
+    enrichment = Enrichment(mentions=now_mentions, entities=entities, topics=now_topics, topic_table=table,
+                            redirects=basis.redirects if draw(st.booleans()) else {"person/old": "person/p1"},
+                            basis=basis, basis_key="k", remade=frozenset(remade))
+    config = Config(root=Path("/"), entities=EntitiesConfig(min_articles=draw(st.integers(1, 3))),
+                    tags=TagsConfig(min_articles=draw(st.integers(1, 3))))
+    return list(before.values()), basis, list(after.values()), enrichment, config
+
+
+@given(archive_and_edit())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_every_cell_that_changed_is_one_that_may_differ(case: Any) -> None:
+    """The cells archive.may_differ names are all that can change between an archive and the
+    archive of an enrichment made from the first one's: the page stage digests only those."""
+    from briefing import archive as archive_stage
+    from briefing.depends import ALL, AT_MOST
+
+    before, basis, after, enrichment, config = case
+    then = archive_stage.build(before, basis, config)
+    now = archive_stage.build(after, enrichment, config)
+    cells: set = set()
+    limits = {archive_stage.common_limit(len(before)), archive_stage.common_limit(len(after))}
+    for archive in (then, now):
+        for name in ("by_source", "facets", "entities", "entity_sources", "paged_entities", "topics",
+                     "topic_sources", "paged_topics", "redirects"):
+            box = getattr(archive, name)
+            cells.update((name, key) for key in (frozenset.__iter__(box) if isinstance(box, frozenset) else
+                                                 dict.__iter__(box)))
+        cells.update(("entity_sources" + AT_MOST, (k, limit)) for k in dict.__iter__(archive.entities)
+                     for limit in limits)
+        cells.update(("topic_sources" + AT_MOST, (k, limit)) for k in dict.__iter__(archive.topics) for limit in limits)
+        cells.update(("paged_entities", k) for k in dict.__iter__(archive.entity_sources))
+    ordered = sorted(cells, key=repr)
+    ordered = [c for c in ordered if c[1] is not ALL]
+    a, b = archive_stage.cells(then).digests(ordered), archive_stage.cells(now).digests(ordered)
+    changed = {c for i, c in enumerate(ordered) if a[8 * i:8 * i + 8] != b[8 * i:8 * i + 8]}
+    suspects = archive_stage.may_differ(now, enrichment, {x.source: x.content_hash for x in before})
+    assert changed <= suspects, changed - suspects
