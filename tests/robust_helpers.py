@@ -117,7 +117,23 @@ def leftovers(project: Path, output: str = "site") -> list[str]:
 
     A swapped-out old site (`.site.trash-*`) is not counted: a detached process deletes it after
     the build, and recover() deletes any whose deleter died. Nor is the spare (`.site.spare`),
-    the previous whole site that the next build assembles in.
+    the previous whole site that the next build assembles in, nor, as recover() reads it, the
+    staging folder of a process still alive: a build's detached cache writer makes the spare
+    under its own staging name after the build returned, and a no-op build, which takes no
+    cache lock, does not wait for it.
     """
+    def in_progress(name: str) -> bool:
+        pid = name.rsplit("-", 1)[-1]
+        if ".staging-" not in name or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
     return sorted(p.name for p in project.iterdir()
-                  if p.name.startswith(f".{output}.") and ".trash-" not in p.name and p.name != f".{output}.spare")
+                  if p.name.startswith(f".{output}.") and ".trash-" not in p.name and p.name != f".{output}.spare"
+                  and not in_progress(p.name))
