@@ -37,6 +37,7 @@ from .output import (
     read_manifest,
     unlisted_files,
 )
+from .page_inputs import PageInputs
 from .render import THEME_STATIC, Renderer
 from .workers import Forked, fewer_collections, forked_pool
 
@@ -197,7 +198,7 @@ class _PageState:
     """What the plan and render stages read of the last build, besides the archive."""
 
     renderer: Renderer
-    page_inputs: depends.PageInputs  # what each page's context read (see depends.py)
+    page_inputs: PageInputs  # what each page's context read (see depends.py)
     link_store: links.SummaryStore
     last_check: links.LastCheck  # the last link check's page summaries
 
@@ -206,14 +207,14 @@ def _page_state(config: Config, output: Path, static_files: dict, check_links: b
     versions = {url: digest[:10] for url, digest in
                 ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
     renderer = Renderer(config, asset_versions=versions)
-    page_inputs = depends.PageInputs(config.cache_path / "pages" / f"{_output_key(output)}.pickle",
+    page_inputs = PageInputs(config.cache_path / "pages" / f"{_output_key(output)}.pickle",
                                      _shared_digest(config, renderer)).load()
     # A page rendered to the bytes it had at the last link check is not scanned again.
     link_store = links.SummaryStore(config.cache_path / "links" / f"{_output_key(output)}.pickle")
     return _PageState(renderer, page_inputs, link_store, link_store.load() if check_links else links.NO_CHECK)
 
 
-def _changing(page_inputs: depends.PageInputs, cells: depends.Cells, archive: archive_stage.Archive,
+def _changing(page_inputs: PageInputs, cells: depends.Cells, archive: archive_stage.Archive,
               enrichment: Enrichment, by_difference: bool) -> tuple[dict[str, set[int]], set[int], bytes]:
     """The stored pages that read a cell which changed, with the changed cells each read; the
     nodes among those cells; and the digests of the stored cells. `by_difference`: the stored
@@ -227,7 +228,7 @@ def _changing(page_inputs: depends.PageInputs, cells: depends.Cells, archive: ar
     return page_inputs.touched_by(changed), {n for n in changed if page_inputs.is_node(n)}, digests
 
 
-def _by_difference(page_inputs: depends.PageInputs, enrichment: Enrichment) -> bool:
+def _by_difference(page_inputs: PageInputs, enrichment: Enrichment) -> bool:
     """Whether the stored cell digests are of an archive made from the stored enrichment this
     one was made from (archive.may_differ then bounds what changed)."""
     return (enrichment.basis is not None and bool(enrichment.basis_key) and bool(page_inputs.hashes)
@@ -328,7 +329,7 @@ PARALLEL_RENDER_MIN = 1000
 
 # A page's file record, link summary (if rendered; SAME_AS_CHECKED when the last link check's
 # still holds: the check takes the page as unchanged), whether it was rendered, and the cells its
-# context read (depends.PageInputs.encode; None when the context was not made here).
+# context read (PageInputs.encode; None when the context was not made here).
 Done = tuple[Written, "links.Summary | str | None", bool, "tuple | None"]
 SAME_AS_CHECKED = "same as checked"
 
@@ -359,7 +360,7 @@ def _same_url(articles: list[Article]) -> list[Problem]:
 
 
 def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter, jobs: int,
-                 page_inputs: depends.PageInputs | None = None, touched: set[str] | None = None,
+                 page_inputs: PageInputs | None = None, touched: set[str] | None = None,
                  checked: Mapping[str, tuple[str, Any]] | None = None,
                  expected_cells: Callable[[], Iterable[tuple[str, Any]]] | None = None,
                  ) -> tuple[list[Written], int, dict[str, links.Summary], list[tuple[pages.Page, tuple]], dict]:
@@ -401,7 +402,7 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
     return records, rendered, summaries, reads, nodes  # type: ignore[return-value]
 
 
-def _kept_pages(planned: Sequence[pages.Page], writer: SiteWriter, page_inputs: depends.PageInputs | None,
+def _kept_pages(planned: Sequence[pages.Page], writer: SiteWriter, page_inputs: PageInputs | None,
                 touched: set[str] | None) -> tuple[list[Written | None], list[int]]:
     """The last build's file of each page whose context cannot have changed (None for the
     others), and the indexes of the others: the pages to make."""
@@ -414,7 +415,7 @@ def _kept_pages(planned: Sequence[pages.Page], writer: SiteWriter, page_inputs: 
 
 
 def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,
-               page_inputs: depends.PageInputs | None, checked: Mapping[str, tuple[str, Any]] | None) -> Done:
+               page_inputs: PageInputs | None, checked: Mapping[str, tuple[str, Any]] | None) -> Done:
     reads = None
     if page.plan_key:
         page.__dict__["context"], got = depends.made_by(page.made)  # type: ignore[arg-type]
@@ -434,7 +435,7 @@ def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,
 _WORK: tuple | None = None
 
 
-def _encoded_nodes(page_inputs: depends.PageInputs | None) -> dict:
+def _encoded_nodes(page_inputs: PageInputs | None) -> dict:
     made = depends.made_nodes()
     return ({cell: (page_inputs.encode(got), value) for cell, (got, value) in made.items()}
             if page_inputs is not None else {})
@@ -453,7 +454,7 @@ def _pages_chunk(bounds: tuple[int, int]) -> tuple[list[Done],
 
 
 def _in_workers(planned: Sequence[pages.Page], todo: list[int], renderer: Renderer, writer: SiteWriter,
-                page_inputs: depends.PageInputs | None, checked: Mapping[str, tuple[str, Any]] | None,
+                page_inputs: PageInputs | None, checked: Mapping[str, tuple[str, Any]] | None,
                 jobs: int) -> tuple[list[Done], dict]:
     global _WORK
     _WORK = (planned, todo, renderer, writer, page_inputs, checked)

@@ -4,7 +4,7 @@ whose inputs changed.
 A page's context is made from the Archive through its mappings (`by_source`, `entities`,
 `entity_sources`, `paged_entities`, ...). In a build those mappings are *tracked*: while a
 page's context is being made (`made_by`), every key it looks up is noted as a *cell*, a
-(mapping name, key) pair. The build keeps, per page, the cells it read (`PageInputs`), and per
+(mapping name, key) pair. The build keeps, per page, the cells it read (`page_inputs.PageInputs`), and per
 cell a digest of its value. The next build digests the same cells in its own archive: a page
 none of whose cells changed, with the same plan key (what the planner captured for it, such as
 its page number), template and site-wide digest, would get the very same context, so its last
@@ -29,15 +29,10 @@ import hashlib
 import io
 import marshal
 import pickle
-from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
-from . import sealed
-
 ALL = None  # the key of a cell standing for a whole mapping (its iteration or length)
-STORE_VERSION = 2
 
 # The cells read so far by the context being made; None when nothing is recording.
 _reads: set[tuple[str, Any]] | None = None
@@ -330,7 +325,7 @@ class Cells:
         for cell in cells:
             name = cell[0]
             if name == "node":
-                append(node)  # changes with what it read: see PageInputs.changed_cells
+                append(node)  # changes with what it read: see page_inputs.PageInputs.changed_cells
                 continue
             read = values.get(name)
             value = read(cell[1]) if read is not None else ("not a mapping", name)
@@ -345,31 +340,6 @@ class Cells:
 
 
 NODE_DIGEST = bytes(8)
-
-# The mappings whose cells, one per key, `PageInputs.digests_by_difference` can be told are
-# unchanged (archive.may_differ); any other cell is volatile.
-KEYED = frozenset({"by_source", "facets", "entities", "entity_sources", "paged_entities", "topics", "topic_sources",
-                   "paged_topics", "redirects", "entity_sources" + AT_MOST, "topic_sources" + AT_MOST, "node"})
-
-
-def _volatile(cells: Sequence[tuple[str, Any]]) -> list[int]:
-    """The numbers of the cells whose value no article's own change bounds: a whole mapping, a
-    length, a cell of any other kind."""
-    return [i for i, (name, key) in enumerate(cells) if key is ALL or name not in KEYED]
-
-
-def _differing(now: bytes, before: bytes, block: int = 512) -> set[int]:
-    """The numbers of the 8-byte digests that differ between two runs of digests of one length:
-    compared a block at a time (memcmp), and one by one only within the blocks that differ."""
-    changed = set()
-    step = 8 * block
-    for start in range(0, len(now), step):
-        if now[start:start + step] != before[start:start + step]:
-            first = start // 8
-            a, b = array("Q", now[start:start + step]), array("Q", before[start:start + step])
-            changed.update(first + i for i in range(len(a)) if a[i] != b[i])
-    return changed
-
 
 def _reader(box: Any, plain: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """The function giving a cell's value (as plain data) from its key, for one container."""
@@ -396,218 +366,3 @@ def _at_most_reader(box: dict) -> Callable[[Any], Any]:
 
 def _same(value: Any) -> Any:
     return value
-
-
-# --- the store ------------------------------------------------------------------------------------
-
-
-class PageInputs:
-    """The cells each page's context read in the last build, and their digests then.
-
-    One sealed pickle in the cache folder per output folder: `shared` (the digest of templates,
-    settings and code every page depends on), `cells` (each cell once, by number), `digests`
-    (8 bytes per cell), `pages` (output path -> (the first 16 hex digits of its render
-    fingerprint, its plan key, the numbers of its cells as an array of uint32)) and `nodes`
-    (node number -> the numbers of its cells).
-    """
-
-    def __init__(self, path: Path, shared: str):
-        self.path = path
-        self.shared = shared
-        self.cells: list[tuple[str, Any]] = []
-        self.number: dict[tuple[str, Any], int] = {}
-        self.digests = b""
-        self.pages: dict[str, tuple[str, bytes, bytes]] = {}
-        self.nodes: dict[int, bytes] = {}
-        self.node_values: dict[int, bytes] = {}  # node number -> `value_digest` of its value
-        self.compacted = 0  # how many cells there were after the last compaction
-        # What the archive these digests are of was made from (see `digests_by_difference`):
-        # the key of its stored enrichment, and each article's content hash.
-        self.basis = ""
-        self.hashes: dict[str, str] = {}
-        self.volatile: list[int] = []  # the cells any change may move (see `_volatile`)
-
-    def load(self) -> PageInputs:
-        data = sealed.load(self.path)
-        if not isinstance(data, dict) or data.get("version") != STORE_VERSION or data.get("shared") != self.shared:
-            return self
-        self.cells = data["cells"]
-        self.number = {cell: i for i, cell in enumerate(self.cells)}
-        self.digests = data["digests"]
-        self.pages = data["pages"]
-        self.nodes = data["nodes"]
-        self.compacted = data["compacted"]
-        self.basis, self.hashes, self.volatile = data["basis"], data["hashes"], data["volatile"]
-        self.node_values = data["node_values"]
-        return self
-
-    def changed_cells(self, cells: Cells) -> tuple[set[int], bytes]:
-        """The numbers of the stored cells whose digest in `cells` differs from the stored one,
-        and of the nodes that read any of them; and the digests of the stored cells in `cells`."""
-        return self._changed(cells.digests(self.cells))
-
-    def _changed(self, now: bytes) -> tuple[set[int], bytes]:
-        before = self.digests
-        changed: set[int] = set()
-        if len(before) != len(now):  # not written by this code: every cell changed
-            changed = set(range(len(self.cells)))
-        elif before != now:  # node cells have one digest, NODE_DIGEST, on both sides
-            changed = _differing(now, before)
-        pending = {n: array("I", numbers) for n, numbers in self.nodes.items()} if changed else {}
-        while changed and pending:  # a node may read another node: until nothing more changes
-            grew = [n for n, numbers in pending.items() if not changed.isdisjoint(numbers)]
-            if not grew:
-                break
-            for n in grew:
-                del pending[n]
-            changed.update(grew)
-        return changed, now
-
-    def digests_by_difference(self, cells: Cells, suspects: Iterable[tuple[str, Any]]) -> bytes:
-        """The digests of the stored cells in `cells`, when only the `suspects` (and the
-        volatile cells: whole mappings, lengths) can hold another value than when they were
-        stored: those are digested, the others keep their stored digest."""
-        number = self.number.get
-        todo = sorted({i for i in map(number, suspects) if i is not None}.union(self.volatile))
-        now = bytearray(self.digests)
-        fresh = cells.digests([self.cells[i] for i in todo])
-        for j, i in enumerate(todo):
-            now[8 * i:8 * i + 8] = fresh[8 * j:8 * j + 8]
-        return bytes(now)
-
-    def changed_by_difference(self, cells: Cells, suspects: Iterable[tuple[str, Any]]) -> tuple[set[int], bytes]:
-        """`changed_cells`, digesting only the `suspects` (`digests_by_difference`)."""
-        return self._changed(self.digests_by_difference(cells, suspects))
-
-    def same_values(self, nodes: Iterable[int], remake: Callable[[tuple[str, Any]], bytes | None]) -> set[int]:
-        """Of these node numbers, those whose value, made again (`remake(cell)`: its digest, or
-        None), is the one stored: early cut-off, their readers see what they saw."""
-        values = self.node_values
-        return {n for n in nodes if n in values and remake(self.cells[n]) == values[n]}
-
-    def touched_by(self, changed: set[int]) -> dict[str, set[int]]:
-        """`touched`, with the changed cells each page read."""
-        if not changed:
-            return {}
-        out = {}
-        for path, (_, _, numbers) in self.pages.items():
-            read = array("I", numbers)
-            if not changed.isdisjoint(read):
-                out[path] = changed.intersection(read)
-        return out
-
-    def is_node(self, number: int) -> bool:
-        return number in self.nodes
-
-    def touched(self, changed: set[int]) -> set[str]:
-        """The stored pages that read any of the `changed` cells (a forked worker finds them
-        while the build plans: a pass over every cell of every page)."""
-        if not changed:
-            return set()
-        isdisjoint = changed.isdisjoint
-        return {path for path, (_, _, numbers) in self.pages.items() if not isdisjoint(array("I", numbers))}
-
-    def unchanged(self, path: str, plan_key: bytes, fingerprint: str | None, touched: set[str]) -> bool:
-        """True when the page at `path` would get the context it had: same plan key, the same
-        fingerprint in the last manifest, and none of its cells changed (it is not `touched`)."""
-        got = self.pages.get(path)
-        if got is None or fingerprint is None or got[0] != fingerprint[:16] or got[1] != plan_key:
-            return False
-        return path not in touched
-
-    def unchanged_pages(self, planned: Sequence[Any], fingerprints: dict[str, str],
-                        touched: set[str]) -> list[tuple[int, str, str]]:
-        """(index, path, fingerprint) of each planned page (with a plan key) that is `unchanged`,
-        with its fingerprint in the last manifest from `fingerprints`: one loop over every page
-        of the site."""
-        stored, last = self.pages.get, fingerprints.get
-        out = []
-        for i, page in enumerate(planned):
-            plan_key = page.plan_key
-            if not plan_key:
-                continue
-            path = page.path
-            got = stored(path)
-            if got is None or got[1] != plan_key or path in touched:
-                continue
-            fingerprint = last(path)
-            if fingerprint is not None and got[0] == fingerprint[:16]:
-                out.append((i, path, fingerprint))
-        return out
-
-    def number_cells(self, cells: Iterable[tuple[str, Any]]) -> None:
-        """Give these cells numbers now, before the render workers fork, so that they can
-        `encode` what a context read without asking the parent."""
-        number = self.number
-        for cell in cells:
-            if cell not in number:
-                number[cell] = len(self.cells)
-                self.cells.append(cell)
-
-    def encode(self, reads: Iterable[tuple[str, Any]]) -> tuple[bytes, tuple]:
-        """Cells as (the sorted numbers of those already numbered, the others)."""
-        reads = tuple(reads)
-        numbers = list(map(self.number.get, reads))  # C loops: every page of a full build comes here
-        others: tuple = ()
-        if None in numbers:
-            others = tuple(cell for cell, n in zip(reads, numbers, strict=True) if n is None)
-            numbers = [n for n in numbers if n is not None]
-        numbers.sort()
-        return array("I", numbers).tobytes(), others
-
-    def _numbers(self, encoded: tuple[bytes, tuple]) -> bytes:
-        numbers, others = encoded
-        if not others:
-            return numbers
-        self.number_cells(others)
-        return array("I", sorted(array("I", numbers) + array("I", map(self.number.__getitem__, others)))).tobytes()
-
-    def keep(self, path: str, fingerprint: str, plan_key: bytes, encoded: tuple[bytes, tuple]) -> None:
-        """Record what the page at `path` read this build (`encode`d)."""
-        self.pages[path] = (fingerprint[:16], plan_key, self._numbers(encoded))  # 64 bits tell them apart
-
-    def keep_node(self, cell: tuple[str, Any], encoded: tuple[bytes, tuple], value: bytes) -> None:
-        """Record what a node read this build (`encode`d), and the digest of its value."""
-        self.number_cells([cell])
-        number = self.number[cell]
-        self.nodes[number] = self._numbers(encoded)
-        self.node_values[number] = value
-
-    def save(self, cells: Cells, live: Iterable[str]) -> None:
-        """Store the pages in `live` (the others are gone), with every cell's current digest."""
-        live = set(live)
-        self.pages = {p: v for p, v in self.pages.items() if p in live}
-        if len(self.cells) > self.compacted * 5 // 4 + 1000:
-            self._compact()
-            self.compacted = len(self.cells)
-        self.digests = cells.digests(self.cells)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            sealed.dump({"version": STORE_VERSION, "shared": self.shared, "cells": self.cells,
-                         "digests": self.digests, "pages": self.pages, "nodes": self.nodes,
-                         "compacted": self.compacted, "basis": self.basis, "hashes": self.hashes,
-                         "node_values": self.node_values,
-                         "volatile": _volatile(self.cells)}, self.path)
-        except OSError:
-            pass  # a cache that cannot be written is a slower next build, not a failed one
-
-    def _compact(self) -> None:
-        """Forget the cells and nodes no page reads any more (they pile up as entities come and go)."""
-        used: set[int] = set()
-        for _, _, numbers in self.pages.values():
-            used.update(array("I", numbers))
-        nodes = {n: numbers for n, numbers in self.nodes.items() if n in used}
-        for numbers in nodes.values():
-            used.update(array("I", numbers))
-        order = sorted(used)
-        renumber = {old: new for new, old in enumerate(order)}
-
-        def remap(numbers: bytes) -> bytes:
-            return array("I", sorted(renumber[i] for i in array("I", numbers))).tobytes()
-
-        self.cells = [self.cells[i] for i in order]
-        self.number = {cell: i for i, cell in enumerate(self.cells)}
-        self.pages = {p: (fp, key, remap(numbers)) for p, (fp, key, numbers) in self.pages.items()}
-        self.nodes = {renumber[n]: remap(numbers) for n, numbers in nodes.items()}
-        self.node_values = {renumber[n]: v for n, v in self.node_values.items() if n in nodes}
-

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from briefing import depends
-from briefing.depends import ALL, Cells, PageInputs, TrackedDict, TrackedSet, TrackedTuple
+from briefing.depends import ALL, Cells, TrackedDict, TrackedSet, TrackedTuple
+from briefing.page_inputs import PageInputs
 
 
 def containers(sources: dict[str, tuple[str, ...]], paged: set[str]) -> dict:
@@ -144,7 +145,7 @@ def test_differing_digests_are_found_as_one_by_one(n: int, flips: list[int], blo
     from array import array
     from itertools import count
 
-    from briefing.depends import _differing
+    from briefing.page_inputs import _differing
 
     before = bytes(range(256)) * (8 * n // 256) + bytes(8 * n % 256)
     now = bytearray(before)

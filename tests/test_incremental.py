@@ -231,7 +231,7 @@ def verify_digests_by_difference(monkeypatch: pytest.MonkeyPatch, log: Path) -> 
     how many cells were found changed (the forked worker that does it cannot tell this process).
     Returns a list that gets, per build, how many nodes whose inputs changed were made again to
     the same value (early cut-off: the pages they feed are checked by `verify_skipped_pages`)."""
-    from briefing.depends import PageInputs
+    from briefing.page_inputs import PageInputs
 
     cut_off: list[int] = []
     real, real_same = PageInputs.changed_by_difference, PageInputs.same_values
