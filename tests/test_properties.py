@@ -569,3 +569,20 @@ def test_every_cell_that_changed_is_one_that_may_differ(case: Any) -> None:
     changed = {c for i, c in enumerate(ordered) if a[8 * i:8 * i + 8] != b[8 * i:8 * i + 8]}
     suspects = archive_stage.may_differ(now, enrichment, {x.source: x.content_hash for x in before})
     assert changed <= suspects, changed - suspects
+
+
+def test_an_archive_entry_made_fast_is_an_entry():
+    """archive._entry skips the frozen dataclass's __init__; what it makes equals, prints and
+    stays frozen as Entry(...) does."""
+    import dataclasses
+
+    import pytest
+
+    from briefing.archive import Entry, _entry
+
+    article = Article(source="content/a.md", title="A", date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), slug="a",
+                      summary="", body="", body_line=1, text="A", headline_end=1, content_hash="0")
+    fast, plain = _entry(article, (), ("t",), "articles/a/"), Entry(article, (), ("t",), "articles/a/")
+    assert fast == plain and repr(fast) == repr(plain)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.url = "elsewhere/"  # type: ignore[misc]
