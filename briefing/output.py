@@ -235,12 +235,13 @@ class SiteWriter:
             return []
         fingerprints, digests = prev.pages.get, prev.files.get
         held = (self.base.files if self.base is not None else {}).get
+        new, record = tuple.__new__, Written  # Written(...) costs twice as much, 60,000 times
         out = []
         for i, rel, fingerprint in pages:
             digest = digests(rel)
             if digest is not None and fingerprints(rel) == fingerprint and (
                     held(rel) == digest or self._link_previous(rel)):
-                out.append((i, Written(rel, digest, fingerprint, False)))
+                out.append((i, new(record, (rel, digest, fingerprint, False))))
         return out
 
     def put(self, rel: str, data: bytes, fingerprint: str | None = None) -> Written:
