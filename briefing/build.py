@@ -409,8 +409,7 @@ def _kept_pages(planned: Sequence[pages.Page], writer: SiteWriter, page_inputs: 
     records: list[Written | None] = [None] * len(planned)
     if page_inputs is None or touched is None or writer.previous is None:
         return records, list(range(len(planned)))
-    for i, kept in writer.unchanged_pages(page_inputs.unchanged_pages(planned, writer.previous.pages, touched)):
-        records[i] = kept
+    writer.unchanged_pages(page_inputs.unchanged_pages(planned, writer.previous.pages, touched), records)
     return records, [i for i, record in enumerate(records) if record is None]
 
 

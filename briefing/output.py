@@ -226,23 +226,21 @@ class SiteWriter:
             return None
         return Written(rel, prev.files[rel], fingerprint, rewritten=False)
 
-    def unchanged_pages(self, pages: Iterable[tuple[int, str, str]]) -> list[tuple[int, Written]]:
-        """(index, record) of each (index, rel, fingerprint) whose file the previous build wrote
-        with that fingerprint and that is now in the staging folder (held there, or linked):
-        one loop over tens of thousands of kept pages."""
+    def unchanged_pages(self, pages: Iterable[tuple[int, str, str]], records: list[Written | None]) -> None:
+        """For each (index, rel, fingerprint) whose file the previous build wrote with that
+        fingerprint and that is now in the staging folder (held there, or linked), put its
+        record at records[index]: one loop over tens of thousands of kept pages."""
         prev = self.previous
         if prev is None:
-            return []
+            return
         fingerprints, digests = prev.pages.get, prev.files.get
         held = (self.base.files if self.base is not None else {}).get
         new, record = tuple.__new__, Written  # Written(...) costs twice as much, 60,000 times
-        out = []
         for i, rel, fingerprint in pages:
             digest = digests(rel)
             if digest is not None and fingerprints(rel) == fingerprint and (
                     held(rel) == digest or self._link_previous(rel)):
-                out.append((i, new(record, (rel, digest, fingerprint, False))))
-        return out
+                records[i] = new(record, (rel, digest, fingerprint, False))
 
     def put(self, rel: str, data: bytes, fingerprint: str | None = None) -> Written:
         digest = hashlib.sha256(data).hexdigest()
@@ -434,10 +432,15 @@ def _renameat2() -> Any:
     global _libc
     if _libc is None:
         try:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            # The C library this process has loaded already: find_library would run ldconfig.
+            _libc = ctypes.CDLL(None, use_errno=True)
             _libc.renameat2  # noqa: B018 - probe that the symbol exists
         except (OSError, AttributeError):
-            _libc = False
+            try:
+                _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+                _libc.renameat2  # noqa: B018
+            except (OSError, AttributeError):
+                _libc = False
     return _libc.renameat2 if _libc else None
 
 

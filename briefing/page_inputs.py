@@ -5,7 +5,7 @@ them, the pages whose inputs changed (see depends.py for cells, nodes and their 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,12 +156,11 @@ class PageInputs:
         return path not in touched
 
     def unchanged_pages(self, planned: Sequence[Any], fingerprints: dict[str, str],
-                        touched: set[str]) -> list[tuple[int, str, str]]:
+                        touched: set[str]) -> Iterator[tuple[int, str, str]]:
         """(index, path, fingerprint) of each planned page (with a plan key) that is `unchanged`,
         with its fingerprint in the last manifest from `fingerprints`: one loop over every page
-        of the site."""
+        of the site, consumed as it goes (SiteWriter.unchanged_pages)."""
         stored, last = self.pages.get, fingerprints.get
-        out = []
         for i, page in enumerate(planned):
             plan_key = page.plan_key
             if not plan_key:
@@ -172,8 +171,7 @@ class PageInputs:
                 continue
             fingerprint = last(path)
             if fingerprint is not None and got[0] == fingerprint[:16]:
-                out.append((i, path, fingerprint))
-        return out
+                yield i, path, fingerprint
 
     def number_cells(self, cells: Iterable[tuple[str, Any]]) -> None:
         """Give these cells numbers now, before the render workers fork, so that they can
