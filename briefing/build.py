@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import archive as archive_stage
-from . import depends, file_index, links, listing, pages, parse_cache, preload, search, sources
+from . import depends, file_index, links, listing, pages, parse_cache, preload, search, sources, spare_state
 from .cache import code_digest
 from .cache_writes import CacheWrites, LockHeld, cache_lock, held_lock
 from .config import Config
@@ -145,6 +145,7 @@ def _build(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any,
         if result.manifest is not None:
             site = result.manifest
             writes.add(lambda: listing.keep_listing(output, site, listing_path), only_detached=True)
+            writes.add(lambda: spare_state.keep(output, site, spare_known_path(config, output)), only_detached=True)
         if detach_cache_writes:
             writes.detach(cache_lock_fd)
         else:
@@ -276,7 +277,9 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
     clock.lap("plan", f"{len(planned)} pages")
 
     # 4. Render and write, aside from the live site.
-    writer = SiteWriter(output, previous).open()
+    spare_known = spare_known_path(config, output)
+    writer = SiteWriter(output, previous).open(lambda staging: spare_state.kept_base(staging, output, previous,
+                                                                                     spare_known))
     try:
         writer.add(writer.put(url, path.read_bytes()) for url, path in static_files.values())
         records, rendered, summaries, reads, made_nodes = render_pages(
@@ -471,6 +474,11 @@ def _in_workers(planned: Sequence[pages.Page], todo: list[int], renderer: Render
             return out, nodes
     finally:
         _WORK = None
+
+
+def spare_known_path(config: Config, output: Path) -> Path:
+    """Where the last build's cache writer keeps what the spare beside `output` holds (spare_state.py)."""
+    return config.cache_path / "pages" / f"{_output_key(output)}.spare"
 
 
 def _output_key(output: Path) -> str:

@@ -96,11 +96,11 @@ def keep_listing(output: Path, manifest: Manifest, path: Path) -> None:
     """Walk `output`, the site whose manifest is `manifest`, and keep its listing at `path` with
     the identity of its manifest file; nothing when that file changed during the walk (another
     build swapped its site in) or the dev server has rewritten files (see output.mark_dirty)."""
-    before = _identity(output)
+    before = manifest_identity(output)
     if before is None or (output / MANIFEST_DIRTY).exists():
         return
     listing = unlisted_files(output, manifest)
-    if _identity(output) != before or not path.parent.is_dir():  # a cache folder removed is not made again
+    if manifest_identity(output) != before or not path.parent.is_dir():  # a cache folder removed is not made again
         return
     sealed.dump_plain({"manifest": before, "files": listing.files, "folders": listing.folders}, path)
 
@@ -110,7 +110,7 @@ def kept_listing(output: Path, path: Path) -> Listing | None:
     data = sealed.load_plain(path)
     if not isinstance(data, dict) or (output / MANIFEST_DIRTY).exists():
         return None
-    identity = _identity(output)
+    identity = manifest_identity(output)
     if identity is None or data.get("manifest") != identity:
         return None
     files, folders = data.get("files"), data.get("folders")
@@ -119,7 +119,7 @@ def kept_listing(output: Path, path: Path) -> Listing | None:
     return Listing(files, folders)
 
 
-def _identity(output: Path) -> tuple[int, int, int, int] | None:
+def manifest_identity(output: Path) -> tuple[int, int, int, int] | None:
     """The manifest file's inode, device, size and mtime: a commit writes a new file (a new
     inode) and renames it into place."""
     try:

@@ -29,7 +29,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -174,7 +174,9 @@ class SiteWriter:
         self._folders: set[str] = set()  # folders made in a fresh staging folder (by this process)
 
     # -- setup ---------------------------------------------------------------------------------
-    def open(self) -> SiteWriter:
+    def open(self, known_base: Callable[[Path], Manifest | None] | None = None) -> SiteWriter:
+        """Make the staging folder: the spare, claimed, when there is one. `known_base(staging)`:
+        the claimed spare's manifest when known without reading it (see spare_state.py), or None."""
         recover(self.output)
         if self.output.exists() and not self.output.is_dir():
             raise OutputError(f"{self.output}: the output path is a file, not a folder. Move it away "
@@ -188,7 +190,7 @@ class SiteWriter:
             self.parent.mkdir(parents=True, exist_ok=True)
             if self.staging.exists():
                 shutil.rmtree(self.staging)
-            self._claim_spare()
+            self._claim_spare(known_base)
             if self.base is None:
                 self.staging.mkdir()
         except OSError as exc:
@@ -196,7 +198,7 @@ class SiteWriter:
                               f"{exc.strerror}.") from None
         return self
 
-    def _claim_spare(self) -> None:
+    def _claim_spare(self, known_base: Callable[[Path], Manifest | None] | None) -> None:
         """Take the spare (an older whole build) as the staging folder, when it says what it holds.
 
         Renaming claims it: a second build cannot take it too, and a build killed while
@@ -206,7 +208,7 @@ class SiteWriter:
             os.rename(self.spare, self.staging)
         except OSError:
             return  # none (or another build has it)
-        base = read_manifest(self.staging)
+        base = (known_base(self.staging) if known_base is not None else None) or read_manifest(self.staging)
         if base is None or base.foreign is None:
             discard(self.staging)
             return

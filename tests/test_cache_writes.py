@@ -184,8 +184,8 @@ def test_a_detached_writer_makes_the_spare_the_next_build_assembles_in(tmp_path:
     seen = []
     real_open = output_mod.SiteWriter.open
 
-    def open_and_note(self):  # noqa: ANN001, ANN202
-        opened = real_open(self)
+    def open_and_note(self, *args):  # noqa: ANN001, ANN002, ANN202
+        opened = real_open(self, *args)
         seen.append(self.base is not None)
         return opened
 

@@ -300,3 +300,66 @@ def test_a_manifest_naming_a_file_that_is_not_utf8_is_written_and_read(tmp_path)
     back = read_manifest(tmp_path)
     assert back is not None and back.foreign == [odd] and back.files == {"a.html": "1"}
     assert manifest_inputs(tmp_path) == "i"
+
+
+def test_the_spare_is_known_from_the_live_manifest_and_the_difference_kept(tmp_path: Path):
+    """The last build's cache writer keeps how the spare differs from the live site
+    (spare_state.py): the next build makes the spare's manifest from the live one and that
+    difference, equal to the spare's own, and reads no manifest in the claimed spare; the site
+    it assembles there equals a build from nothing. A difference kept for other manifests, or
+    a live site the dev server has rewritten files of, does not serve."""
+    from briefing import build as build_mod
+    from briefing import output as output_mod
+    from briefing import spare_state
+    from briefing.output import mark_dirty
+
+    project = make_project(tmp_path / "p", articles=4)
+    config = config_mod.load(project)
+    site = project / "site"
+    spare = spare_path(site)
+    path = build_mod.spare_known_path(config, site)
+    victim = next((project / "content").rglob("*.md"))
+    build(config)
+    (site / "CNAME").write_text("example.org\n", encoding="utf-8")  # foreign: carried over, kept in the spare
+    read_in_staging: list[Path] = []
+    real_read = output_mod.read_manifest
+
+    def noting_read(folder: Path):  # noqa: ANN202
+        if ".staging-" in folder.name:
+            read_in_staging.append(folder)
+        return real_read(folder)
+
+    for step, text in enumerate(["Talks resumed in Geneva.", "Ships waited off Rotterdam.",
+                                 "The Port of Antwerp reopened.", "Trade resumed."]):
+        if step == 2:
+            write_article(project, "2024/2024-06-03-new.md", "A new briefing", "2024-06-03", "Dock workers struck.")
+        victim.write_text(victim.read_text(encoding="utf-8") + f"\n{text}\n", encoding="utf-8")
+        read_in_staging.clear()
+        if step == 1:
+            path.unlink()  # none kept: the claimed spare's manifest is read
+        output_mod.read_manifest = noting_read
+        try:
+            build(config)
+        finally:
+            output_mod.read_manifest = real_read
+        # Step 0 has no spare; from step 1 on it has, and reads its manifest only when no difference was kept.
+        assert len(read_in_staging) == (step == 1)
+        assert spare.is_dir()
+        spare_state.keep(site, read_manifest(site), path)  # as the detached writer does after the swap
+        known = spare_state.kept_base(spare, site, read_manifest(site), path)
+        own = read_manifest(spare)
+        assert known is not None and own is not None
+        assert (known.files, known.foreign, known.dirty, known.inputs, known.drafts) == \
+               (own.files, own.foreign, own.dirty, own.inputs, own.drafts)
+        assert known.files != read_manifest(site).files  # a real difference, not the live site's copy
+    assert _site_digest(site) == _fresh(project, tmp_path / "k") | {"CNAME": _site_digest(site)["CNAME"]}
+    assert read_manifest(site).foreign == ["CNAME"]
+
+    # Another build since (the live manifest is another file): the difference is not of it.
+    build(config, drafts=True)
+    assert spare_state.kept_base(spare, site, read_manifest(site), path) is None
+    spare_state.keep(site, read_manifest(site), path)
+    assert spare_state.kept_base(spare, site, read_manifest(site), path) is not None
+    # The dev server rewrote a file of the live site: its manifest is not what is on disk.
+    mark_dirty(site, "index.html")
+    assert spare_state.kept_base(spare, site, read_manifest(site), path) is None
