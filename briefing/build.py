@@ -13,7 +13,7 @@ import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,6 +268,8 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
             cells.remember(stored_cells, digests)  # for the page inputs saved for the next build
             # Early cut-off: a planned node whose inputs changed, made again (here: the pages
             # made later take it), to the value it had, changes none of its readers.
+            # A changed node is made again with its group's pages (pages.PageGroup), not yet made.
+            planned.make_groups(page_inputs.cells[n][1] for n in nodes)
             same = page_inputs.same_values(nodes, depends.remade)
             touched = {path for path, got in read_changed.items() if not got <= same}
     finally:
@@ -317,7 +319,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
                 page_inputs.keep(page.path, writer.records[page.path].fingerprint, page.plan_key, got)
             for cell, (got, value) in made_nodes.items():
                 page_inputs.keep_node(cell, got, value)
-            page_inputs.save(cells, (p.path for p in planned if p.plan_key))
+            page_inputs.save(cells, (path for path, _ in planned.keyed_rows()))
 
         writes.add(save_page_inputs)
         clock.lap("write", f"{result.written} files written, {len(writer.records) - result.written} kept")
@@ -362,7 +364,7 @@ def _same_url(articles: list[Article]) -> list[Problem]:
     return problems
 
 
-def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: SiteWriter, jobs: int,
+def render_pages(planned: pages.Plan, renderer: Renderer, writer: SiteWriter, jobs: int,
                  page_inputs: PageInputs | None = None, touched: set[str] | None = None,
                  checked: Mapping[str, tuple[str, Any]] | None = None,
                  expected_cells: Callable[[], Iterable[tuple[str, Any]]] | None = None,
@@ -372,9 +374,9 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
 
     A page whose context is made here (it has a plan key) and none of whose inputs changed since
     the last build (`page_inputs`; `touched`: the stored pages that read a changed cell, see
-    depends.py) keeps its file without its context being made at all. A rendered page whose
-    fingerprint is the one it had at the last link check (`checked`: page -> (fingerprint, ...))
-    is not scanned for links: its bytes are the same.
+    depends.py) keeps its file without its context being made at all, nor its group's pages
+    (pages.PageGroup). A rendered page whose fingerprint is the one it had at the last link
+    check (`checked`: page -> (fingerprint, ...)) is not scanned for links: its bytes are the same.
 
     With several jobs and enough pages to make, forked workers do all of it, each for a run of
     pages, writing straight into the staging folder: they share the archive the contexts are made
@@ -388,32 +390,38 @@ def render_pages(planned: Sequence[pages.Page], renderer: Renderer, writer: Site
             # Numbered before the workers fork, they can encode what a context read without asking
             # this process (in-process, the few cells not numbered yet are numbered as recorded).
             page_inputs.number_cells(expected_cells())
-        done, nodes = _in_workers(planned, todo, renderer, writer, page_inputs, checked, jobs)
+        done, nodes = _in_workers(todo, renderer, writer, page_inputs, checked, jobs)
     else:
-        done = [_page_done(planned[i], renderer, writer, page_inputs, checked) for i in todo]
+        done = [_page_done(page, renderer, writer, page_inputs, checked) for page in todo]
         nodes = _encoded_nodes(page_inputs)
     summaries = {}
     reads = []
     rendered = 0
-    for i, (record, summary, was_rendered, got) in zip(todo, done, strict=True):
-        records[i] = record
+    for page, (record, summary, was_rendered, got) in zip(todo, done, strict=True):
+        records.append(record)
         rendered += was_rendered
         if summary is not None and not isinstance(summary, str):  # a str: SAME_AS_CHECKED
             summaries[record.path] = summary
         if got is not None:
-            reads.append((planned[i], got))
-    return records, rendered, summaries, reads, nodes  # type: ignore[return-value]
+            reads.append((page, got))
+    return records, rendered, summaries, reads, nodes
 
 
-def _kept_pages(planned: Sequence[pages.Page], writer: SiteWriter, page_inputs: PageInputs | None,
-                touched: set[str] | None) -> tuple[list[Written | None], list[int]]:
-    """The last build's file of each page whose context cannot have changed (None for the
-    others), and the indexes of the others: the pages to make."""
-    records: list[Written | None] = [None] * len(planned)
+def _kept_pages(planned: pages.Plan, writer: SiteWriter, page_inputs: PageInputs | None,
+                touched: set[str] | None) -> tuple[list[Written], list[pages.Page]]:
+    """The last build's file of each page whose context cannot have changed, and the other
+    pages: those to make (a group's pages are made only when one of them is to be)."""
     if page_inputs is None or touched is None or writer.previous is None:
-        return records, list(range(len(planned)))
-    writer.unchanged_pages(page_inputs.unchanged_pages(planned, writer.previous.pages, touched), records)
-    return records, [i for i, record in enumerate(records) if record is None]
+        return [], planned.all_pages()
+    kept: dict[str, Written] = {}
+    writer.unchanged_pages(page_inputs.unchanged_pages(planned.keyed_rows(), writer.previous.pages, touched), kept)
+    todo = [page for page in planned.pages if page.path not in kept]
+    for group in planned.groups:
+        for row in group.rows:
+            if row[0] not in kept:
+                todo += [page for page in planned.group_pages(group) if page.path not in kept]
+                break
+    return list(kept.values()), todo
 
 
 def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,
@@ -443,23 +451,20 @@ def _encoded_nodes(page_inputs: PageInputs | None) -> dict:
             if page_inputs is not None else {})
 
 
-def _pages_chunk(bounds: tuple[int, int]) -> tuple[list[Done],
-                                                   dict]:
+def _pages_chunk(bounds: tuple[int, int]) -> tuple[list[Done], dict]:
     assert _WORK is not None
-    planned, todo, renderer, writer, page_inputs, checked = _WORK
+    todo, renderer, writer, page_inputs, checked = _WORK
     out = []
-    for i in todo[bounds[0]:bounds[1]]:
-        page = planned[i]
+    for page in todo[bounds[0]:bounds[1]]:
         out.append(_page_done(page, renderer, writer, page_inputs, checked))
         page.__dict__.pop("context", None)  # made here, needed no more: keep the worker small
     return out, _encoded_nodes(page_inputs)
 
 
-def _in_workers(planned: Sequence[pages.Page], todo: list[int], renderer: Renderer, writer: SiteWriter,
-                page_inputs: PageInputs | None, checked: Mapping[str, tuple[str, Any]] | None,
-                jobs: int) -> tuple[list[Done], dict]:
+def _in_workers(todo: list[pages.Page], renderer: Renderer, writer: SiteWriter, page_inputs: PageInputs | None,
+                checked: Mapping[str, tuple[str, Any]] | None, jobs: int) -> tuple[list[Done], dict]:
     global _WORK
-    _WORK = (planned, todo, renderer, writer, page_inputs, checked)
+    _WORK = (todo, renderer, writer, page_inputs, checked)
     try:
         step = max(50, len(todo) // (jobs * 16))
         chunks = [(i, min(i + step, len(todo))) for i in range(0, len(todo), step)]

@@ -8,13 +8,13 @@ import heapq
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
-from . import depends, markdown
+from . import depends, feeds, markdown
 from .archive import Archive, Entry, co_mentions, paged_mentions
 from .config import Config
 from .model import KIND_LABELS, KIND_NAMES, KIND_SECTIONS, Entity
@@ -34,14 +34,16 @@ def _entity_url(kind: str, key: str) -> str:
     return f"{KIND_SECTIONS[kind]}/{key.split('/', 1)[1]}/"
 
 
-def plan(archive: Archive, config: Config) -> list:
-    """Entity, topic and index pages."""
-    from .pages import Page, card, page_count, page_path, page_url
+def plan(archive: Archive, config: Config) -> tuple[list, list]:
+    """The A-Z indexes and redirect pages; and each entity's and topic's pages and feed, as a
+    pages.PageGroup: rows until one of its pages must be made (`_entity_pages`, `_topic_pages`)."""
+    from .pages import Page, PageGroup, card, page_count, page_path, page_url
 
     # Made by whichever process renders a page that needs them (see pages.Page), once per process.
     cards = depends.memo(lambda source: card(archive.by_source[source]))
     paged_in = depends.memo(lambda source: paged_mentions(archive, source))
     pages: list[Page] = []
+    groups: list[PageGroup] = []
     # Plain copies for planning: the archive's tracked lookups (depends.py) cost a Python call
     # each, and nothing records them here.
     entity_of, entity_or_none = depends.untracked(archive.entities)
@@ -53,6 +55,18 @@ def plan(archive: Archive, config: Config) -> list:
         entity = entity_of(key)
         by_kind[entity.kind].append(entity)
 
+    per_page = config.paginate
+    new_group = tuple.__new__  # PageGroup(...) costs more, 26,000 times
+
+    def rows(base: str, count: int, template: str, of: str) -> tuple[tuple[str, str, str, bytes, bool], ...]:
+        # Their paths name the entity or topic and the page number: the plan adds only the count.
+        total = page_count(count, per_page)
+        plan_key = _count_key(of, total)
+        if total == 1:  # most of them
+            return (base + "index.html", base, template, plan_key, True), feeds.term_feed_row(of, base)
+        urls = [base] + [page_url(base, n) for n in range(2, total + 1)]
+        return (*((page_path(url), url, template, plan_key, True) for url in urls), feeds.term_feed_row(of, base))
+
     for kind in config.entities.page_kinds:
         entities = by_kind.get(kind, [])
         section = KIND_SECTIONS[kind]
@@ -60,28 +74,17 @@ def plan(archive: Archive, config: Config) -> list:
         pages.append(Page.later(f"{section}/index.html", f"{section}/", "kind_index.html",
                                 _kind_index(archive, kind, keys), depends.digest(("kind index", kind, keys))))
         for entity in entities:
-            sources = entity_sources(entity.key)
-            base = entity_url(entity)
-            shared = depends.node(("entity", entity.key),
-                                  _entity_context(archive, config, entity.key, paged_in))
-            total = page_count(len(sources), config.paginate)
-            for n in range(1, total + 1):
-                url = page_url(base, n)
-                # Its path names the entity and the page number: the plan adds only the count.
-                made = _entity_page(archive, entity.key, shared, cards, n, total, base)
-                pages.append(Page.later(page_path(url), url, "entity.html", made, _count_key("entity", total)))
+            key, base = entity.key, entity_url(entity)
+            got = rows(base, len(entity_sources(key)), "entity.html", "entity")
+            make = partial(_entity_pages, archive, config, key, base, len(got) - 1, cards, paged_in)
+            groups.append(new_group(PageGroup, (("entity", key), got, make)))
 
-    # Topics.
     topic_keys = tuple(sorted(frozenset.__iter__(archive.paged_topics)))
     for key in topic_keys:
-        sources = topic_sources(key)
         base = f"topics/{key}/"
-        topic_context = depends.node(("topic", key), _topic_context(archive, config, key, paged_in))
-        total = page_count(len(sources), config.paginate)
-        for n in range(1, total + 1):
-            url = page_url(base, n)
-            made = _topic_page(topic_context, cards, n, total, base)
-            pages.append(Page.later(page_path(url), url, "topic.html", made, _count_key("topic", total)))
+        got = rows(base, len(topic_sources(key)), "topic.html", "topic")
+        make = partial(_topic_pages, archive, config, key, base, len(got) - 1, cards, paged_in)
+        groups.append(new_group(PageGroup, (("topic", key), got, make)))
     topic_index = _kind_index(archive, "topic", topic_keys)
     pages.append(Page.later("topics/index.html", "topics/", "kind_index.html", topic_index,
                             depends.digest(("kind index", "topic", topic_keys))))
@@ -97,7 +100,38 @@ def plan(archive: Archive, config: Config) -> list:
         url = f"{KIND_SECTIONS[kind]}/{slug}/"
         pages.append(Page(page_path(url), url, "redirect.html",
                           {"title": target.name, "target": entity_url(target)}, in_sitemap=False))
-    return pages
+    return pages, groups
+
+
+def _entity_pages(archive: Archive, config: Config, key: str, base: str, total: int, cards: Memo,
+                  paged_in: Memo) -> list:
+    """An entity's pages and feed, in the order of its group's rows (see `plan`)."""
+    from .pages import Page, page_path, page_url
+
+    shared = depends.node(("entity", key), _entity_context(archive, config, key, paged_in))
+    plan_key = _count_key("entity", total)
+    out = []
+    for n in range(1, total + 1):
+        url = page_url(base, n)
+        made = _entity_page(archive, key, shared, cards, n, total, base)
+        out.append(Page.later(page_path(url), url, "entity.html", made, plan_key))
+    out.append(feeds.term_feed(archive, config, "entity", key, base))
+    return out
+
+
+def _topic_pages(archive: Archive, config: Config, key: str, base: str, total: int, cards: Memo,
+                 paged_in: Memo) -> list:
+    """A topic's pages and feed, in the order of its group's rows (see `plan`)."""
+    from .pages import Page, page_path, page_url
+
+    shared = depends.node(("topic", key), _topic_context(archive, config, key, paged_in))
+    plan_key = _count_key("topic", total)
+    out = []
+    for n in range(1, total + 1):
+        url = page_url(base, n)
+        out.append(Page.later(page_path(url), url, "topic.html", _topic_page(shared, cards, n, total, base), plan_key))
+    out.append(feeds.term_feed(archive, config, "topic", key, base))
+    return out
 
 
 # Contexts are made by whichever process renders the page (see pages.Page): each function below

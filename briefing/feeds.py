@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from markupsafe import Markup
@@ -14,7 +14,7 @@ from .config import Config
 from .model import KIND_SECTIONS
 
 FEED_SIZE = 20
-_ENTITY_FEED, _TOPIC_FEED = depends.digest("entity feed"), depends.digest("topic feed")
+_TERM_FEED = {"entity": depends.digest("entity feed"), "topic": depends.digest("topic feed")}
 SCHEMA_TYPES = {"person": "Person", "organization": "Organization", "place": "Place",
                 "group": "Organization", "event": "Event"}
 
@@ -29,7 +29,9 @@ def _feed_entries(archive: Archive, sources: Sequence[str]) -> list[dict[str, An
     return out
 
 
-def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
+def plan(archive: Archive, config: Config) -> list:
+    """The site's feed and the `_redirects` file (each entity's and topic's feed is planned with
+    its pages: `term_feed_row`, `term_feed`)."""
     from .entity_pages import entity_url
     from .pages import Page
 
@@ -39,20 +41,25 @@ def plan(archive: Archive, config: Config, pages: Sequence[Any]) -> list:
                   plan_key=depends.digest(("feed", sources)))]
     entities, _ = depends.untracked(archive.entities)  # nothing records these lookups (depends.py)
     paged_entities = frozenset(frozenset.__iter__(archive.paged_entities))
-    # A term's feed's path names the term: the plan captures nothing more.
-    for key in sorted(paged_entities):
-        base = entity_url(entities(key))
-        feeds.append(Page.later(base + "feed.xml", base + "feed.xml", "feed.xml",
-                                _term_feed(archive, config, "entity", key, base), _ENTITY_FEED, in_sitemap=False))
-    for key in sorted(frozenset.__iter__(archive.paged_topics)):
-        base = f"topics/{key}/"
-        feeds.append(Page.later(base + "feed.xml", base + "feed.xml", "feed.xml",
-                                _term_feed(archive, config, "topic", key, base), _TOPIC_FEED, in_sitemap=False))
     redirects = [(f"{KIND_SECTIONS[old.split('/')[0]]}/{old.split('/', 1)[1]}/", entity_url(entities(new)))
                  for old, new in dict.items(archive.redirects)
                  if new in paged_entities and old != new and old.split("/")[0] in KIND_SECTIONS]
     feeds.append(Page("_redirects", "_redirects", "_redirects.txt", {"redirects": redirects}, in_sitemap=False))
     return feeds
+
+
+def term_feed_row(of: str, base: str) -> tuple[str, str, str, bytes, bool]:
+    """The plan's row (pages.PageGroup) of the feed of the entity or topic (`of`) at `base`:
+    its path names the term, so the plan captures nothing more."""
+    return base + "feed.xml", base + "feed.xml", "feed.xml", _TERM_FEED[of], False
+
+
+def term_feed(archive: Archive, config: Config, of: str, key: str, base: str) -> Any:
+    """The Page of that feed."""
+    from .pages import Page
+
+    return Page.later(base + "feed.xml", base + "feed.xml", "feed.xml", _term_feed(archive, config, of, key, base),
+                      _TERM_FEED[of], in_sitemap=False)
 
 
 def _main_feed(archive: Archive, config: Config, sources: tuple[str, ...]) -> Callable[[], dict[str, Any]]:
@@ -78,11 +85,11 @@ def _term_feed(archive: Archive, config: Config, of: str, key: str, base: str) -
     return make
 
 
-def sitemap(pages: Sequence[Any], config: Config) -> list:
+def sitemap(urls: Iterable[str]) -> list:
+    """The sitemap of the pages at these URLs (those in it), and robots.txt."""
     from .pages import Page
 
-    urls = sorted(p.url for p in pages if p.in_sitemap and p.path.endswith(".html"))
-    return [Page("sitemap.xml", "sitemap.xml", "sitemap.xml", {"urls": urls}, in_sitemap=False),
+    return [Page("sitemap.xml", "sitemap.xml", "sitemap.xml", {"urls": sorted(urls)}, in_sitemap=False),
             Page("robots.txt", "robots.txt", "robots.txt", {}, in_sitemap=False)]
 
 

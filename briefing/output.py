@@ -228,21 +228,21 @@ class SiteWriter:
             return None
         return Written(rel, prev.files[rel], fingerprint, rewritten=False)
 
-    def unchanged_pages(self, pages: Iterable[tuple[int, str, str]], records: list[Written | None]) -> None:
-        """For each (index, rel, fingerprint) whose file the previous build wrote with that
-        fingerprint and that is now in the staging folder (held there, or linked), put its
-        record at records[index]: one loop over tens of thousands of kept pages."""
+    def unchanged_pages(self, pages: Iterable[tuple[str, str]], records: dict[str, Written]) -> None:
+        """For each (rel, fingerprint) whose file the previous build wrote with that fingerprint
+        and that is now in the staging folder (held there, or linked), put its record in
+        `records`: one loop over tens of thousands of kept pages."""
         prev = self.previous
         if prev is None:
             return
         fingerprints, digests = prev.pages.get, prev.files.get
         held = (self.base.files if self.base is not None else {}).get
         new, record = tuple.__new__, Written  # Written(...) costs twice as much, 60,000 times
-        for i, rel, fingerprint in pages:
+        for rel, fingerprint in pages:
             digest = digests(rel)
             if digest is not None and fingerprints(rel) == fingerprint and (
                     held(rel) == digest or self._link_previous(rel)):
-                records[i] = new(record, (rel, digest, fingerprint, False))
+                records[rel] = new(record, (rel, digest, fingerprint, False))
 
     def put(self, rel: str, data: bytes, fingerprint: str | None = None) -> Written:
         digest = hashlib.sha256(data).hexdigest()

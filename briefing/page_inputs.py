@@ -155,23 +155,19 @@ class PageInputs:
             return False
         return path not in touched
 
-    def unchanged_pages(self, planned: Sequence[Any], fingerprints: dict[str, str],
-                        touched: set[str]) -> Iterator[tuple[int, str, str]]:
-        """(index, path, fingerprint) of each planned page (with a plan key) that is `unchanged`,
+    def unchanged_pages(self, keyed: Iterable[tuple[str, bytes]], fingerprints: dict[str, str],
+                        touched: set[str]) -> Iterator[tuple[str, str]]:
+        """(path, fingerprint) of each planned page (`keyed`: path, plan key) that is `unchanged`,
         with its fingerprint in the last manifest from `fingerprints`: one loop over every page
         of the site, consumed as it goes (SiteWriter.unchanged_pages)."""
         stored, last = self.pages.get, fingerprints.get
-        for i, page in enumerate(planned):
-            plan_key = page.plan_key
-            if not plan_key:
-                continue
-            path = page.path
+        for path, plan_key in keyed:
             got = stored(path)
             if got is None or got[1] != plan_key or path in touched:
                 continue
             fingerprint = last(path)
             if fingerprint is not None and got[0] == fingerprint[:16]:
-                yield i, path, fingerprint
+                yield path, fingerprint
 
     def number_cells(self, cells: Iterable[tuple[str, Any]]) -> None:
         """Give these cells numbers now, before the render workers fork, so that they can

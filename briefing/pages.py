@@ -11,10 +11,10 @@ import datetime as dt
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from . import depends, entity_pages, feeds
@@ -69,6 +69,61 @@ class Page:
 
 _new_object = object.__new__
 
+# A page of a PageGroup before it is made: (path, url, template, plan key, in the sitemap).
+Row = tuple[str, str, str, bytes, bool]
+
+
+class PageGroup(NamedTuple):
+    """Pages planned together and made only when one of them must be (an entity's or a topic's
+    pages and feed): until then each is a Row. An edit keeps nearly all of them; as rows they
+    cost a fraction of the Pages, with their closures, that `make` returns."""
+
+    name: tuple[str, str]  # ("entity", key) or ("topic", key): also the name of their shared node (depends.node)
+    rows: tuple[Row, ...]
+    make: Callable[[], list[Page]]  # the Pages, in the order of `rows`
+
+
+@dataclass
+class Plan:
+    """Every page of the site: `pages` planned one by one, and the `groups`' rows."""
+
+    pages: list[Page]
+    groups: list[PageGroup]
+    made: dict[tuple[str, str], list[Page]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.pages) + sum(len(g.rows) for g in self.groups)
+
+    def group_pages(self, group: PageGroup) -> list[Page]:
+        """The group's Pages, made once."""
+        got = self.made.get(group.name)
+        if got is None:
+            got = self.made[group.name] = group.make()
+        return got
+
+    def all_pages(self) -> list[Page]:
+        """Every page, each group's made."""
+        out = list(self.pages)
+        for group in self.groups:
+            out += self.group_pages(group)
+        return out
+
+    def make_groups(self, names: Iterable[tuple[str, str]]) -> None:
+        """Make the groups of these names (and so plan their shared nodes: depends.remade)."""
+        wanted = set(names)
+        for group in self.groups:
+            if group.name in wanted:
+                self.group_pages(group)
+
+    def keyed_rows(self) -> Iterator[tuple[str, bytes]]:
+        """(path, plan key) of every page with a plan key (a context made later)."""
+        for page in self.pages:
+            if page.plan_key:
+                yield page.path, page.plan_key
+        for group in self.groups:
+            for row in group.rows:
+                yield row[0], row[3]
+
 
 def page_path(url: str) -> str:
     """Pretty URLs: "a/b/" is written as "a/b/index.html"; a URL with a suffix as itself."""
@@ -107,7 +162,7 @@ def card(entry: Entry) -> dict[str, Any]:
             "summary": a.summary, "draft": a.draft}
 
 
-def plan(archive: Archive, config: Config, asset_urls: Mapping[str, str] | None = None) -> list[Page]:
+def plan(archive: Archive, config: Config, asset_urls: Mapping[str, str] | None = None) -> Plan:
     """Every page of the site. Raises ContentError for URL collisions and broken local links."""
     problems: list[Problem] = []
     pages: list[Page] = []
@@ -117,24 +172,28 @@ def plan(archive: Archive, config: Config, asset_urls: Mapping[str, str] | None 
     pages += _article_pages(archive, config, linked, asset_urls or {}, problems)
     pages += _home_pages(archive, config)
     pages += _archive_pages(archive, config)
-    pages += entity_pages.plan(archive, config)
-    pages += feeds.plan(archive, config, pages)
+    listed, groups = entity_pages.plan(archive, config)
+    pages += listed
+    pages += feeds.plan(archive, config)
     pages.append(Page("404.html", "404.html", "404.html", {"title": "Page not found"}, in_sitemap=False))
     if config.search.enabled:
         pages.append(Page("search/index.html", "search/", "search.html", {"title": "Search"}))
-    problems += _collisions(pages, archive)
+    problems += _collisions(pages, groups)
     if problems:
         raise ContentError(problems)
-    pages += feeds.sitemap(pages, config)
-    return pages
+    urls = [p.url for p in pages if p.in_sitemap and p.path.endswith(".html")]
+    urls += [row[1] for g in groups for row in g.rows if row[4] and row[0].endswith(".html")]
+    pages += feeds.sitemap(urls)
+    return Plan(pages, groups)
 
 
-def _collisions(pages: list[Page], archive: Archive) -> list[Problem]:
+def _collisions(pages: list[Page], groups: list[PageGroup]) -> list[Problem]:
     problems = []
-    seen: dict[str, Page] = {}
+    seen: dict[str, Page | Row] = {}
     for p in pages:
         if p.path in seen:
-            a, b = seen[p.path].source, p.source
+            other = seen[p.path]
+            a, b = (other.source if isinstance(other, Page) else ""), p.source
             if a and b:
                 problems.append(Problem(b, None, f"has the same slug as {a}: both would be written to "
                                         f"/{p.url}. Give one of them a different `slug:`."))
@@ -142,6 +201,14 @@ def _collisions(pages: list[Page], archive: Archive) -> list[Problem]:
                 problems.append(Problem(b or a or p.path, None, f"two pages would be written to /{p.url}."))
         else:
             seen[p.path] = p
+    for group in groups:
+        for row in group.rows:
+            if row[0] in seen:
+                other = seen[row[0]]
+                source = other.source if isinstance(other, Page) else ""
+                problems.append(Problem(source or row[0], None, f"two pages would be written to /{row[1]}."))
+            else:
+                seen[row[0]] = row
     return problems
 
 

@@ -212,11 +212,15 @@ def verify_skipped_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     def render_pages(planned, renderer, writer, jobs, *rest, **named):  # noqa: ANN001, ANN002, ANN003, ANN202
         out = real(planned, renderer, writer, jobs, *rest, **named)
         made = {page.path for page, _ in out[3]}
+        records = {record.path: record for record in out[0]}
         n = 0
-        for page, record in zip(planned, out[0], strict=True):
+        everything = planned.all_pages()  # the groups' pages too (pages.PageGroup), made now if they were not
+        assert len(everything) == len(planned) == len(records)
+        for page in everything:
             if page.plan_key and page.path not in made:
                 again = dataclasses.replace(page)  # a new Page: its context is made afresh
-                assert renderer.fingerprint(again) == record.fingerprint, f"{page.path} was skipped but changed"
+                fingerprint = records[page.path].fingerprint
+                assert renderer.fingerprint(again) == fingerprint, f"{page.path} was skipped but changed"
                 n += 1
         checked.append(n)
         return out
@@ -469,3 +473,51 @@ def test_a_prose_edit_makes_again_only_the_list_pages_that_show_the_article(tmp_
     assert topic == ["topics/port/page/2/index.html"], made
     page = (project / "site" / "places" / "rotterdam" / "page" / "2" / "index.html").read_text(encoding="utf-8")
     assert "day 3" in page  # the edited article's snippet, on the page made again
+
+
+def test_each_page_groups_rows_are_the_pages_it_makes(built):  # noqa: ANN001
+    """An entity's or topic's pages and feed are planned as rows (pages.PageGroup) and made only
+    when one of them must be: the rows must say what the made pages are, path, URL, template,
+    plan key and sitemap entry, in order; and the sitemap lists the groups' pages."""
+    from briefing import pages
+
+    project, first = built
+    state = build(load(project), output=project / "groups-site", jobs=1, check_links=False).preview
+    assert state is not None
+    plan = pages.plan(state.archive, load(project), state.asset_urls)
+    kinds = {group.name[0] for group in plan.groups}
+    assert kinds == {"entity", "topic"}
+    paginated = 0
+    for group in plan.groups:
+        made = [(p.path, p.url, p.template, p.plan_key, p.in_sitemap) for p in group.make()]
+        assert made == list(group.rows), group.name
+        assert made[-1][2] == "feed.xml" and made[0][2] == f"{group.name[0]}.html"
+        paginated += len(made) > 2
+    assert paginated  # some entity or topic has more than one page of articles
+    assert len(plan) == first.pages == len(plan.all_pages())
+    sitemap = next(p for p in plan.pages if p.path == "sitemap.xml").context["urls"]
+    assert {row[1] for group in plan.groups for row in group.rows if row[4]} <= set(sitemap)
+
+
+def test_an_edit_makes_only_the_page_groups_it_must(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A prose edit keeps nearly every entity's and topic's pages without making their Pages:
+    only the groups holding a page to make, or whose shared node changed, are made."""
+    project = sample_copy(tmp_path / "archive")
+    build(load(project), jobs=1)
+    made_groups: list[set] = []
+    real = build_mod.render_pages
+
+    def render_pages(planned, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        out = real(planned, *args, **kwargs)
+        made = {page.path for page, _ in out[3]}
+        holding = {g.name for g in planned.groups if any(row[0] in made for row in g.rows)}
+        made_groups.append((set(planned.made), holding, len(planned.groups)))
+        return out
+
+    monkeypatch.setattr(build_mod, "render_pages", render_pages)
+    victim = sorted((project / "content").rglob("*.md"))[3]
+    victim.write_text(victim.read_text(encoding="utf-8") + "\nThe figures were provisional.\n", encoding="utf-8")
+    build(load(project), jobs=1)
+    groups_made, holding, every = made_groups[-1]
+    assert holding <= groups_made  # a page made: its group was
+    assert 0 < len(groups_made) < every // 3, (len(groups_made), every)

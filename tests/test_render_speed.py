@@ -35,7 +35,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory):
     cfg = config_mod.load(root)
     state = build(cfg, output=root / "site", check_links=False).preview
     assert state is not None
-    return state.renderer, pages.plan(state.archive, cfg, state.asset_urls)
+    return state.renderer, pages.plan(state.archive, cfg, state.asset_urls).all_pages()
 
 
 def stock(renderer: Renderer) -> jinja2.Environment:
