@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import types
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from briefing.config import TagsConfig, TopicRule
 from briefing.model import Article, Entity, Mention
 from briefing.tags import GENERIC, assign, key_phrases, lemma, tag_key
@@ -89,3 +92,24 @@ def test_tag_keys_kept_by_one_build_serve_the_next_only_with_the_same_slugify(mo
     assert tags.tag_key("crude") == "kept-key"  # taken as kept, not slugged again
     tags.remember_tag_keys("not a pair")
     assert tags.tag_key("barrel") == "barrel"
+
+
+_WORDS = ["port", "strike", "port strike", "ports", "trade figure", "figure", "café", "naïve port", "ß", "x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts=st.lists(st.dictionaries(st.sampled_from(_WORDS), st.integers(1, 300), max_size=6), max_size=12),
+       wanted=st.sets(st.sampled_from(_WORDS + ["absent", "rt str", "\x00"]), max_size=4))
+def test_the_articles_holding_phrases_are_found_in_their_stored_counts(counts: list[dict[str, int]],
+                                                                      wanted: set[str]) -> None:
+    """PhraseCounts.holding searches the stored (marshal) counts of every article at once: it
+    finds exactly the articles whose counts hold one of the phrases, whatever phrases are part
+    of others, non-ASCII, or made of the bytes where one article's counts meet the next's."""
+    import marshal
+    from collections import Counter
+
+    from briefing.stored import Analyses, PhraseCounts
+
+    blobs = {f"content/{i}.md": (b"", marshal.dumps(tuple(c.items()))) for i, c in enumerate(counts)}
+    held = PhraseCounts(Analyses(blobs)).holding(wanted)
+    assert held == {f"content/{i}.md" for i, c in enumerate(counts) if not wanted.isdisjoint(Counter(c))}
