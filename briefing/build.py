@@ -276,7 +276,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
         if changing is not None:
             changing.close()
     result.pages = len(planned)
-    clock.lap("plan", f"{len(planned)} pages")
+    clock.lap("plan", f"{result.pages} pages")
 
     # 4. Render and write, aside from the live site.
     spare_known = spare_known_path(config, output)
@@ -289,7 +289,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
             expected_cells=lambda: archive_stage.expected_cells(archive))
         writer.add(records)
         result.rendered = rendered
-        clock.lap("render", f"{rendered} rendered, {len(planned) - rendered} unchanged")
+        clock.lap("render", f"{rendered} rendered, {result.pages - rendered} unchanged")
         if enrichment.guessed:  # nothing made from the guess reaches the site before its check
             started = time.perf_counter()
             right = enricher.settle()
@@ -534,12 +534,15 @@ def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: 
     anchored: dict[str, set[str]] = {}
     broken, targets = links.check_pages(summaries, files, config.base_path, other_ids=last.ids, anchored=anchored)
     if not broken:
-        saved: dict[str, links.Saved] = {
-            rel: (writer.records[rel].fingerprint, s.ids, s.links, targets[rel], anchored[rel])  # type: ignore[misc]
-            for rel, s in summaries.items() if writer.records[rel].fingerprint}
-        saved.update((rel, (last.pages[rel][0], last.pages[rel][1], None, None, None))
-                     for rel in unchanged if rel not in summaries)
-        writes.add(lambda: store.save(saved, last))
+        def save() -> None:  # made by the cache writer (after the build, when detached)
+            records = writer.records
+            saved: dict[str, links.Saved] = {
+                rel: (records[rel].fingerprint, s.ids, s.links, targets[rel], anchored[rel])  # type: ignore[misc]
+                for rel, s in summaries.items() if records[rel].fingerprint}
+            saved.update((rel, (last.pages[rel][0], last.pages[rel][1], None, None, None))
+                         for rel in unchanged if rel not in summaries)
+            store.save(saved, last)
+        writes.add(save)
     return broken
 
 
