@@ -72,14 +72,27 @@ class BuildResult:
 
 def build(config: Config, *, output: Path | None = None, drafts: bool = False, jobs: int | None = None,
           enricher: object | None = None, log: Callable[[str], None] | None = None,
-          check_links: bool = True, progress: bool = False, detach_cache_writes: bool = False) -> BuildResult:
+          check_links: bool = True, progress: bool = False, detach_cache_writes: bool = False,
+          preloaded: preload.Preloaded | None = None) -> BuildResult:
     """Build the site for `config` into `output` (default: config.output_path).
 
     `enricher` is an `enrich.Enricher` to reuse (the dev server keeps one, with its model loaded);
     by default one is made. With `detach_cache_writes` (the command line), the caches for the
-    next build are written by a process that outlives this one (see cache_writes.py). Raises a
-    BriefingError for anything the user can fix.
+    next build are written by a process that outlives this one (see cache_writes.py).
+    `preloaded`: the model's worker (preload.start), started by the caller; it is closed here.
+    Raises a BriefingError for anything the user can fix.
     """
+    try:
+        return _locked_build(config, output, drafts, jobs, enricher, log, check_links, progress,
+                             detach_cache_writes, preloaded)
+    finally:
+        if preloaded is not None:
+            preloaded.close()
+
+
+def _locked_build(config: Config, output: Path | None, drafts: bool, jobs: int | None, enricher: object | None,
+                  log: Callable[[str], None] | None, check_links: bool, progress: bool, detach_cache_writes: bool,
+                  preloaded: preload.Preloaded | None) -> BuildResult:
     output = Path(output) if output else config.output_path
     jobs = jobs or os.cpu_count() or 1
     result = BuildResult(output=output)
@@ -101,7 +114,8 @@ def build(config: Config, *, output: Path | None = None, drafts: bool = False, j
             from .enrich import Enricher
 
             enricher = Enricher(config, jobs=jobs, progress=progress)
-        preloaded = preload.start(enricher) if rebuild else None
+        if preloaded is None and rebuild:
+            preloaded = preload.start(config, enricher)
         try:
             _build(config, output, drafts, jobs, enricher, preloaded, check_links, detach_cache_writes,
                    lambda: kept or (unlisted.result() if unlisted is not None else None), listing_path,

@@ -32,14 +32,25 @@ def _load_config(args: argparse.Namespace):  # noqa: ANN202
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .build import build
+    from . import preload
+    from .listing import MANIFEST
 
     cfg = _load_config(args)
+    # A rebuild's model loads in a worker while this process imports the build's modules and
+    # reads the archive (preload.py); the build closes it unused if nothing needs the model.
+    preloaded = preload.start(cfg) if (cfg.output_path / MANIFEST).is_file() else None
+    try:
+        from .build import build
+    except BaseException:
+        if preloaded is not None:
+            preloaded.close()
+        raise
     # The caches for the next build are written after this command returns (cache_writes.py),
     # unless asked to wait, or in CI, where a later step may save or upload the cache folder.
     wait = args.wait or os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
     result = build(cfg, drafts=args.drafts, jobs=args.jobs, log=None if args.quiet else _eprint,
-                   progress=sys.stderr.isatty() and not args.quiet, detach_cache_writes=not wait)
+                   progress=sys.stderr.isatty() and not args.quiet, detach_cache_writes=not wait,
+                   preloaded=preloaded)
     if not args.quiet:
         if result.noop:
             _eprint(f"Nothing changed: {result.output} is up to date.")

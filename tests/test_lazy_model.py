@@ -100,3 +100,38 @@ print(type(spacy.cli).__name__)
     ents, kind = out.stdout.strip().splitlines()
     assert "Brazil" in ents and "Washington" in ents
     assert kind == "module"
+
+
+def test_the_command_line_starts_the_models_worker_before_it_imports_the_build(project: Path, tmp_path: Path):
+    """`briefing build` after an edit forks the model's worker before it imports the build's
+    modules (a tenth of a second sooner): the worker, not the command's process, loads the
+    pipeline, and the build uses what it found."""
+    import subprocess
+    import sys
+
+    from briefing.build import build as build_here
+
+    build_here(config_mod.load(project))
+    edited = project / "content/2024/2024-05-09-strike-ends.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("welcomed", "praised"), encoding="utf-8")
+    notes = tmp_path / "notes"
+    script = """
+import os, sys
+from briefing import nlp, preload
+notes, pid = open(NOTES, "a", buffering=1), os.getpid()
+real_init, real_load = preload.Preloaded.__init__, nlp.load
+def init(self, *args, **kwargs):
+    notes.write("forked with the build imported: %s\\n" % ("briefing.build" in sys.modules))
+    real_init(self, *args, **kwargs)
+def load(*args, **kwargs):
+    notes.write("model loaded by %s\\n" % ("the command" if os.getpid() == pid else "a worker"))
+    return real_load(*args, **kwargs)
+preload.Preloaded.__init__, nlp.load = init, load
+from briefing.cli import main
+sys.exit(main(["build", "--project", PROJECT, "--wait"]))
+""".replace("NOTES", repr(str(notes))).replace("PROJECT", repr(str(project)))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "NER on 1 articles" in out.stderr
+    assert notes.read_text(encoding="utf-8").splitlines() == ["forked with the build imported: False",
+                                                             "model loaded by a worker"]
