@@ -185,6 +185,11 @@ def snapshot_code(work: Path) -> dict[str, str]:
     """Copy briefing/ as it is now, so colleagues editing the tree cannot change a run midway."""
     shutil.copytree(REPO / "briefing", work / "code" / "briefing",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    # Its bytecode, as the first run of any install writes it (pip compiles it at install): where
+    # PYTHONDONTWRITEBYTECODE is set (this machine sets it), every run would otherwise compile
+    # the package's 11,000 lines again, some 0.05 s that no user's second build pays.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(work / "code" / "briefing")], check=True,
+                   env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
     CODE_ENV["PYTHONPATH"] = str(work / "code")
     git = lambda *a: subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()  # noqa: E731
     return {"commit": git("rev-parse", "HEAD"), "dirty": git("status", "--short", "--", "briefing")}
