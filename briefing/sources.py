@@ -51,6 +51,7 @@ def discover(config: Config, known: Mapping[str, tuple] | None = None,
     real_root = root.resolve()
     now = time.time_ns()
     known = known or {}
+    ignored = _EDITOR_TEMP.search
     for dirpath, dirnames, filenames in os.walk(content, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for d in list(dirnames):
@@ -62,10 +63,11 @@ def discover(config: Config, known: Mapping[str, tuple] | None = None,
                                             "is a link to a folder outside the project; refusing to follow it. "
                                             "Copy the folder into the project instead."))
         folder = _rel(Path(dirpath), root)
+        prefix = os.path.join(dirpath, "")
         for name in sorted(filenames):  # os-level calls: an archive has tens of thousands of files
-            if is_ignored_name(name):
+            if ignored(name):
                 continue
-            full = os.path.join(dirpath, name)
+            full = prefix + name
             rel = f"{folder}/{name}"
             try:
                 st = os.lstat(full)
@@ -82,7 +84,8 @@ def discover(config: Config, known: Mapping[str, tuple] | None = None,
                 problems.append(Problem(rel, None, "is not a regular file (a pipe, socket or device); "
                                         "content/ holds only plain files. Remove it from content/."))
                 continue
-            if os.path.splitext(name)[1].lower() not in CONTENT_SUFFIXES:
+            dot = name.rfind(".")
+            if dot <= 0 or name[dot:].lower() not in CONTENT_SUFFIXES:  # os.path.splitext's suffix
                 assets.append(Path(full))
                 continue
             size = st.st_size
@@ -93,7 +96,7 @@ def discover(config: Config, known: Mapping[str, tuple] | None = None,
             identity = file_index.identity(st, now)
             hit = known.get(rel) if identity is not None else None
             if hit is not None and hit[:4] == identity:
-                sources.append(SourceFile(full, rel, None, hit[4], identity))
+                sources.append(unread(full, rel, hit[4], identity))
                 continue
             try:
                 with open(full, "rb", buffering=0) as fh:
@@ -105,6 +108,14 @@ def discover(config: Config, known: Mapping[str, tuple] | None = None,
     sources.sort(key=lambda s: s.relpath)
     assets.sort()
     return sources, assets, problems
+
+
+def unread(file: str, relpath: str, digest: bytes, identity: tuple) -> SourceFile:
+    """`SourceFile(file, relpath, None, digest, identity)`, without the frozen dataclass's
+    object.__setattr__ per field (ten thousand unchanged files on every build)."""
+    found = object.__new__(SourceFile)
+    found.__dict__.update(file=file, relpath=relpath, data=None, digest=digest, identity=identity)
+    return found
 
 
 def read_source(path: Path, root: Path) -> SourceFile:

@@ -109,3 +109,31 @@ def test_editor_temp_files_are_ignored():
     for name in (".a.md.swp", "a.md~", ".#a.md", "4913", "#a.md#"):
         assert sources.is_ignored_name(name), name
     assert not sources.is_ignored_name("a.md")
+
+
+def test_discovery_sorts_content_from_assets_and_vouches_for_unchanged_files(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch):
+    """Names as os.path.splitext reads their suffix (any case, several dots); files the file index
+    vouches for are not read, and are the SourceFile a read would have given, but for the bytes."""
+    import time
+
+    from briefing import file_index
+
+    root = tmp_path / "p"
+    content = root / "content" / "2025"
+    content.mkdir(parents=True)
+    names = ["a.md", "b.MARKDOWN", "c.v2.txt", "d.md.bak", "e", "f.png", "g.Md", ".h.md", "i.md~"]
+    for name in names:
+        (content / name).write_bytes(f"---\ntitle: {name}\ndate: 2025-01-01\n---\nText.\n".encode())
+    later = time.time_ns() + 3600 * 10**9  # an hour on: the files have settled, the index may vouch for them
+    monkeypatch.setattr(sources.time, "time_ns", lambda: later)
+    config = Config(root=root)
+    found, assets, problems = sources.discover(config)
+    assert problems == []
+    assert [s.relpath for s in found] == [f"content/2025/{n}" for n in ("a.md", "b.MARKDOWN", "c.v2.txt", "g.Md")]
+    assert sorted(p.name for p in assets) == ["d.md.bak", "e", "f.png"]
+    assert all(s.data is not None for s in found)
+    again, _, _ = sources.discover(config, file_index.entries(found))
+    assert all(s.data is None for s in again)  # vouched for by the index: not read
+    assert again == [SourceFile(s.file, s.relpath, None, s.digest, s.identity) for s in found]
+    assert [s.read() for s in again] == [s.data for s in found]
