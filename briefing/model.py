@@ -94,10 +94,22 @@ class Article:
     # The body rendered once, its linkable text left as slots (markdown.parse_body): the render
     # stage weaves mention links into these instead of parsing the Markdown again.
     body_pieces: tuple = ()
+    # `analysis_key` of the article, made when it is parsed (and kept with it in the parse cache):
+    # a rebuild would otherwise hash 60 MB of text to key the analyses of 10,000 articles. Empty
+    # in an Article made otherwise (stored.local_key makes it then); a copy with another text or
+    # body (dataclasses.replace) must not keep it.
+    analysis_key: str = field(default="", compare=False)
 
     @property
     def word_count(self) -> int:
         return len(self.text.split())
+
+
+def analysis_key(source: str, headline_end: int, text: str, body: str) -> str:
+    """Everything of an article its analysis (enrich.Local) depends on: source, text, headline,
+    Markdown body."""
+    raw = f"{source}\0{headline_end}\0{text}\0{body}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(raw).hexdigest()
 
 
 class Mention(NamedTuple):

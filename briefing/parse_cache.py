@@ -23,7 +23,7 @@ from .config import Config
 from .errors import ContentError, Problem
 from .model import Article, SourceFile
 
-VERSION = "2"  # bump when what is stored changes (2: Article.body_pieces)
+VERSION = "3"  # bump when what is stored changes (2: Article.body_pieces; 3: Article.analysis_key)
 PARSE_CODE = ("sources.py", "markdown.py", "yamlload.py", "slug.py", "model.py")
 
 Entries = dict[str, tuple[bytes, Article]]

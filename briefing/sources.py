@@ -18,7 +18,7 @@ from typing import Any
 from . import file_index, markdown, yamlload
 from .config import Config
 from .errors import ContentError, Problem
-from .model import Article, SourceFile
+from .model import Article, SourceFile, analysis_key
 from .slug import slugify
 
 CONTENT_SUFFIXES = (".md", ".markdown", ".txt")
@@ -244,6 +244,7 @@ def parse(src: SourceFile, config: Config, require_date: bool = True) -> Article
     body_text, linkable, pieces = markdown.parse_body(body, html)
     summary = strings["summary"] or _default_summary(body_text)
     meta = {k: v for k, v in front.items() if k not in KNOWN_KEYS}
+    text = title + markdown.BLOCK_SEPARATOR + body_text
     return Article(
         source=path,
         title=title,
@@ -252,7 +253,7 @@ def parse(src: SourceFile, config: Config, require_date: bool = True) -> Article
         summary=summary,
         body=body,
         body_line=body_line,
-        text=title + markdown.BLOCK_SEPARATOR + body_text,
+        text=text,
         headline_end=len(title),
         content_hash=hashlib.sha256(data).hexdigest(),
         linkable=linkable,
@@ -263,6 +264,7 @@ def parse(src: SourceFile, config: Config, require_date: bool = True) -> Article
         draft=draft,
         meta=meta,
         body_pieces=pieces,
+        analysis_key=analysis_key(path, len(title), text, body),
     )
 
 

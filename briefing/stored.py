@@ -5,7 +5,6 @@ tuples that load several times faster than pickles of the objects."""
 from __future__ import annotations
 
 import bisect
-import hashlib
 import itertools
 import marshal
 import re
@@ -14,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Article, Enrichment, Entity, Mention, Topic
+from .model import Article, Enrichment, Entity, Mention, Topic, analysis_key
 from .resolve import Candidate, LocalCluster, Seen
 
 
@@ -47,9 +46,9 @@ def decode_enrichment(data: Any) -> Enrichment | None:
 
 
 def local_key(article: Article) -> str:
-    """Everything of the article its Local depends on: source, text, headline, Markdown body."""
-    raw = f"{article.source}\0{article.headline_end}\0{article.text}\0{article.body}".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(raw).hexdigest()
+    """Everything of the article its Local depends on (model.analysis_key): made when it was
+    parsed, or now."""
+    return article.analysis_key or analysis_key(article.source, article.headline_end, article.text, article.body)
 
 
 def encode_local(local: Local) -> tuple[bytes, bytes]:

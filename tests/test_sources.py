@@ -137,3 +137,18 @@ def test_discovery_sorts_content_from_assets_and_vouches_for_unchanged_files(tmp
     assert all(s.data is None for s in again)  # vouched for by the index: not read
     assert again == [SourceFile(s.file, s.relpath, None, s.digest, s.identity) for s in found]
     assert [s.read() for s in again] == [s.data for s in found]
+
+
+def test_a_parsed_article_carries_the_key_of_its_analysis():
+    """The key its analysis is stored under is made when the article is parsed (kept in the
+    parse cache): the one stored.local_key makes from its fields."""
+    import dataclasses
+
+    from briefing.model import analysis_key
+    from briefing.stored import local_key
+
+    art = parse("---\ntitle: Talks in Geneva\ndate: 2025-01-01\n---\nEnvoys met in **Geneva** on Monday.\n")
+    assert art.analysis_key == analysis_key(art.source, art.headline_end, art.text, art.body)
+    bare = dataclasses.replace(art, analysis_key="")
+    assert local_key(bare) == local_key(art) == art.analysis_key
+    assert local_key(dataclasses.replace(bare, text=art.text + " Again.")) != art.analysis_key
