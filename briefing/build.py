@@ -537,14 +537,12 @@ def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: 
     gone = last.linked - files  # pages removed, or any other file
     for rel in {page for target in changed for page in last.into.get(target, ())}.intersection(unchanged):
         summaries[rel] = _summary_of(writer, rel)  # it links to an #id of a page whose ids changed
-    if gone:  # some unchanged page may link to these: read what each links to
-        stored = store.load_links(last) or {}
+    if gone:  # some unchanged page may link to these: those, and any whose links are not stored, are read
+        found = store.linking_to(gone, last)
+        linking, stored = found if found is not None else (set(), set())
         for rel in unchanged:
-            got = stored.get(rel)
-            if got is None:
+            if rel in linking or rel not in stored:
                 summaries.setdefault(rel, _summary_of(writer, rel))
-            elif not gone.isdisjoint(got[1]):
-                summaries.setdefault(rel, links.Summary(frozenset(last.pages[rel][1]), got[0]))
     anchored: dict[str, set[str]] = {}
     broken, targets = links.check_pages(summaries, files, config.base_path, other_ids=last.ids, anchored=anchored)
     if not broken:

@@ -11,6 +11,7 @@ import os
 import posixpath
 import re
 import sys
+from array import array
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from html import unescape
@@ -211,6 +212,10 @@ class SummaryStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.links_path = self.path.with_name(self.path.stem + ".links.pickle")
+        # What each page links to, as numbers into one list of files: what a check reads when
+        # files are gone (a tenth of the links file's load, which a page or topic removed by an
+        # edit would otherwise cost it).
+        self.targets_path = self.path.with_name(self.path.stem + ".targets")
 
     def load(self) -> LastCheck:
         data = sealed.load(self.path)  # an unreadable or foreign cache is a miss, never an error
@@ -229,6 +234,21 @@ class SummaryStore:
             return None
         pages = data.get("pages")
         return pages if isinstance(pages, dict) else None
+
+    def linking_to(self, gone: Collection[str], last: LastCheck) -> tuple[set[str], set[str]] | None:
+        """The pages of `last` that link to any of the `gone` files, and every page whose links
+        are stored; None if they are not stored with `last`."""
+        data = sealed.load_plain(self.targets_path)
+        if not isinstance(data, dict) or not last.token or data.get("token") != last.token:
+            return None
+        files, pages = data.get("files"), data.get("pages")
+        if not isinstance(files, list) or not isinstance(pages, dict):
+            return None
+        number = {name: i for i, name in enumerate(files)}
+        wanted = {number[name] for name in gone if name in number}
+        linking = {rel for rel, numbers in pages.items() if not wanted.isdisjoint(array("I", numbers))} \
+            if wanted else set()
+        return linking, set(pages)
 
     def save(self, pages: Mapping[str, Saved], last: LastCheck) -> None:
         """Store this check; pages saved without links keep those of `last`."""
@@ -249,8 +269,12 @@ class SummaryStore:
             for target in into:
                 into_page.setdefault(target, []).append(rel)
         token = os.urandom(8).hex()
+        files = sorted(linked)
+        number = {name: i for i, name in enumerate(files)}
+        targets = {rel: array("I", map(number.__getitem__, got[1])).tobytes() for rel, got in forward.items()}
         try:
             sealed.dump({"token": token, "pages": forward}, self.links_path)
+            sealed.dump_plain({"token": token, "files": files, "pages": targets}, self.targets_path)
             sealed.dump({"version": STORE_VERSION, "token": token, "linked": tuple(linked),
                          "into": {target: tuple(rels) for target, rels in into_page.items()},
                          "pages": {rel: (saved[0], tuple(saved[1])) for rel, saved in pages.items()}}, self.path)
@@ -258,7 +282,7 @@ class SummaryStore:
             self.forget()
 
     def forget(self) -> None:
-        for path in (self.path, self.links_path):
+        for path in (self.path, self.links_path, self.targets_path):
             path.unlink(missing_ok=True)
 
 

@@ -100,30 +100,50 @@ def _index_file(project: Path) -> Path:
     return path
 
 
+def test_the_stored_targets_name_what_each_page_links_to(tmp_path: Path):
+    """What a check reads when files are gone (SummaryStore.linking_to): each page's linked
+    files as numbers into one list, the very files the stored links lead to."""
+    project = make_project(tmp_path / "p")
+    build(config_mod.load(project), jobs=1)
+    store = links.SummaryStore(_index_file(project))
+    last = store.load()
+    stored = store.load_links(last)
+    assert stored is not None
+    from collections import Counter
+
+    linked_by = Counter(target for got in stored.values() for target in got[1])
+    some = sorted(target for target, n in linked_by.items() if n < len(stored) // 3)[::5]
+    found = store.linking_to(some, last)
+    assert found is not None
+    linking, known = found
+    assert known == set(stored)
+    assert linking == {rel for rel, got in stored.items() if not set(some).isdisjoint(got[1])}
+    assert linking and linking != known
+    assert store.linking_to(["no/such/file.html"], last) == (set(), known)
+    assert store.linking_to(some, links.LastCheck(last.pages, last.linked, last.into, "another")) is None
+
+
 @pytest.fixture
 def link_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Each time a build's link check reads the stored links of the pages (not just their
-    fingerprints and ids). Saving the new check afterwards reads them too, but after the build."""
+    """Each time a build's link check reads what the pages link to (not just their fingerprints
+    and ids): how many pages' links were stored (0: none). Saving the new check afterwards reads
+    the stored links too, but after the build, and is not counted."""
     reads: list[int] = []
-    saving: list[bool] = []
-    real_load, real_save = links.SummaryStore.load_links, links.SummaryStore.save
+    real = links.SummaryStore.linking_to
 
-    def load_links(self: links.SummaryStore, last: links.LastCheck):  # noqa: ANN202
-        got = real_load(self, last)
-        if not saving:
-            reads.append(len(got or {}))
+    def linking_to(self: links.SummaryStore, *args: object):  # noqa: ANN202
+        got = real(self, *args)  # type: ignore[arg-type]
+        reads.append(len(got[1]) if got is not None else 0)
         return got
 
-    def save(self: links.SummaryStore, *args: object) -> None:
-        saving.append(True)
-        try:
-            real_save(self, *args)  # type: ignore[arg-type]
-        finally:
-            saving.pop()
-
-    monkeypatch.setattr(links.SummaryStore, "load_links", load_links)
-    monkeypatch.setattr(links.SummaryStore, "save", save)
+    monkeypatch.setattr(links.SummaryStore, "linking_to", linking_to)
     return reads
+
+
+def _lose_the_stored_links(project: Path) -> None:
+    index = _index_file(project)
+    for suffix in (".links.pickle", ".targets"):
+        index.with_name(index.stem + suffix).unlink()
 
 
 def test_an_edit_reads_the_stored_links_only_when_a_linked_file_goes(tmp_path: Path, link_reads: list[int]):
@@ -149,8 +169,7 @@ def test_an_edit_reads_the_stored_links_only_when_a_linked_file_goes(tmp_path: P
     assert "articles/report/index.html: links to '/docs/report.pdf'" in str(err.value)
 
     # Without the stored links, every unchanged page is read again: the link is still found.
-    index = _index_file(project)
-    index.with_name(index.stem + ".links.pickle").unlink()
+    _lose_the_stored_links(project)
     with pytest.raises(links.BrokenLinksError) as err:
         build(config, jobs=1)
     assert link_reads[1:] == [0]
@@ -196,8 +215,7 @@ def test_an_unchanged_page_linking_to_a_page_that_goes_is_reported(tmp_path: Pat
     harbour.write_text(harbour.read_text(encoding="utf-8").replace("Harbour master Pieter Janssens said",
                                                                    "The harbour office said"), encoding="utf-8")
     if links_file == "lost":
-        index = _index_file(project)
-        index.with_name(index.stem + ".links.pickle").unlink()
+        _lose_the_stored_links(project)
     link_reads.clear()
     with pytest.raises(links.BrokenLinksError) as err:
         build(config, jobs=1)
