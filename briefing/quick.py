@@ -16,6 +16,7 @@ a parse error, a template change) makes it step aside: the full build handles it
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -96,11 +97,7 @@ def _mentions(config: Config, enricher: object, articles: list[Article],
     cache = Cache(config.cache_path, enricher.fingerprint(pipeline, curation))  # type: ignore[attr-defined]
     annotations, calls = enrich_mod.annotate(articles, pipeline, cache, curation,
                                          batch_size=config.nlp.batch_size, jobs=1, progress=False)
-    known: dict[tuple[str, str], str] = {}
-    for key, entity in archive.entities.items():  # type: ignore[attr-defined]
-        for form in (entity.name, *entity.aliases):
-            known.setdefault((entity.kind, norm(form)), key)
-            known.setdefault(("", norm(form)), key)
+    known = _names_of(archive)
     out: dict[str, tuple] = {}
     for art in articles:
         cands = candidates(art.text, art.headline_end, annotations[art.source], curation,
@@ -116,6 +113,25 @@ def _mentions(config: Config, enricher: object, articles: list[Article],
             found += [Mention(m.start, m.end, m.text, kind, key) for m in cluster.mentions]
         out[art.source] = tuple(sorted(found, key=lambda m: m.start))
     return out, calls
+
+
+# The names of the archive the last preview was made from (its entities' names and aliases,
+# normalised: 45,000 at 10,000 articles, 0.04 s), kept until a full build makes another archive.
+_NAMES: list = [None, {}]  # [a weak reference to the archive, its names]
+
+
+def _names_of(archive: object) -> dict[tuple[str, str], str]:
+    """(kind or "", normalised name or alias) -> entity key, for each entity of the archive."""
+    ref = _NAMES[0]
+    if ref is not None and ref() is archive:
+        return _NAMES[1]
+    known: dict[tuple[str, str], str] = {}
+    for key, entity in archive.entities.items():  # type: ignore[attr-defined]
+        for form in (entity.name, *entity.aliases):
+            known.setdefault((entity.kind, norm(form)), key)
+            known.setdefault(("", norm(form)), key)
+    _NAMES[:] = [weakref.ref(archive), known]
+    return known
 
 
 def _forget_page(output: Path, rel: str) -> None:

@@ -80,3 +80,20 @@ def test_a_reverted_edit_is_undone_by_the_full_build(built):
     path.write_text(original)  # reverted before the full build ran: its inputs equal the last build's
     build(cfg, output=out, enricher=enricher, check_links=False)
     assert page.read_bytes() == before
+
+
+def test_the_archives_names_are_made_once_per_full_build(built):
+    """The normalised names and aliases previews match new mentions against are made once for
+    the archive of a full build (0.04 s at 10,000 articles), and made again for the next one's."""
+    root, cfg, enricher, out, result = built
+    archive = result.preview.archive
+    names = quick._names_of(archive)
+    assert names and quick._names_of(archive) is names
+    assert names[("person", "mark rutte")] == names[("", "mark rutte")]
+    path = article_path(root)
+    path.write_text(path.read_text().replace("welcomed the deal", "welcomed the new deal"))
+    assert quick.preview(cfg, result.preview, [path], enricher, out) is not None
+    assert quick._names_of(archive) is names  # the preview used them, unchanged
+    again = build(cfg, output=out, enricher=enricher, check_links=False)
+    fresh = quick._names_of(again.preview.archive)
+    assert fresh is not names and fresh == names
