@@ -36,7 +36,7 @@ def _entity_url(kind: str, key: str) -> str:
 
 def plan(archive: Archive, config: Config) -> tuple[list, list]:
     """The A-Z indexes and redirect pages; and each entity's and topic's pages and feed, as a
-    pages.PageGroup: rows until one of its pages must be made (`_entity_pages`, `_topic_pages`)."""
+    pages.PageGroup: rows until one of its pages must be made (`_term_pages`)."""
     from .pages import Page, PageGroup, card, page_count, page_path, page_url
 
     # Made by whichever process renders a page that needs them (see pages.Page), once per process.
@@ -76,14 +76,14 @@ def plan(archive: Archive, config: Config) -> tuple[list, list]:
         for entity in entities:
             key, base = entity.key, entity_url(entity)
             got = rows(base, len(entity_sources(key)), "entity.html", "entity")
-            make = partial(_entity_pages, archive, config, key, base, len(got) - 1, cards, paged_in)
+            make = partial(_term_pages, archive, config, "entity", key, base, len(got) - 1, cards, paged_in)
             groups.append(new_group(PageGroup, (("entity", key), got, make)))
 
     topic_keys = tuple(sorted(frozenset.__iter__(archive.paged_topics)))
     for key in topic_keys:
         base = f"topics/{key}/"
         got = rows(base, len(topic_sources(key)), "topic.html", "topic")
-        make = partial(_topic_pages, archive, config, key, base, len(got) - 1, cards, paged_in)
+        make = partial(_term_pages, archive, config, "topic", key, base, len(got) - 1, cards, paged_in)
         groups.append(new_group(PageGroup, (("topic", key), got, make)))
     topic_index = _kind_index(archive, "topic", topic_keys)
     pages.append(Page.later("topics/index.html", "topics/", "kind_index.html", topic_index,
@@ -103,34 +103,22 @@ def plan(archive: Archive, config: Config) -> tuple[list, list]:
     return pages, groups
 
 
-def _entity_pages(archive: Archive, config: Config, key: str, base: str, total: int, cards: Memo,
-                  paged_in: Memo) -> list:
-    """An entity's pages and feed, in the order of its group's rows (see `plan`)."""
+def _term_pages(archive: Archive, config: Config, of: str, key: str, base: str, total: int, cards: Memo,
+                paged_in: Memo) -> list:
+    """An entity's or a topic's (`of`) pages and feed, in the order of its group's rows (`plan`)."""
     from .pages import Page, page_path, page_url
 
-    shared = depends.node(("entity", key), _entity_context(archive, config, key, paged_in))
-    plan_key = _count_key("entity", total)
-    out = []
-    for n in range(1, total + 1):
-        url = page_url(base, n)
-        made = _entity_page(archive, key, shared, cards, n, total, base)
-        out.append(Page.later(page_path(url), url, "entity.html", made, plan_key))
-    out.append(feeds.term_feed(archive, config, "entity", key, base))
-    return out
-
-
-def _topic_pages(archive: Archive, config: Config, key: str, base: str, total: int, cards: Memo,
-                 paged_in: Memo) -> list:
-    """A topic's pages and feed, in the order of its group's rows (see `plan`)."""
-    from .pages import Page, page_path, page_url
-
-    shared = depends.node(("topic", key), _topic_context(archive, config, key, paged_in))
-    plan_key = _count_key("topic", total)
-    out = []
-    for n in range(1, total + 1):
-        url = page_url(base, n)
-        out.append(Page.later(page_path(url), url, "topic.html", _topic_page(shared, cards, n, total, base), plan_key))
-    out.append(feeds.term_feed(archive, config, "topic", key, base))
+    page: Callable[[int], Callable[[], dict[str, Any]]]
+    if of == "entity":
+        shared = depends.node(("entity", key), _entity_context(archive, config, key, paged_in))
+        page = lambda n: _entity_page(archive, key, shared, cards, n, total, base)  # noqa: E731
+    else:
+        shared = depends.node(("topic", key), _topic_context(archive, config, key, paged_in))
+        page = lambda n: _topic_page(shared, cards, n, total, base)  # noqa: E731
+    plan_key = _count_key(of, total)
+    out = [Page.later(page_path(url), url, f"{of}.html", page(n), plan_key)
+           for n in range(1, total + 1) for url in (page_url(base, n),)]
+    out.append(feeds.term_feed(archive, config, of, key, base))
     return out
 
 
