@@ -258,13 +258,14 @@ def key_phrases(articles: Sequence[Article], per_article: int, lexicon: Lexicon 
 
     `last` and `before`: the result of the last build, and the phrase counts then of the
     articles whose counts changed since (the same articles otherwise). Only the articles whose
-    scores can have moved are scored again: those, and those holding a phrase that one of them
-    gained or lost (its document frequency moved). The others keep their `last` phrases.
+    choice can have moved are scored again: those, and those holding a phrase that one of them
+    gained or lost (its document frequency moved) where that phrase now ranks above the
+    article's last chosen phrase (`_choice_holds`). The others keep their `last` phrases.
     `last_df`: the last build's document frequencies (what `df_kept` is filled with), updated
     by the changed articles' difference instead of counted again over every article.
     """
     sources = [a.source for a in articles]
-    n = len(articles)
+    rank = _Ranking(len(articles), lexicon)
     again: set[str] | None = None
     if last is not None and before is not None and last.keys() == set(sources):
         counts: Mapping[str, Counter] = (phrases if phrases is not None
@@ -277,35 +278,26 @@ def key_phrases(articles: Sequence[Article], per_article: int, lexicon: Lexicon 
         else:
             df = _df(counts[s] for s in sources)
         holding = getattr(counts, "holding", None)
-        again = set(before) | (holding(moved) if holding is not None
-                               else {s for s in sources if not moved.isdisjoint(counts[s])})
+        suspects = (holding(moved) if holding is not None
+                    else {s for s in sources if not moved.isdisjoint(counts[s])})
+        again = set(before) | {s for s in suspects - before.keys()
+                               if not _choice_holds(last[s], counts[s], moved, df, rank, per_article)}
     else:
         counts = {a.source: phrases[a.source] if phrases is not None else phrase_counts(a) for a in articles}
         df = _df(counts.values())
     if df_kept is not None:
         df_kept.clear()
         df_kept.update(df)
-    too_common = max(2, 0.5 * n)
-    nouny: dict[str, bool] = {}  # phrase -> _noun_phrase(phrase): the same phrases recur
     out: dict[str, list[str]] = {}
     for art in articles:
         if again is not None and art.source not in again:
             out[art.source] = list(last[art.source])  # type: ignore[index]
             continue
-        c = counts[art.source]
         scored = []
-        for phrase, tf in c.items():
-            seen_in = df[phrase]
-            if (tf < 2 and seen_in < 2) or seen_in > too_common:
-                continue  # said once, nowhere else: not a theme; or in most articles: says nothing
-            ok = nouny.get(phrase)
-            if ok is None:
-                ok = nouny[phrase] = _noun_phrase(phrase, lexicon)
-            if not ok:
-                continue
-            idf = math.log((n + 1) / (seen_in + 1)) + 1
-            weight = 1.5 if " " in phrase else 1.0
-            scored.append((-(tf * idf * weight), phrase))
+        for phrase, tf in counts[art.source].items():
+            got = rank(phrase, tf, df[phrase])
+            if got is not None:
+                scored.append(got)
         scored.sort()
         chosen: list[str] = []
         for _, phrase in scored:
@@ -317,6 +309,58 @@ def key_phrases(articles: Sequence[Article], per_article: int, lexicon: Lexicon 
             chosen.append(phrase)
         out[art.source] = chosen
     return out
+
+
+class _Ranking:
+    """A phrase's place in an article's ranking: (-score, phrase), lowest first, or None when it
+    is no candidate. One function for scoring and for `_choice_holds`: the same floats."""
+
+    def __init__(self, n: int, lexicon: Lexicon | None):
+        self.n = n
+        self.too_common = max(2, 0.5 * n)
+        self.lexicon = lexicon
+        self.nouny: dict[str, bool] = {}  # phrase -> _noun_phrase(phrase): the same phrases recur
+
+    def __call__(self, phrase: str, tf: int, seen_in: int) -> tuple[float, str] | None:
+        if (tf < 2 and seen_in < 2) or seen_in > self.too_common:
+            return None  # said once, nowhere else: not a theme; or in most articles: says nothing
+        ok = self.nouny.get(phrase)
+        if ok is None:
+            ok = self.nouny[phrase] = _noun_phrase(phrase, self.lexicon)
+        if not ok:
+            return None
+        idf = math.log((self.n + 1) / (seen_in + 1)) + 1
+        weight = 1.5 if " " in phrase else 1.0
+        return -(tf * idf * weight), phrase
+
+
+def _choice_holds(chosen: list[str], counts: Mapping[str, int], moved: set[str], df: Mapping[str, int],
+                  rank: _Ranking, per_article: int) -> bool:
+    """Whether an unchanged article's last choice (`chosen`) is still what scoring it again
+    would choose, when only the `moved` phrases' document frequencies (now `df`) moved.
+
+    The choice is greedy down the ranking and stops at its last phrase: what ranks below that
+    is never looked at. A moved phrase that was not chosen either ranked below it, or above it
+    and was passed over for overlapping a phrase chosen before it. When none of the article's
+    moved phrases was chosen and none now ranks above its last chosen phrase, the greedy pass
+    meets the same phrases in the same order up to that one, and chooses the same. An article
+    whose choice ran out of candidates (fewer than `per_article`) is scored again: a new
+    candidate would be taken.
+    """
+    if len(chosen) != per_article or not moved.isdisjoint(chosen):
+        return False
+    last = chosen[-1]
+    tf = counts.get(last)
+    cutoff = rank(last, tf, df[last]) if tf is not None else None
+    if cutoff is None:
+        return False
+    for phrase in moved:
+        tf = counts.get(phrase)
+        if tf is not None:
+            got = rank(phrase, tf, df.get(phrase, 0))
+            if got is not None and got < cutoff:
+                return False
+    return True
 
 
 # -- for the enrich stage ---------------------------------------------------------------------

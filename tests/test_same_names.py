@@ -17,7 +17,7 @@ from briefing import enrich
 from briefing.build import build
 from briefing.config import load
 from briefing.enrich import encode_enrichment
-from briefing.tags import key_phrases
+from briefing.tags import _choice_holds, _Ranking, key_phrases
 
 # -- key phrases scored again ---------------------------------------------------------------
 
@@ -27,14 +27,15 @@ def _counts(rng: random.Random, vocab: list[str]) -> Counter:
     return Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if rng.random() < 0.3])
 
 
-@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("seed", range(80))
 def test_key_phrases_scored_again_equal_a_fresh_scoring(seed: int):
     rng = random.Random(seed)
     vocab = [f"word{i}" for i in range(rng.randint(8, 60))]
     articles = [SimpleNamespace(source=f"a{i:03d}") for i in range(rng.randint(2, 80))]
     phrases = {a.source: _counts(rng, vocab) for a in articles}
+    per_article = rng.randint(1, 4)
     last_df: dict[str, int] = {}
-    last = key_phrases(articles, 3, None, phrases, df_kept=last_df)
+    last = key_phrases(articles, per_article, None, phrases, df_kept=last_df)
     before = {}
     for a in rng.sample(articles, rng.randint(1, min(4, len(articles)))):
         before[a.source] = phrases[a.source]
@@ -43,14 +44,28 @@ def test_key_phrases_scored_again_equal_a_fresh_scoring(seed: int):
             word = rng.choice(vocab + ["brandnew"])
             changed[word] = rng.choice([0, 1, 2, 3])
         phrases[a.source] = +changed
-    again = key_phrases(articles, 3, None, phrases, last=last, before=before)
+    again = key_phrases(articles, per_article, None, phrases, last=last, before=before)
     fresh_df: dict[str, int] = {}
-    assert again == key_phrases(articles, 3, None, phrases, df_kept=fresh_df)
+    assert again == key_phrases(articles, per_article, None, phrases, df_kept=fresh_df)
     # The document frequencies moved by the changed articles' difference, not counted again.
     moved_df: dict[str, int] = {}
-    assert key_phrases(articles, 3, None, phrases, last=last, before=before, last_df=last_df,
+    assert key_phrases(articles, per_article, None, phrases, last=last, before=before, last_df=last_df,
                        df_kept=moved_df) == again
     assert moved_df == fresh_df
+
+
+def test_an_article_holding_a_moved_phrase_far_down_its_ranking_keeps_its_choice():
+    # "dock" is gained by article a: its frequency moves, and b holds it. Ranked below b's
+    # chosen phrase, it cannot change b's choice, which is kept unscored; ranked above it, b
+    # is scored again.
+    rank = _Ranking(10, None)
+    b = Counter({"port": 9, "union": 5, "dock": 2})
+    df = Counter({"port": 3, "union": 3, "dock": 3})
+    assert _choice_holds(["port"], b, {"dock"}, df, rank, 1)
+    assert not _choice_holds(["port", "union"], b, {"dock"}, df, rank, 3)  # ran out: scored again
+    b_high = Counter({"port": 2, "union": 1, "dock": 9})
+    assert not _choice_holds(["port"], b_high, {"dock"}, df, rank, 1)
+    assert not _choice_holds(["dock"], b_high, {"dock"}, df, rank, 1)  # chosen itself
 
 
 def test_key_phrases_use_the_last_document_frequencies():
