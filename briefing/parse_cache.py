@@ -1,7 +1,8 @@
 """A cache of parsed Articles, so a rebuild parses only the content files whose bytes changed.
 
 One pickle in the cache folder, `articles-<fingerprint>.pickle`, maps each file's relpath to
-(sha256 of its bytes, its Article). The fingerprint covers everything else parsing depends on:
+(sha256 of its bytes, its Article with its text fields packed: model.pack, read when first
+used). The fingerprint covers everything else parsing depends on:
 `markdown.html`, `content_dir` and the source of the parse code, so changing any of them starts
 from an empty cache. Only files that parsed are stored: a file with problems is parsed, and
 reported, on every build. An unreadable, corrupt or incompatible pickle is an empty cache; one
@@ -21,9 +22,9 @@ from . import sealed, sources
 from .cache_writes import CacheWrites
 from .config import Config
 from .errors import ContentError, Problem
-from .model import Article, SourceFile
+from .model import Article, SourceFile, pack
 
-VERSION = "3"  # bump when what is stored changes (2: Article.body_pieces; 3: Article.analysis_key)
+VERSION = "4"  # bump when what is stored changes (2: Article.body_pieces; 3: Article.analysis_key; 4: packed)
 PARSE_CODE = ("sources.py", "markdown.py", "yamlload.py", "slug.py", "model.py")
 
 Entries = dict[str, tuple[bytes, Article]]
@@ -125,7 +126,7 @@ def _load(path: Path) -> dict:
 def _save(path: Path, entries: Entries) -> None:
     """Write atomically, then remove the pickles of other settings (never read again)."""
     try:
-        sealed.dump(entries, path)
+        sealed.dump({rel: (digest, pack(article)) for rel, (digest, article) in entries.items()}, path)
         for old in path.parent.glob("articles-*.pickle"):
             if old != path:
                 old.unlink(missing_ok=True)

@@ -4,6 +4,13 @@ The parse and link caches are pickles in the project's cache folder, and unpickl
 a cache folder that arrived with someone else's project must never be loaded. Each file is
 sealed with an HMAC-SHA256 under a key kept outside every project, in the user's own cache
 folder (created 0600 on first use); a file without a valid seal is treated as a cache miss.
+
+Checking a seal hashes the whole file: about 0.1 s for the 90 MB a rebuild of 10,000 articles
+reads. So when this user's briefing writes a sealed file (or has checked one), it notes beside
+the key the file's identity: device, inode, size, and modification and change times to the
+nanosecond. A file whose identity is still the one noted is the file whose seal was made or
+checked: writing to it, or putting another file in its place, moves its change time, which no
+one but the kernel sets. Only a file that differs from its note is hashed.
 """
 
 from __future__ import annotations
@@ -65,6 +72,51 @@ def dump_plain(obj: Any, path: Path) -> None:
 def _seal(payload: bytes, path: Path) -> None:
     mac = hmac.new(_key(), payload, hashlib.sha256).digest()
     write_atomic(path, mac + payload)
+    try:
+        _note(path, os.stat(path), mac)
+    except OSError:
+        pass
+
+
+def _note_path(path: Path) -> Path:
+    """One note per folder of sealed files (a project's cache has a handful), beside the key."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return key_path().parent / "seen" / hashlib.sha256(folder.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _fine_grained(st: os.stat_result) -> bool:
+    """Whether the file system keeps times finer than a second: on one that does not (ext3,
+    HFS+), a write in the same second as the note would leave its change time as it was."""
+    return st.st_ctime_ns % 1_000_000_000 != 0
+
+
+def _notes(path: Path) -> dict:
+    try:
+        notes = marshal.loads(_note_path(path).read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return {}
+    return notes if isinstance(notes, dict) else {}
+
+
+def _note(path: Path, st: os.stat_result, mac: bytes) -> None:
+    """Note that the file at `path`, as `st` describes it, bears the seal `mac`, made or checked
+    here. (Two processes noting files of one folder at once may lose one note: that file's seal
+    is then checked once more.)"""
+    note = _note_path(path)
+    if not note.parent.is_dir():
+        _key()  # the key's folder, made private
+        note.parent.mkdir(mode=0o700, exist_ok=True)
+    notes = _notes(path)
+    notes[os.path.basename(path)] = (*_identity(st), mac)
+    write_atomic(note, marshal.dumps(notes))
+
+
+def _noted(path: Path, st: os.stat_result, mac: bytes) -> bool:
+    return _notes(path).get(os.path.basename(path)) == (*_identity(st), mac)
 
 
 def load(path: Path) -> Any | None:
@@ -79,12 +131,24 @@ def load_plain(path: Path) -> Any | None:
 
 def _unsealed(path: Path, decode: Any) -> Any | None:
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            before = os.fstat(fh.fileno())
+            data = fh.read()
+            after = os.fstat(fh.fileno())  # unchanged while read: the bytes are those `after` names
     except OSError:
         return None
     mac, payload = data[:_MAC], data[_MAC:]
-    if len(mac) != _MAC or not hmac.compare_digest(mac, hmac.new(_key(), payload, hashlib.sha256).digest()):
+    if len(mac) != _MAC:
         return None
+    steady = _identity(before) == _identity(after) and _fine_grained(after)
+    if not (steady and _noted(path, after, mac)):
+        if not hmac.compare_digest(mac, hmac.new(_key(), payload, hashlib.sha256).digest()):
+            return None
+        if steady:
+            try:
+                _note(path, after, mac)
+            except OSError:
+                pass
     try:
         return decode(payload)  # sealed above: written by this user's briefing
     except Exception:  # noqa: BLE001 - written by other code: a miss

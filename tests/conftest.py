@@ -15,6 +15,20 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The user's cache folder (the cache key and the notes of sealed files: sealed.py) made
+    afresh for the session, for the commands the tests run too: the tests' hundreds of
+    projects leave nothing in the home folder."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 def shared_path(*parts: str) -> Path:
     """A file in ../shared; fails loudly (never skips) when the shared data is missing."""
     path = SHARED.joinpath(*parts)

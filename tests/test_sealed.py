@@ -35,3 +35,41 @@ def test_the_key_lives_outside_the_project_and_is_private(tmp_path: Path):
     sealed.dump([1], tmp_path / "x.pickle")
     assert path.exists() and (path.stat().st_mode & 0o077) == 0
     assert not str(path).startswith(str(tmp_path))
+
+
+def test_a_file_sealed_or_checked_here_is_not_hashed_again_until_it_changes(tmp_path: Path, monkeypatch):
+    hashed = []
+    real = sealed.hmac.new
+
+    def counting(key, payload, digest):
+        hashed.append(len(payload))
+        return real(key, payload, digest)
+    monkeypatch.setattr(sealed.hmac, "new", counting)
+    path = tmp_path / "cache.pickle"
+    sealed.dump({"a": 1}, path)
+    assert len(hashed) == 1  # sealed
+    assert sealed.load(path) == {"a": 1} and sealed.load(path) == {"a": 1}
+    assert len(hashed) == 1  # the file noted when written: its seal not checked again
+    # A copy elsewhere (a project moved) is checked once, then noted.
+    copy = tmp_path / "moved" / "cache.pickle"
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
+    assert sealed.load(copy) == {"a": 1} and len(hashed) == 2
+    assert sealed.load(copy) == {"a": 1} and len(hashed) == 2
+    # Changed in place, same size, seal kept: its change time moved, so it is checked, and fails.
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    with open(path, "r+b") as fh:
+        fh.write(data)
+    assert sealed.load(path) is None and len(hashed) == 3
+    # Another file put in its place, bearing the noted seal: checked, and fails.
+    path.unlink()
+    path.write_bytes(bytes(data))
+    assert sealed.load(path) is None and len(hashed) == 4
+
+
+def test_the_notes_live_beside_the_key(tmp_path: Path):
+    sealed.dump([1], tmp_path / "x.pickle")
+    notes = sealed.key_path().parent / "seen"
+    assert notes.is_dir() and (notes.stat().st_mode & 0o077) == 0
+    assert not str(notes).startswith(str(tmp_path))
