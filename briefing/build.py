@@ -333,7 +333,8 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
                 page_inputs.keep(page.path, writer.records[page.path].fingerprint, page.plan_key, got)
             for cell, (got, value) in made_nodes.items():
                 page_inputs.keep_node(cell, got, value)
-            page_inputs.save(cells, (path for path, _ in planned.keyed_rows()))
+            paths, keys = planned.keyed_columns()
+            page_inputs.save(cells, paths, plan=(paths, keys), site=listing.manifest_identity(output))
 
         writes.add(save_page_inputs)
         clock.lap("write", f"{result.written} files written, {len(writer.records) - result.written} kept")
@@ -428,7 +429,13 @@ def _kept_pages(planned: pages.Plan, writer: SiteWriter, page_inputs: PageInputs
     if page_inputs is None or touched is None or writer.previous is None:
         return [], planned.all_pages()
     kept: dict[str, Written] = {}
-    writer.unchanged_pages(page_inputs.unchanged_pages(planned.keyed_rows(), writer.previous.pages, touched), kept)
+    paths, keys = planned.keyed_columns()
+    not_kept = page_inputs.not_kept(paths, keys, listing.manifest_identity(writer.output), touched)
+    if not_kept is not None:
+        writer.pages_as_before([path for path in paths if path not in not_kept], kept)
+    else:
+        writer.unchanged_pages(page_inputs.unchanged_pages(planned.keyed_rows(), writer.previous.pages, touched),
+                               kept)
     todo = [page for page in planned.pages if page.path not in kept]
     for group in planned.groups:
         for row in group.rows:

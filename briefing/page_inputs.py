@@ -4,6 +4,7 @@ them, the pages whose inputs changed (see depends.py for cells, nodes and their 
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from . import sealed
 from .depends import ALL, AT_MOST, Cells
 
-STORE_VERSION = 2
+STORE_VERSION = 3
 
 
 # The mappings whose cells, one per key, `PageInputs.digests_by_difference` can be told are
@@ -41,6 +42,10 @@ def _differing(now: bytes, before: bytes, block: int = 512) -> set[int]:
 
 
 
+def _paths_digest(paths: Sequence[str]) -> bytes:
+    return hashlib.blake2b("\0".join(paths).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 class PageInputs:
     """The cells each page's context read in the last build, and their digests then.
 
@@ -66,6 +71,12 @@ class PageInputs:
         self.basis = ""
         self.hashes: dict[str, str] = {}
         self.volatile: list[int] = []  # the cells any change may move (see `_volatile`)
+        # The plan the pages were stored for: the digest of its pages' paths in order, their plan
+        # keys joined (8 bytes each), and the identity of the manifest of the site then written
+        # (listing.manifest_identity): see `not_kept`. Empty when not known.
+        self.plan_paths = b""
+        self.plan_keys = b""
+        self.site: tuple | None = None
 
     def load(self) -> PageInputs:
         data = sealed.load(self.path)
@@ -79,6 +90,7 @@ class PageInputs:
         self.compacted = data["compacted"]
         self.basis, self.hashes, self.volatile = data["basis"], data["hashes"], data["volatile"]
         self.node_values = data["node_values"]
+        self.plan_paths, self.plan_keys, self.site = data["plan_paths"], data["plan_keys"], data["site"]
         return self
 
     @property
@@ -178,6 +190,22 @@ class PageInputs:
             if fingerprint is not None and got[0] == fingerprint[:16]:
                 yield path, fingerprint
 
+    def not_kept(self, paths: Sequence[str], keys: bytes, site: tuple | None, touched: set[str]) -> set[str] | None:
+        """`unchanged_pages` by difference: of the planned pages with a plan key (`paths`, their
+        `keys` joined), those that are not unchanged; None when that cannot be told so.
+
+        When the pages are those stored, in the same order, and the site in the output is the
+        one written when they were stored (`site`), every stored fingerprint is the one in its
+        manifest; a page is then unchanged unless its plan key moved or it is `touched`. The
+        plan keys are compared as two runs of bytes, a block at a time (`_differing`): 60,000
+        pages in a few milliseconds, not a loop over each.
+        """
+        if not self.plan_keys or site is None or site != self.site or len(keys) != len(self.plan_keys):
+            return None
+        if _paths_digest(paths) != self.plan_paths:
+            return None
+        return {paths[i] for i in _differing(keys, self.plan_keys)} | touched
+
     def number_cells(self, cells: Iterable[tuple[str, Any]]) -> None:
         """Give these cells numbers now, before the render workers fork, so that they can
         `encode` what a context read without asking the parent."""
@@ -220,10 +248,20 @@ class PageInputs:
         self.nodes[number] = self._numbers(encoded)
         self.node_values[number] = value
 
-    def save(self, cells: Cells, live: Iterable[str]) -> None:
-        """Store the pages in `live` (the others are gone), with every cell's current digest."""
+    def save(self, cells: Cells, live: Iterable[str], *, plan: tuple[Sequence[str], bytes] | None = None,
+             site: tuple | None = None) -> None:
+        """Store the pages in `live` (the others are gone), with every cell's current digest;
+        with `plan` (the paths of the planned pages with a plan key, in order, and their keys
+        joined) and `site` (the identity of the manifest written with them), what `not_kept`
+        compares the next plan with."""
         live = set(live)
         self.pages = {p: v for p, v in self.pages.items() if p in live}
+        self.plan_paths, self.plan_keys, self.site = b"", b"", None
+        if plan is not None and site is not None:
+            paths, keys = plan
+            pages = self.pages
+            if len(keys) == 8 * len(paths) and all(p in pages for p in paths):
+                self.plan_paths, self.plan_keys, self.site = _paths_digest(paths), keys, site
         if len(self.cells) > self.compacted * 5 // 4 + 1000:
             self._compact()
             self.compacted = len(self.cells)
@@ -233,8 +271,8 @@ class PageInputs:
             sealed.dump({"version": STORE_VERSION, "shared": self.shared, "cells": self.cells,
                          "digests": self.digests, "pages": self.pages, "nodes": self.nodes,
                          "compacted": self.compacted, "basis": self.basis, "hashes": self.hashes,
-                         "node_values": self.node_values,
-                         "volatile": _volatile(self.cells)}, self.path)
+                         "node_values": self.node_values, "volatile": _volatile(self.cells),
+                         "plan_paths": self.plan_paths, "plan_keys": self.plan_keys, "site": self.site}, self.path)
         except OSError:
             pass  # a cache that cannot be written is a slower next build, not a failed one
 

@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
+from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -114,6 +116,16 @@ class Plan:
         for group in self.groups:
             if group.name in wanted:
                 self.group_pages(group)
+
+    def keyed_columns(self) -> tuple[list[str], bytes]:
+        """`keyed_rows` as two columns: the paths, and the plan keys joined (C loops, no tuple a page)."""
+        later = [page for page in self.pages if page.plan_key]
+        rows = list(chain.from_iterable(group.rows for group in self.groups))
+        paths = [page.path for page in later]
+        paths += map(itemgetter(0), rows)
+        keys = [page.plan_key for page in later]
+        keys += map(itemgetter(3), rows)
+        return paths, b"".join(keys)
 
     def keyed_rows(self) -> Iterator[tuple[str, bytes]]:
         """(path, plan key) of every page with a plan key (a context made later)."""

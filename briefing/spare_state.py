@@ -62,5 +62,5 @@ def kept_base(claimed: Path, output: Path, live: Manifest | None, path: Path) ->
         else:
             files[rel] = digest
     return Manifest(files=files, pages={}, inputs=str(data.get("inputs", "")), drafts=bool(data.get("drafts")),
-                    dirty=set(dirty), foreign=foreign)
+                    dirty=set(dirty), foreign=foreign, differs_from_live=set(differs) | set(dirty))
 

@@ -229,6 +229,31 @@ def verify_skipped_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return checked
 
 
+def verify_kept_by_difference(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Check, in every build from now on that finds its kept pages by difference from the
+    stored plan (PageInputs.not_kept), that it keeps exactly the pages, with the same records,
+    that a pass over every page keeps. Returns a list that gets the pages kept so, per build."""
+    kept_so: list[int] = []
+    real = build_mod._kept_pages
+
+    def kept_pages(planned, writer, page_inputs, touched):  # noqa: ANN001, ANN202
+        records, todo = real(planned, writer, page_inputs, touched)
+        if page_inputs is not None and touched is not None and writer.previous is not None:
+            paths, keys = planned.keyed_columns()
+            from briefing import listing
+
+            if page_inputs.not_kept(paths, keys, listing.manifest_identity(writer.output), touched) is not None:
+                by_loop: dict = {}
+                writer.unchanged_pages(page_inputs.unchanged_pages(planned.keyed_rows(), writer.previous.pages,
+                                                                   touched), by_loop)
+                assert {r.path: r for r in records} == by_loop
+                kept_so.append(len(records))
+        return records, todo
+
+    monkeypatch.setattr(build_mod, "_kept_pages", kept_pages)
+    return kept_so
+
+
 def verify_digests_by_difference(monkeypatch: pytest.MonkeyPatch, log: Path) -> list[int]:
     """Check, in every build from now on that digests the stored cells by difference (only
     those archive.may_differ names), that it gets the digests a full pass gets; appends to `log`
@@ -275,6 +300,7 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
     build(load(project), jobs=2)
     checked = verify_skipped_pages(monkeypatch)
     cut_off = verify_digests_by_difference(monkeypatch, tmp_path / "by-difference.log")
+    kept_so = verify_kept_by_difference(monkeypatch)
     rng = random.Random(20261125)
     added = project / "content" / "2025" / "2025-11-20-new-briefing.md"
     sentences = ["Officials in Baghdad said Mohammed Shia al-Sudani would meet envoys of the United Nations.",
@@ -384,6 +410,7 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
     by_difference = [int(n) for n in (tmp_path / "by-difference.log").read_text(encoding="utf-8").split()]
     assert len(by_difference) >= 4 and sum(by_difference) > 0  # cells digested by difference, and checked
     assert sum(cut_off) > 0  # nodes made again to the same value left their pages alone (checked)
+    assert len(kept_so) >= 6 and min(kept_so) > 0  # kept pages found by difference from the stored plan (checked)
     assert ("prose", True) in reused and ("sentence", False) in reused  # both resolutions were tried
     guessed = sum("resolution guessed" in line for line in logged)
     wrong = sum("the guessed resolution was wrong" in line for line in logged)
