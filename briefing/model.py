@@ -108,16 +108,16 @@ class Article:
     def body_may_hold(self, part: str) -> bool:
         """False only when the body cannot contain `part`: a packed Article (`pack`) answers from
         its blob without unpacking it (a plan asks each of 10,000 bodies for a link, "](")."""
-        blob = self.__dict__.get("_packed")
-        if blob is not None:
-            return part.encode("utf-8", "surrogatepass") in blob
+        packed = self.__dict__.get("_packed")
+        if packed is not None:
+            return part.encode("utf-8", "surrogatepass") in packed[0]
         return part in self.body
 
 
 # The fields of an Article that hold its text whole. An Article read back from the parse cache
-# has them packed into one blob (`pack`), unpacked on first read: a rebuild after an edit reads
-# the text of the few articles it renders, and 10,000 articles' bodies, texts and rendered pieces
-# cost more than twice the rest of them to load.
+# has them packed (`pack`: the body as UTF-8, the others in one marshal blob), unpacked on first
+# read: a rebuild after an edit reads the text of the few articles it renders, and 10,000
+# articles' bodies, texts and rendered pieces cost more than twice the rest of them to load.
 PACKED_FIELDS = ("body", "text", "linkable", "body_pieces")
 
 
@@ -133,10 +133,12 @@ class _Packed:
         if obj is None:
             return self.default
         state = obj.__dict__
-        blob = state.pop("_packed", None)
-        if blob is None:
+        packed = state.pop("_packed", None)
+        if packed is None:
             raise AttributeError(self.name)
-        state.update(zip(PACKED_FIELDS, marshal.loads(blob), strict=True))
+        body, rest = packed
+        state["body"] = body.decode("utf-8", "surrogatepass")
+        state.update(zip(PACKED_FIELDS[1:], marshal.loads(rest), strict=True))
         return state[self.name]
 
 
@@ -145,11 +147,12 @@ for _name in PACKED_FIELDS:
 
 
 def pack(article: Article) -> Article:
-    """A copy of `article` holding its PACKED_FIELDS as one marshal blob, as the parse cache
-    stores it (still packed when it came packed and was never read)."""
+    """A copy of `article` holding its PACKED_FIELDS packed, as the parse cache stores it
+    (still packed when it came packed and was never read)."""
     state = dict(article.__dict__)
     if "_packed" not in state:
-        state["_packed"] = marshal.dumps(tuple(state.pop(name) for name in PACKED_FIELDS))
+        body = state.pop("body").encode("utf-8", "surrogatepass")
+        state["_packed"] = (body, marshal.dumps(tuple(state.pop(name) for name in PACKED_FIELDS[1:])))
     packed = object.__new__(Article)
     packed.__dict__.update(state)
     return packed

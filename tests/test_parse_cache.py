@@ -125,3 +125,29 @@ def test_many_files_are_parsed_by_workers_while_the_model_loads(project: Path, t
     assert all(a.body_pieces for a in articles)
     assert parse_cache.parse_all(found, config, jobs=2, meanwhile=lambda: calls.append(2))[2] == 2  # the bad ones
     assert calls == [1]  # two files to parse: no workers, no model
+
+
+def test_cached_articles_keep_their_text_packed_until_read(tmp_path: Path):
+    """The parse cache holds each article's body, text and pieces packed (model.pack): read
+    back, an article equals the one parsed, answers whether its body may hold a link without
+    unpacking, and unpacks on first read of any of those fields."""
+    import dataclasses
+    import pickle
+
+    from briefing.model import pack
+
+    project = make_project(tmp_path / "p")
+    write_article(project, "odd.md", "Odd", "2025-01-02", "Caf\u00e9 [a link](other.md), d\u00e9j\u00e0 vu.")
+    write_article(project, "other.md", "Other", "2025-01-03", "Plain prose, nothing linked.")
+    config = config_mod.load(project)
+    parsed = {a.source: a for a in parse_cache.parse_all(sources.discover(config)[0], config)[0]}
+    stored = {rel: pickle.loads(pickle.dumps(pack(a))) for rel, a in parsed.items()}
+    for rel, article in stored.items():
+        assert "_packed" in article.__dict__
+        assert article.body_may_hold("](") == ("](" in parsed[rel].body)
+        assert "_packed" in article.__dict__  # answered from the packed body
+        assert article == parsed[rel] and "_packed" not in article.__dict__  # compared: unpacked
+        assert pack(article) == article
+    # Text surrogate-escaped (from bytes that are not UTF-8) survives packing.
+    odd = dataclasses.replace(parsed["content/odd.md"], body="a lone \udce9 byte")
+    assert pickle.loads(pickle.dumps(pack(odd))).body == "a lone \udce9 byte"
