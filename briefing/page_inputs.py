@@ -4,7 +4,6 @@ them, the pages whose inputs changed (see depends.py for cells, nodes and their 
 
 from __future__ import annotations
 
-import hashlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -42,8 +41,31 @@ def _differing(now: bytes, before: bytes, block: int = 512) -> set[int]:
 
 
 
-def _paths_digest(paths: Sequence[str]) -> bytes:
-    return hashlib.blake2b("\0".join(paths).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+def _joined(paths: Sequence[str]) -> str:
+    return "\0".join(paths)
+
+
+def _common_prefix(a: str, b: str, step: int = 1 << 16) -> int:
+    """The length of the longest common prefix of `a` and `b`: compared a block at a time."""
+    n = min(len(a), len(b))
+    at = 0
+    while at < n and a[at:at + step] == b[at:at + step]:
+        at += step
+    if at >= n:
+        return n
+    lo, hi = at, min(at + step, n)  # a[:lo] == b[:lo]; they differ before hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo if a[lo] != b[lo] else hi
+
+
+def _paths_in(joined: str, end: int) -> int:
+    """How many whole paths `joined[:end]` holds (each ended by the separator)."""
+    return joined.count("\0", 0, end)
 
 
 class PageInputs:
@@ -74,7 +96,7 @@ class PageInputs:
         # The plan the pages were stored for: the digest of its pages' paths in order, their plan
         # keys joined (8 bytes each), and the identity of the manifest of the site then written
         # (listing.manifest_identity): see `not_kept`. Empty when not known.
-        self.plan_paths = b""
+        self.plan_paths = ""
         self.plan_keys = b""
         self.site: tuple | None = None
 
@@ -194,17 +216,36 @@ class PageInputs:
         """`unchanged_pages` by difference: of the planned pages with a plan key (`paths`, their
         `keys` joined), those that are not unchanged; None when that cannot be told so.
 
-        When the pages are those stored, in the same order, and the site in the output is the
-        one written when they were stored (`site`), every stored fingerprint is the one in its
-        manifest; a page is then unchanged unless its plan key moved or it is `touched`. The
-        plan keys are compared as two runs of bytes, a block at a time (`_differing`): 60,000
-        pages in a few milliseconds, not a loop over each.
+        When the site in the output is the one written when the pages were stored (`site`),
+        every stored fingerprint is the one in its manifest: a page is then unchanged unless its
+        plan key moved or it is `touched`. The plans are compared as runs: the pages both begin
+        and end with (most of them; a page added or gone, or an entity's pages grown by one,
+        shift the rest) by their keys joined, a block at a time (`_differing`), and only the
+        pages between those one by one: 60,000 pages in a few milliseconds.
         """
-        if not self.plan_keys or site is None or site != self.site or len(keys) != len(self.plan_keys):
+        if not self.plan_keys or site is None or site != self.site or len(keys) != 8 * len(paths):
             return None
-        if _paths_digest(paths) != self.plan_paths:
-            return None
-        return {paths[i] for i in _differing(keys, self.plan_keys)} | touched
+        now, before = _joined(paths), self.plan_paths
+        stored_keys = self.plan_keys
+        if now == before:
+            if len(keys) != len(stored_keys):
+                return None
+            return {paths[i] for i in _differing(keys, stored_keys)} | touched
+        # The paths both plans begin with, then those they end with (not overlapping those): a
+        # path counts when the common run holds it with the separator before or after it.
+        head = _paths_in(now, _common_prefix(now, before))
+        tail_chars = _common_prefix(now[::-1], before[::-1])
+        n_now, n_before = len(paths), len(stored_keys) // 8
+        tail = min(now.count("\0", len(now) - tail_chars), n_now - head, n_before - head)
+        out = {paths[i] for i in _differing(keys[:8 * head], stored_keys[:8 * head])}
+        out.update(paths[n_now - tail + i] for i in _differing(keys[8 * (n_now - tail):],
+                                                               stored_keys[8 * (n_before - tail):]))
+        stored = self.pages.get
+        for i in range(head, n_now - tail):  # new, or moved among the pages: looked up one by one
+            got = stored(paths[i])
+            if got is None or got[1] != keys[8 * i:8 * i + 8]:
+                out.add(paths[i])
+        return out | touched
 
     def number_cells(self, cells: Iterable[tuple[str, Any]]) -> None:
         """Give these cells numbers now, before the render workers fork, so that they can
@@ -256,12 +297,12 @@ class PageInputs:
         compares the next plan with."""
         live = set(live)
         self.pages = {p: v for p, v in self.pages.items() if p in live}
-        self.plan_paths, self.plan_keys, self.site = b"", b"", None
+        self.plan_paths, self.plan_keys, self.site = "", b"", None
         if plan is not None and site is not None:
             paths, keys = plan
             pages = self.pages
             if len(keys) == 8 * len(paths) and all(p in pages for p in paths):
-                self.plan_paths, self.plan_keys, self.site = _paths_digest(paths), keys, site
+                self.plan_paths, self.plan_keys, self.site = _joined(paths), keys, site
         if len(self.cells) > self.compacted * 5 // 4 + 1000:
             self._compact()
             self.compacted = len(self.cells)

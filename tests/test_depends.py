@@ -186,3 +186,45 @@ def test_a_node_whose_inputs_changed_but_whose_value_did_not_changes_nothing(tmp
     depends.planning()  # not planned: changed
     assert loaded.same_values(nodes, depends.remade) == set()
     depends.made_nodes()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pages_not_kept_found_by_difference_equal_a_page_by_page_comparison(seed: int):
+    """PageInputs.not_kept compares the plan with the stored one as runs (the pages both begin
+    and end with) and only the pages between one by one: whatever pages were added, removed or
+    moved, it names exactly the pages whose plan key moved, the new ones and the touched."""
+    import random
+
+    from briefing.page_inputs import _common_prefix
+
+    for a, b in [("abc", "abd"), ("abc", "abc"), ("", "x"), ("xyz", "xyzw"), ("a" * 70000 + "b", "a" * 70000 + "c")]:
+        first = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
+        assert _common_prefix(a, b) == first
+    rng = random.Random(seed)
+    names = ["a", "ab", "b", "c", "x/index.html"]
+    for _ in range(1500):
+        drawn = (f"p{rng.randint(0, 40)}/{rng.choice(names[:4])}" for _ in range(rng.randint(1, 30)))
+        before = list(dict.fromkeys(drawn))
+        now = list(before)
+        for _ in range(rng.randint(0, 3)):  # pages gone, added, or moved
+            op = rng.random()
+            if op < 0.3 and now:
+                now.pop(rng.randrange(len(now)))
+            elif op < 0.6:
+                added = f"p{rng.randint(0, 40)}/{rng.choice(names)}"
+                if added not in now:
+                    now.insert(rng.randint(0, len(now)), added)
+            elif now:
+                i, j = rng.randrange(len(now)), rng.randrange(len(now))
+                now[i], now[j] = now[j], now[i]
+        keys_before = {p: bytes([rng.randint(0, 2)]) * 8 for p in before}
+        keys_now = {p: keys_before[p] if p in keys_before and rng.random() < 0.8 else bytes([rng.randint(0, 2)]) * 8
+                    for p in now}
+        store = PageInputs(Path("unused.pickle"), "site")
+        store.pages = {p: ("f" * 16, keys_before[p], b"") for p in before}
+        # As `save` stores them (without writing the file):
+        store.plan_paths, store.plan_keys, store.site = "\0".join(before), b"".join(map(keys_before.get, before)), (1,)
+        touched = set(rng.sample(now, min(len(now), rng.randint(0, 2))))
+        got = store.not_kept(now, b"".join(map(keys_now.get, now)), (1,), touched)
+        assert got == {p for p in now if keys_before.get(p) != keys_now[p]} | touched, (before, now)
+        assert store.not_kept(now, b"".join(map(keys_now.get, now)), (2,), touched) is None  # another site
