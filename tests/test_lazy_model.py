@@ -135,3 +135,32 @@ sys.exit(main(["build", "--project", PROJECT, "--wait"]))
     assert "NER on 1 articles" in out.stderr
     assert notes.read_text(encoding="utf-8").splitlines() == ["forked with the build imported: False",
                                                              "model loaded by a worker"]
+
+
+def test_the_trimmed_load_tokenizes_and_finds_what_spacy_load_does():
+    """`nlp.load` starts the model with a bare tokenizer that the model's files fill (spaCy
+    otherwise builds its language's defaults first, then replaces them): on real articles (the
+    seed, and 300 Reuters and BBC ones from ../shared) it gives the same tokens, entities and
+    sentences as `spacy.load` of the same components."""
+    import json
+
+    from conftest import shared_path
+
+    spacy = nlp_mod.import_spacy()
+    pipeline = nlp_mod.load("auto")
+    assert pipeline.nlp.config["nlp"]["tokenizer"] == {"@tokenizers": nlp_mod.BARE_TOKENIZER}  # the trimmed way
+    plain = spacy.load(pipeline.package, exclude=list(nlp_mod.NOT_NEEDED))
+    plain.enable_pipe("senter")
+    assert plain.pipe_names == pipeline.pipe_names
+    texts = [shared_path("seed").joinpath(name).read_text(encoding="utf-8")
+             for name in sorted(p.name for p in shared_path("seed").iterdir())]
+    for corpus in ("reuters21578", "bbc-news"):
+        with open(shared_path("corpora", corpus, "articles.jsonl"), encoding="utf-8") as fh:
+            for line, _ in zip(fh, range(150), strict=False):
+                record = json.loads(line)
+                texts.append(f"{record.get('title', '')}\n\n{record.get('body', '')}")
+
+    def read(nlp: object) -> list:
+        return [([t.text for t in doc], [(e.start_char, e.end_char, e.label_) for e in doc.ents],
+                 [s.start for s in doc.sents]) for doc in nlp.pipe(texts)]  # type: ignore[attr-defined]
+    assert read(pipeline.nlp) == read(plain)
