@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from . import sealed
 
 if TYPE_CHECKING:
-    from .output import Manifest
+    from .manifest import Manifest
 
 MANIFEST = ".briefing-manifest.json"
 MANIFEST_DIRTY = ".briefing-manifest.dirty"

@@ -25,9 +25,9 @@ from .build import Preview
 from .config import Config
 from .errors import BriefingError
 from .fsutil import write_atomic
+from .manifest import mark_dirty
 from .model import Article, Mention
 from .names import norm
-from .output import mark_dirty
 
 CONTENT_SUFFIXES = sources.CONTENT_SUFFIXES
 

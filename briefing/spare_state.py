@@ -16,7 +16,8 @@ from pathlib import Path
 
 from . import sealed
 from .listing import MANIFEST_DIRTY, manifest_identity
-from .output import Manifest, read_manifest, spare_path
+from .manifest import Manifest, read_manifest
+from .output import spare_path
 
 
 def keep(output: Path, live: Manifest, path: Path) -> None:
