@@ -304,7 +304,12 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
         writer.add(records)
         result.rendered = rendered
         clock.lap("render", f"{rendered} rendered, {result.pages - rendered} unchanged")
-        if enrichment.guessed:  # nothing made from the guess reaches the site before its check
+
+        def settled() -> None:
+            """Nothing made from a guess reaches the site, or a report, before its check: the
+            check has until then (the other core resolves from scratch meanwhile)."""
+            if not enrichment.guessed:
+                return
             started = time.perf_counter()
             right = enricher.settle()
             clock.aside("check", time.perf_counter() - started, "the guessed resolution was right" if right is None
@@ -319,10 +324,11 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
         if check_links:
             broken = check_links_of(writer, summaries, config, writes, state.link_store, last_check)
             if broken:
+                settled()
                 raise links.BrokenLinksError(broken)
             clock.lap("links", "every internal link and anchor resolves")
         result.written = writer.rewritten
-        result.manifest = writer.commit(inputs, drafts=drafts, unlisted=unlisted())
+        result.manifest = writer.commit(inputs, drafts=drafts, unlisted=unlisted(), ready=settled)
         if writer.base is None:  # a site with no spare beside it: the next build would link every file
             writes.add(lambda: make_spare(output), only_detached=True)
 

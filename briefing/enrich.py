@@ -40,7 +40,7 @@ from .casing import casing_vocabulary, heading_ranges, headline_cased, recase, t
 from .config import Config
 from .curation import Curation
 from .model import Article, Enrichment
-from .resolve import Annotation, Span, candidates, local_clusters, resolve_archive
+from .resolve import Annotation, Assignment, Span, assign, candidates, local_clusters, resolve_archive
 from .stored import (  # noqa: F401 (re-exported: what the stores hold)
     Analyses,
     Local,
@@ -367,14 +367,14 @@ class Enricher:
         phrase_df: dict[str, int] = {}  # and their document frequencies
         demonyms = self.config.entities.demonyms
 
-        def afresh() -> tuple:  # resolution from scratch, to check a guess (in a forked child)
+        def afresh() -> tuple[list[str], Assignment]:  # from scratch, to check a guess (in a forked child)
             with _names_memo(cache.folder, CacheWrites()):  # never run: the child saves nothing
                 clusters = [c for s in sources for c in (decoded.get(s) or found.local(s)).clusters]
-                resolved = resolve_archive(clusters, curation, demonyms=demonyms)
-            return {s: resolved.mentions.get(s, ()) for s in sources}, resolved.entities, resolved.redirects
+                return sources, assign(clusters, curation, demonyms=demonyms)
         reused = same_names.from_last(ordered, ordered_keys, found, phrases, entries, last, last_result,
                                       len(need_model), self.config.tags, data["lexicon"], chosen, phrase_df,
-                                      curation, afresh if guess and Forked.possible() else None)
+                                      curation, afresh if guess and Forked.possible() else None,
+                                      read_names=lambda: _read_names(cache.folder))
         result, self._guess = reused if reused is not None else (None, None)
         if result is None:
             chosen.clear()
@@ -420,17 +420,30 @@ class Enricher:
         return h.hexdigest()
 
 
-@contextmanager
-def _names_memo(folder: Path, writes: CacheWrites) -> Iterator[None]:
-    """Resolution with the names normalised and slugged by earlier builds (names.memo), kept in
-    the cache folder under the digest of our code and python-slugify's version."""
+_names_read: set[Path] = set()  # the names memos read by this process (see _read_names)
+
+
+def _read_names(folder: Path) -> Path:
+    """Take the names normalised and slugged by earlier builds (names.memo), kept in the cache
+    folder under the digest of our code and python-slugify's version, unless this process has
+    already; their file's path."""
     from importlib.metadata import version
 
     salt = hashlib.sha256((code_digest() + version("python-slugify")).encode()).hexdigest()[:16]
     path = folder / f"names-{salt}.pickle"
-    loaded = sealed.load(path)
-    if isinstance(loaded, tuple) and len(loaded) == 3:
-        names.remember(*loaded)
+    if path not in _names_read:
+        _names_read.add(path)
+        loaded = sealed.load(path)
+        if isinstance(loaded, tuple) and len(loaded) == 3:
+            names.remember(*loaded)
+    return path
+
+
+@contextmanager
+def _names_memo(folder: Path, writes: CacheWrites) -> Iterator[None]:
+    """Resolution with the names normalised and slugged by earlier builds (`_read_names`); the
+    memo saved again when it grew."""
+    path = _read_names(folder)
     before = tuple(len(m) for m in names.memo())
     yield
     if tuple(len(m) for m in names.memo()) != before:

@@ -287,12 +287,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+|\n")
 
 def snippet(text: str, start: int, end: int, limit: int = 240) -> tuple[str, str, str]:
     """The sentence around text[start:end], split into before / mention / after, trimmed."""
-    # The end of the last sentence break before `start`, as finditer(text, 0, start) would find
-    # it: the breaks of the whole text that end by `start` are found alike, then the rest.
-    ends = _sentence_ends(text)
-    s = ends[bisect.bisect_right(ends, start) - 1]
-    for match in _SENTENCE_END.finditer(text, s, start):
-        s = match.end()
+    return _trimmed(text, _sentence_start(text, start, max(limit, 40) // 2), start, end, limit)
+
+
+def _trimmed(text: str, s: int, start: int, end: int, limit: int) -> tuple[str, str, str]:
+    """`snippet`, given where the sentence begins (`s`)."""
     e = len(text)
     match = _SENTENCE_END.search(text, end)
     if match:
@@ -306,9 +305,31 @@ def snippet(text: str, start: int, end: int, limit: int = 240) -> tuple[str, str
     return " ".join(before.split(" ")).lstrip(), hit, after.rstrip()
 
 
-@lru_cache(maxsize=1 << 16)
-def _sentence_ends(text: str) -> list[int]:
-    return [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+_BREAK_CHARS = "\"'”’)"  # besides whitespace, what a sentence break (_SENTENCE_END) can hold
+
+
+def _sentence_start(text: str, start: int, kept: int) -> int:
+    """The end of the last sentence break by `start`, as finditer(text, 0, start) finds them;
+    or, when there is none in the `kept` characters before `start` (all a snippet keeps), a
+    position further back than that.
+
+    Only a window before `start` is scanned (an entity page makes a snippet of hundreds of
+    articles; scanning each whole was most of its time). The window begins after a character
+    no break can hold, so no break of a scan from 0 straddles it: the breaks found in it are
+    that scan's."""
+    w = start - kept - 2
+    if w > 0:
+        while w < start and (text[w - 1].isspace() or text[w - 1] in _BREAK_CHARS):
+            w += 1
+        if start - w > kept:
+            s = w
+            for match in _SENTENCE_END.finditer(text, w, start):
+                s = match.end()
+            return s
+    s = 0
+    for match in _SENTENCE_END.finditer(text, 0, start):
+        s = match.end()
+    return s
 
 
 def recently_active(archive: Archive, weeks: int = 6, limit: int = 10) -> dict[str, list]:

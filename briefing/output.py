@@ -268,12 +268,14 @@ class SiteWriter:
         shutil.rmtree(self.staging / rel_dir, ignore_errors=True)
 
     # -- finishing -----------------------------------------------------------------------------
-    def commit(self, inputs: str = "", drafts: bool = False, unlisted: Listing | None = None) -> Manifest:
+    def commit(self, inputs: str = "", drafts: bool = False, unlisted: Listing | None = None,
+               ready: Callable[[], None] | None = None) -> Manifest:
         """Carry over foreign files, write the manifest, swap the new site in.
 
         `unlisted`: the output's files that its manifest does not list (`unlisted_files`), when
         listed earlier (its folders changed since are read again); by default the output is
-        walked here."""
+        walked here. `ready()` is called last before the swap: it may still raise, and the
+        caller then aborts (the live site is untouched)."""
         manifest = Manifest(files={r.path: r.sha256 for r in self.records.values()},
                             pages={r.path: r.fingerprint for r in self.records.values() if r.fingerprint},
                             inputs=inputs, drafts=drafts, foreign=[])
@@ -291,6 +293,8 @@ class SiteWriter:
         with contextlib.suppress(OSError):
             os.unlink(self.staging / MANIFEST_DIRTY)  # the spare's: its files are rewritten by now
         _fsync_tree_root(self.staging)
+        if ready is not None:
+            ready()
         swap_into_place(self.staging, self.output, keep=self.spare)
         return manifest
 

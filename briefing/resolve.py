@@ -96,11 +96,17 @@ class LocalCluster:
     curated: str = ""
     demonym: bool = False  # a nationality word attached to its place: never names the entity
     votes: dict[str, float] = field(default_factory=Counter)  # kind -> weighted votes (kinds.py)
+    # `lone`, once asked: resolution asks it of every cluster several times, and changes
+    # none of what it reads (name, curated, strong).
+    _lone: bool | None = field(default=None, compare=False, repr=False)
 
     @property
     def lone(self) -> bool:
         """Only known by one short name here ("Clinton"): attached across articles with care."""
-        return not self.curated and len(name_tokens(self.name)) <= 1 and len(self.strong) <= 1
+        got = self._lone
+        if got is None:
+            got = self._lone = not self.curated and len(self.strong) <= 1 and len(name_tokens(self.name)) <= 1
+        return got
 
 
 # -- 1. candidates -----------------------------------------------------------------------------
@@ -353,9 +359,36 @@ class Resolved:
     redirects: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """The archive resolved before its mentions are made: each cluster's entity. What a check
+    of a guess compares (same_names.check_guess): a mention is its cluster's span, with the
+    entity's kind and key."""
+
+    clusters: Sequence[LocalCluster]
+    keys: list[str]  # the entity of each of `clusters`
+    entities: dict[str, Entity]  # by key, sorted
+    redirects: dict[str, str]  # sorted
+
+    def resolved(self) -> Resolved:
+        mentions: dict[str, list[Mention]] = defaultdict(list)
+        new = tuple.__new__  # Mention(...) costs more, 400,000 times
+        entities = self.entities
+        for c, key in zip(self.clusters, self.keys, strict=True):
+            kind = entities[key].kind
+            mentions[c.source] += [new(Mention, (m.start, m.end, m.text, kind, key)) for m in c.mentions]
+        return Resolved({src: tuple(sorted(ms, key=_START)) for src, ms in sorted(mentions.items())},
+                        self.entities, self.redirects)
+
+
 def resolve_archive(clusters: Sequence[LocalCluster], curation: Curation = EMPTY, *,
                     demonyms: bool = True) -> Resolved:
     """One canonical entity per real-world entity across all articles' clusters."""
+    return assign(clusters, curation, demonyms=demonyms).resolved()
+
+
+def assign(clusters: Sequence[LocalCluster], curation: Curation = EMPTY, *, demonyms: bool = True) -> Assignment:
+    """`resolve_archive`, but each cluster's entity rather than each article's mentions."""
     kinds.person_words_stay_people(clusters)
     n = len(clusters)
     uf = _Union(n)
@@ -380,13 +413,19 @@ def resolve_archive(clusters: Sequence[LocalCluster], curation: Curation = EMPTY
     groups = _groups(uf, n)
     _attach_lone(clusters, groups, uf, curation)
     groups = _groups(uf, n)
-    return _build(clusters, groups, curation)
+    return _entities(clusters, groups, curation)
 
 
 def _groups(uf: _Union, n: int) -> dict[int, list[int]]:
-    groups: dict[int, list[int]] = defaultdict(list)
+    """Each root (its smallest member) -> its members, in order. A union points the larger root
+    at the smaller and a find points a member at its grandparent, so every parent precedes its
+    child: one pass in order finds every root, and leaves each member pointing at it."""
+    parent = uf.parent
     for i in range(n):
-        groups[uf.find(i)].append(i)
+        parent[i] = parent[parent[i]]
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, root in enumerate(parent):
+        groups[root].append(i)
     return groups
 
 
@@ -441,9 +480,9 @@ def _short_form_keys(kind: str, form: str, name: str) -> tuple[tuple[str, tuple[
     return tuple(keys)
 
 
-def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curation: Curation) -> Resolved:
+def _entities(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curation: Curation) -> Assignment:
     entities: dict[str, Entity] = {}
-    mentions: dict[str, list[Mention]] = defaultdict(list)
+    keys: list[str] = [""] * len(clusters)
     redirects: dict[str, str] = {}
     # most mentioned first, so the bare key goes to the best-known entity of a name
     ordered = sorted(groups.values(), key=lambda ms: _most_mentioned_first(clusters, ms))
@@ -467,8 +506,8 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
         aliases = dedupe_forms(aliases)
         entities[key] = Entity(key, name, kind, tuple(sorted(aliases)),
                                cur.description if cur else "", cur.links if cur else ())
-        for c in cls:
-            mentions[c.source] += [Mention(m.start, m.end, m.text, kind, key) for m in c.mentions]
+        for i in members:
+            keys[i] = key
         if cur is not None:
             # Old URLs keep working: names listed as `formerly`, and curated aliases, which is
             # how a merge ("X is an alias of Y") or a rename (the old name kept as an alias)
@@ -477,11 +516,8 @@ def _build(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], curat
                 old_key = old if "/" in old else f"{kind}/{slug(old)}"
                 if old_key != key:
                     redirects.setdefault(old_key, key)
-    return Resolved(
-        {src: tuple(sorted(ms, key=_START)) for src, ms in sorted(mentions.items())},
-        dict(sorted(entities.items())),
-        dict(sorted((k, v) for k, v in redirects.items() if k not in entities)),
-    )
+    return Assignment(clusters, keys, dict(sorted(entities.items())),
+                      dict(sorted((k, v) for k, v in redirects.items() if k not in entities)))
 
 
 _START = itemgetter(0)  # Mention.start

@@ -37,7 +37,7 @@ from .config import TagsConfig
 from .curation import Curation
 from .model import Article, Enrichment, Entity, Mention
 from .names import norm, slug
-from .resolve import LocalCluster, dedupe_forms
+from .resolve import Assignment, LocalCluster, dedupe_forms
 from .stored import Analyses, _counter, _local_of, decode_enrichment
 from .tags import Lexicon, tag_archive
 from .workers import Forked
@@ -187,18 +187,51 @@ def without_unmentioned(entities: dict[str, Entity], mentions: Mapping[str, Sequ
     return {k: e for k, e in entities.items() if k not in gone} if gone else entities
 
 
-def check_guess(guess: Enrichment, resolve: Callable[[], tuple]) -> tuple | None:
-    """In the forked child: resolve from scratch (`resolve()` -> (mentions per article, entities,
-    redirects)); None when the guess holds exactly those, in the same order, else them, as plain
-    tuples (stored.encode_enrichment's first, second and last parts)."""
-    mentions, entities, redirects = resolve()
-    if (list(mentions.items()) == list(guess.mentions.items())
-            and list(entities.items()) == list(guess.entities.items())
-            and list(redirects.items()) == list(guess.redirects.items())):
+def check_guess(guess: Enrichment, resolve: Callable[[], tuple[list[str], Assignment]]) -> tuple | None:
+    """In the forked child: resolve from scratch (`resolve()` -> the sources, in order, and each
+    of their clusters' entity); None when the guess holds exactly the mentions, entities and
+    redirects of that resolution, in the same order, else them, as plain tuples
+    (stored.encode_enrichment's first, second and last parts)."""
+    sources, assigned = resolve()
+    if holds(guess, sources, assigned):
         return None
-    return ({source: tuple(tuple(m) for m in ms) for source, ms in mentions.items()},
-            {k: (x.key, x.name, x.kind, x.aliases, x.description, x.links) for k, x in entities.items()},
-            dict(redirects))
+    resolved = assigned.resolved()
+    return ({source: tuple(tuple(m) for m in resolved.mentions.get(source, ())) for source in sources},
+            {k: (x.key, x.name, x.kind, x.aliases, x.description, x.links) for k, x in resolved.entities.items()},
+            dict(resolved.redirects))
+
+
+def holds(guess: Enrichment, sources: list[str], assigned: Assignment) -> bool:
+    """Whether `guess` has the mentions (by source, in `sources` order), entities and redirects
+    that `assigned.resolved()` would make, in the same order: compared cluster by cluster, each
+    of its mentions looked up in the guess by start, without making a resolution's 100,000s of
+    mentions."""
+    if (list(assigned.entities.items()) != list(guess.entities.items())
+            or list(assigned.redirects.items()) != list(guess.redirects.items())
+            or list(guess.mentions) != sources):
+        return False
+    guessed = guess.mentions
+    by_start: dict[str, dict[int, Mention]] = {}
+    counts = dict.fromkeys(sources, 0)
+    entities = assigned.entities
+    for cluster, key in zip(assigned.clusters, assigned.keys, strict=True):
+        source = cluster.source
+        starts = by_start.get(source)
+        if starts is None:
+            if source not in counts:
+                return False
+            ms = guessed[source]
+            starts = by_start[source] = dict(zip(map(_START, ms), ms, strict=True))
+            if list(starts) != sorted(starts):  # a resolution's are in order (none start together)
+                return False
+        kind = entities[key].kind
+        for m in cluster.mentions:
+            got = starts.get(m.start)
+            if got is None or got[1] != m.end or got[2] != m.text or got[3] != kind or got[4] != key:
+                return False
+        counts[source] += len(cluster.mentions)
+    # every mention of the guess is one of the resolution's (they are as many, none twice)
+    return all(len(guessed[source]) == n for source, n in counts.items())
 
 
 class Guess:
@@ -230,7 +263,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
               entries: Mapping[str, tuple[bytes, bytes]], last: Any, known: Enrichment | None, model_calls: int,
               tags_config: TagsConfig, lexicon: Lexicon, kept: dict[str, list[str]], df_kept: dict[str, int],
               curation: Curation,
-              afresh: Callable[[], tuple] | None) -> tuple[Enrichment, Guess | None] | None:
+              afresh: Callable[[], tuple] | None,
+              read_names: Callable[[], Any] = lambda: None) -> tuple[Enrichment, Guess | None] | None:
     """The enrichment of the archive from the last one (`known`, made from the articles whose
     Local keys were `last["keys"]`): its mentions moved when no changed article changed what
     resolution reads; else, given `afresh` (resolution from scratch), a guess, with its check
@@ -239,7 +273,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
     `keys`: each article's Local key, in order; `found`: each article's stored analysis;
     `phrases`: their phrase counts; `entries`: the LocalStore's (which still holds the changed
     articles' last analyses); `kept`: filled with each article's key phrases, `df_kept` with the phrases' document
-    frequencies."""
+    frequencies. `read_names()` takes the names normalised by earlier builds (names.memo), before
+    a guess looks names up (and a check resolves them all)."""
     if known is None:  # no last result of these articles, in this order, with these settings
         return None
     changed = [(art.source, before) for art, before, now in zip(ordered, last["keys"], keys, strict=True)
@@ -255,6 +290,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
         same = same and signature(olds[source]) == signature(news[source])
     if not same and afresh is None:
         return None
+    if not same:
+        read_names()
     mentions = dict(known.mentions)
     names = EntityNames(known.entities)
 

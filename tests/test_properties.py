@@ -285,6 +285,27 @@ def test_snippet_finds_the_sentence_start_as_a_plain_scan_does(text: str, data: 
     assert hit == text[start:end]
 
 
+_prose_pieces = st.one_of(
+    st.text(alphabet="ab", min_size=1, max_size=40),
+    st.sampled_from([" ", ". ", "! ", "?\n", "\n", "\n\n", '." ', ".’ ", ".) ", "  ", "\t", ". \xa0", "'", "”",
+                     ". " + " " * 30, "\n" * 25, '"' * 3]))
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_prose_pieces, min_size=1, max_size=60).map("".join), st.data())
+def test_a_snippet_scanning_a_window_is_the_snippet_scanning_the_whole_text(text: str, data: st.DataObject):
+    """snippet() scans only a window before the mention, as long as the snippet keeps: for any
+    text (runs of breaks and quotes across the window's edge included) and any length kept, the
+    same snippet as one scanning from the start of the text."""
+    from briefing.entity_pages import _trimmed, snippet
+
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, min(len(text), start + 30)))
+    limit = data.draw(st.sampled_from([0, 10, 40, 41, 60, 81, 120, 240]))
+    whole = _trimmed(text, _snippet_start_reference(text, start), start, end, limit)
+    assert snippet(text, start, end, limit) == whole
+
+
 def _phrase_candidates_by_scan(text: str) -> dict[str, int]:
     """tags._candidates as first written: one regex match at a time, every test spelled out."""
     from spacy.lang.en.stop_words import STOP_WORDS

@@ -122,6 +122,41 @@ def test_a_failed_build_leaves_site_and_no_half_updated_spare(tmp_path: Path):
     assert _site_digest(site) == _fresh(project, tmp_path / "g")
 
 
+def test_a_build_failing_just_before_the_swap_leaves_the_site_as_it_was(tmp_path: Path, monkeypatch):
+    """The last moment a build can still fail (SiteWriter.commit's `ready`, where a guessed
+    resolution is settled): the staged site, manifest and all, is written by then, in the spare;
+    the live site must be untouched, and the spare not trusted."""
+    from briefing import output
+
+    project = make_project(tmp_path / "p", articles=3)
+    config = config_mod.load(project)
+    site = project / "site"
+    build(config)
+    build(config, drafts=True)
+    before = tree_digest(site)
+    real = output.SiteWriter.commit
+
+    def failing(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        def ready() -> None:
+            assert (self.staging / MANIFEST).is_file()  # the staged site is complete
+            raise KeyboardInterrupt
+        return real(self, *args, **{**kwargs, "ready": ready})
+    monkeypatch.setattr(output.SiteWriter, "commit", failing)
+    edited = next((project / "content").rglob("*.md"))
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
+    try:
+        build(config)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the build went past its `ready`")
+    assert tree_digest(site) == before
+    assert not spare_path(site).exists()
+    monkeypatch.undo()
+    build(config)
+    assert _site_digest(site) == _fresh(project, tmp_path / "g")
+
+
 def test_the_walk_for_foreign_files_lists_what_os_walk_lists(tmp_path: Path):
     """Files, links to files, broken links and FIFOs are listed; a link to a folder is neither
     listed nor followed; nested folders are walked (as os.walk(top) does)."""
@@ -184,11 +219,11 @@ def test_files_put_in_the_site_after_it_was_listed_are_kept(tmp_path: Path):
 
     real = output_mod.SiteWriter.commit
 
-    def commit_late(self, inputs="", drafts=False, unlisted=None):  # noqa: ANN001, ANN202
+    def commit_late(self, inputs="", drafts=False, unlisted=None, ready=None):  # noqa: ANN001, ANN202
         assert unlisted is not None  # listed early, not walked here
         (site / "during.txt").write_text("copied in while the build ran\n", encoding="utf-8")
         os.utime(site, ns=(0, unlisted.folders[""] + 1))
-        return real(self, inputs, drafts, unlisted)
+        return real(self, inputs, drafts, unlisted, ready)
 
     output_mod.SiteWriter.commit = commit_late
     try:
