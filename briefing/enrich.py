@@ -369,7 +369,8 @@ class Enricher:
 
         def afresh() -> tuple[list[str], Assignment]:  # from scratch, to check a guess (in a forked child)
             with _names_memo(cache.folder, CacheWrites()):  # never run: the child saves nothing
-                clusters = [c for s in sources for c in (decoded.get(s) or found.local(s)).clusters]
+                clusters = [c for s in sources
+                            for c in (decoded[s].clusters if s in decoded else found.local_clusters(s))]
                 return sources, assign(clusters, curation, demonyms=demonyms)
         reused = same_names.from_last(ordered, ordered_keys, found, phrases, entries, last, last_result,
                                       len(need_model), self.config.tags, data["lexicon"], chosen, phrase_df,

@@ -91,6 +91,10 @@ class Analyses:
     def phrases(self, source: str) -> Counter:
         return _counter(marshal.loads(self.blobs[source][1]))
 
+    def local_clusters(self, source: str) -> list:
+        """The article's clusters as resolution takes them (new objects), its phrases left out."""
+        return _local_of(marshal.loads(self.blobs[source][0]), ()).clusters
+
     def local(self, source: str, phrases: Counter | None = None) -> Local:
         """The article's Local, new objects (resolution mutates them); with its `phrases` when read already."""
         if phrases is None:
