@@ -235,15 +235,15 @@ def test_a_build_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path, mon
     import gc
 
     from briefing import build as build_mod
-    from briefing import enrich, workers
+    from briefing import enrich, rendering, workers
     from briefing.config import load
 
     monkeypatch.setattr(enrich, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)
+    monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)
     frozen: list[int] = []
     real_pool = workers.forked_pool
     monkeypatch.setattr(enrich, "forked_pool", lambda jobs: _enter_then(real_pool(jobs), frozen))
-    monkeypatch.setattr(build_mod, "forked_pool", lambda jobs: _enter_then(real_pool(jobs), frozen))
+    monkeypatch.setattr(rendering, "forked_pool", lambda jobs: _enter_then(real_pool(jobs), frozen))
     before = gc.get_threshold()
     assert before != workers.BUILD_GC_THRESHOLD
     project = tmp_path / "p"

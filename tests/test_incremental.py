@@ -20,7 +20,7 @@ from conftest import REPO, make_project, tree_digest, write_article
 
 from briefing import build as build_mod
 from briefing import config as config_mod
-from briefing import enrich, links
+from briefing import enrich, links, rendering
 from briefing.build import build
 from briefing.config import SearchConfig
 
@@ -91,7 +91,7 @@ def test_editing_one_article_reruns_its_ner_and_rerenders_a_few_pages(built):  #
 def test_output_is_identical_whatever_the_job_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # Make the small archive take the parallel paths: spaCy with 2 processes, the render pool.
     monkeypatch.setattr(enrich, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)
+    monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)
     one = sample_copy(tmp_path / "one")
     two = sample_copy(tmp_path / "two")
     r1 = build(load(one), jobs=1, output=tmp_path / "site")
@@ -188,7 +188,7 @@ def test_page_contexts_are_made_by_the_render_workers(tmp_path: Path, monkeypatc
 
     monkeypatch.setattr(entity_pages, "_entity_context", entity_context)
     monkeypatch.setattr(pages, "article_page", article_page)
-    monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)
+    monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)
     result = build(load(sample_copy(tmp_path / "p")), jobs=2, output=tmp_path / "site")
     pids = {name.split("-")[1] for name in os.listdir(made_in)}
     kinds = {name.split("-")[0] for name in os.listdir(made_in)}
@@ -234,7 +234,7 @@ def verify_kept_by_difference(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     stored plan (PageInputs.not_kept), that it keeps exactly the pages, with the same records,
     that a pass over every page keeps. Returns a list that gets the pages kept so, per build."""
     kept_so: list[int] = []
-    real = build_mod._kept_pages
+    real = rendering._kept_pages
 
     def kept_pages(planned, writer, page_inputs, touched):  # noqa: ANN001, ANN202
         records, todo = real(planned, writer, page_inputs, touched)
@@ -250,7 +250,7 @@ def verify_kept_by_difference(monkeypatch: pytest.MonkeyPatch) -> list[int]:
                 kept_so.append(len(records))
         return records, todo
 
-    monkeypatch.setattr(build_mod, "_kept_pages", kept_pages)
+    monkeypatch.setattr(rendering, "_kept_pages", kept_pages)
     return kept_so
 
 
@@ -295,7 +295,7 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
     with empty caches."""
     import random
 
-    monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)  # pages made in forked workers
+    monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)  # pages made in forked workers
     project = sample_copy(tmp_path / "p")
     build(load(project), jobs=2)
     checked = verify_skipped_pages(monkeypatch)
@@ -443,7 +443,7 @@ def test_random_edits_skip_only_pages_whose_inputs_did_not_change(tmp_path: Path
     state = {i: [f"Briefing {i}", f"2024-{1 + i % 12:02d}-{1 + i % 27:02d}", body()] for i in range(40)}
     for i, (title, day, text) in state.items():
         write(i, title, day, text)
-    monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)
+    monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)
     build(load(project), jobs=2)
     checked = verify_skipped_pages(monkeypatch)
     verify_digests_by_difference(monkeypatch, tmp_path / "by-difference.log")

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import make_project, write_article
 
-from briefing import build as build_mod
 from briefing import config as config_mod
-from briefing import links
+from briefing import links, rendering
 from briefing.build import build
 
 
@@ -51,7 +50,7 @@ def test_a_build_into_an_emptied_output_reuses_the_last_checks_summaries(tmp_pat
 
 
 def test_summaries_reused_by_render_workers_are_those_of_the_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(build_mod, "PARALLEL_RENDER_MIN", 2)  # pages rendered in forked workers
+    monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)  # pages rendered in forked workers
     project = make_project(tmp_path / "p")
     config = config_mod.load(project)
     build(config, jobs=2)
