@@ -65,7 +65,7 @@ class Curation:
 
     def apart(self, a: str, b: str) -> bool:
         """Whether a not_same judgement keeps forms `a` and `b` apart."""
-        return frozenset((norm(a), norm(b))) in self.not_same
+        return bool(self.not_same) and frozenset((norm(a), norm(b))) in self.not_same
 
     def kind_of(self, form: str) -> str | None:
         return self.kinds.get(norm(form))

@@ -216,6 +216,7 @@ def _non_overlapping(cands: list[Candidate]) -> list[Candidate]:
 class _Union:
     def __init__(self, n: int):
         self.parent = list(range(n))
+        self.joined: list[int] = []  # the roots merged since the last `_regroup`, both sides
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -227,6 +228,7 @@ class _Union:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
+            self.joined += (ra, rb)
 
 
 def local_clusters(source: str, text: str, cands: list[Candidate],
@@ -394,7 +396,9 @@ def assign(clusters: Sequence[LocalCluster], curation: Curation = EMPTY, *, demo
     uf = _Union(n)
     index: dict[tuple[str, str], int] = {}
     for i, cl in enumerate(clusters):
-        keys = [("curated", cl.curated)] if cl.curated else [(cl.kind, s) for s in sorted(cl.strong)]
+        strong = cl.strong
+        keys = ([("curated", cl.curated)] if cl.curated else
+                [(cl.kind, s) for s in (strong if len(strong) == 1 else sorted(strong))])
         for key in keys:
             if key in index:
                 j = index[key]
@@ -405,14 +409,14 @@ def assign(clusters: Sequence[LocalCluster], curation: Curation = EMPTY, *, demo
                 index[key] = i
     groups = _groups(uf, n)
     kinds.merge_same_names(clusters, groups, uf, curation)
-    groups = _groups(uf, n)
+    groups = _regroup(uf, groups)
     if demonyms:
         kinds.attach_demonyms(clusters, groups, uf, curation)
-        groups = _groups(uf, n)
+        groups = _regroup(uf, groups)
     kinds.merge_group_plurals(clusters, groups, uf, curation)
-    groups = _groups(uf, n)
+    groups = _regroup(uf, groups)
     _attach_lone(clusters, groups, uf, curation)
-    groups = _groups(uf, n)
+    groups = _regroup(uf, groups)
     return _entities(clusters, groups, curation)
 
 
@@ -426,6 +430,26 @@ def _groups(uf: _Union, n: int) -> dict[int, list[int]]:
     groups: dict[int, list[int]] = defaultdict(list)
     for i, root in enumerate(parent):
         groups[root].append(i)
+    uf.joined = []
+    return groups
+
+
+def _regroup(uf: _Union, groups: dict[int, list[int]]) -> dict[int, list[int]]:
+    """`_groups(uf, n)` from the groups before the last pass's unions, changing only the groups
+    they merged (a pass merges a few hundred of 20,000). Every root merged was a root of
+    `groups`, and the one a merge keeps is the smaller, already before the others in order."""
+    joined = set(uf.joined)
+    uf.joined = []
+    merged: dict[int, list[int]] = defaultdict(list)
+    for root in joined:
+        merged[uf.find(root)].append(root)
+    for root, parts in merged.items():
+        members = [i for part in parts for i in groups[part]]
+        members.sort()
+        for part in parts:
+            if part != root:
+                del groups[part]
+        groups[root] = members
     return groups
 
 
@@ -434,26 +458,33 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
     """Attach entities known only by one short name to the single entity it can mean; a lone
     word labelled an organization may mean a person ("Sistani's call")."""
     people = kinds.person_short_names(clusters, groups)
-    lone_groups = [root for root, members in groups.items() if all(clusters[i].lone for i in members)]
+    lone_groups = [root for root, members in groups.items()
+                   if (clusters[root].lone if len(members) == 1 else all(clusters[i].lone for i in members))]
     lone_groups_set = set(lone_groups)
     short_index: dict[tuple[str, tuple[str, ...]], set[int]] = defaultdict(set)
     keys_of: dict[tuple[str, str, str], tuple] = {}  # the same names recur in thousands of clusters
     for root, members in groups.items():
         if root in lone_groups_set:
             continue
+        seen: set[tuple[str, str, str]] = set()  # a group's clusters mostly repeat one another
         for i in members:
             cl = clusters[i]
-            for form in set(cl.forms) | {cl.name}:
-                keys = keys_of.get((cl.kind, form, cl.name))
+            kind, name = cl.kind, cl.name
+            for form in (*cl.forms, name):
+                named = (kind, form, name)
+                if named in seen:
+                    continue
+                seen.add(named)
+                keys = keys_of.get(named)
                 if keys is None:
-                    keys = keys_of[(cl.kind, form, cl.name)] = _short_form_keys(cl.kind, form, cl.name)
+                    keys = keys_of[named] = _short_form_keys(kind, form, name)
                 for key in keys:
                     short_index[key].add(root)
     for root in lone_groups:
         members = groups[root]
         cl = clusters[root]
         acronym = acronym_letters(cl.name)
-        kind = kinds.archive_kind(clusters[i] for i in members)
+        kind = kinds.archive_kind([cl] if len(members) == 1 else [clusters[i] for i in members])
         targets = short_index.get((kind, ("#acronym", acronym) if acronym else name_tokens(cl.name)), set())
         target = next(iter(targets)) if len(targets) == 1 else None
         if not targets:
@@ -484,9 +515,17 @@ def _entities(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], cu
     entities: dict[str, Entity] = {}
     keys: list[str] = [""] * len(clusters)
     redirects: dict[str, str] = {}
-    # most mentioned first, so the bare key goes to the best-known entity of a name
-    ordered = sorted(groups.values(), key=lambda ms: _most_mentioned_first(clusters, ms))
-    for members in ordered:
+    for members in _most_mentioned_first(clusters, groups):
+        if len(members) == 1 and not clusters[members[0]].curated:  # most entities: one article's
+            c = clusters[members[0]]
+            name = c.name
+            kind = curation.kind_of(name) or kinds.archive_kind([c])
+            key = _unique_key(f"{kind}/{slug(name)}", entities, [c])
+            own = norm(name)
+            aliases = [f for f in c.forms if norm(f) != own]
+            entities[key] = Entity(key, name, kind, tuple(sorted(dedupe_forms(aliases))) if aliases else ())
+            keys[members[0]] = key
+            continue
         cls = [clusters[i] for i in members]
         curated = next((c.curated for c in cls if c.curated), "")
         cur = curation.find(curated) if curated else None
@@ -523,11 +562,22 @@ def _entities(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], cu
 _START = itemgetter(0)  # Mention.start
 
 
-def _most_mentioned_first(clusters: Sequence[LocalCluster], members: list[int]) -> tuple[int, str]:
-    if len(members) == 1:
-        cl = clusters[members[0]]
-        return -len(cl.mentions), cl.source
-    return -sum(len(clusters[i].mentions) for i in members), min(clusters[i].source for i in members)
+def _most_mentioned_first(clusters: Sequence[LocalCluster], groups: dict[int, list[int]]) -> list[list[int]]:
+    """The groups, most mentioned first (then by their first article), so that the bare key of
+    a name goes to the best-known entity of that name; in their order where that ties."""
+    keyed = []
+    for members in groups.values():
+        if len(members) == 1:  # most of them
+            c = clusters[members[0]]
+            keyed.append((-len(c.mentions), c.source, members))
+        else:
+            keyed.append((-sum(len(clusters[i].mentions) for i in members),
+                          min(clusters[i].source for i in members), members))
+    keyed.sort(key=_COUNT_AND_SOURCE)
+    return [members for _, _, members in keyed]
+
+
+_COUNT_AND_SOURCE = itemgetter(0, 1)
 
 
 def _canonical_name(cls: list[LocalCluster]) -> str:

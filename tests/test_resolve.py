@@ -325,3 +325,33 @@ def test_surname_labelled_a_place_is_still_the_person():
     assert next(c for c in clusters if c.source == "b" and c.name == "Agassi").kind == "place"  # 1.5 to 1
     res = resolve_archive(clusters)
     assert {m.entity for m in res.mentions["b"] if m.text == "Agassi"} == {"person/andre-agassi"}
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_groups_remade_from_the_last_pass_equal_groups_made_afresh(seed: int):
+    """resolve._regroup changes only the groups a pass merged: after passes of random unions it
+    must equal _groups made from scratch, roots, members and order (which later passes read)."""
+    import random
+
+    from briefing.resolve import _groups, _regroup, _Union
+
+    rng = random.Random(seed)
+    n = rng.randint(1, 400)
+    uf = _Union(n)
+    for _ in range(rng.randint(0, n)):
+        uf.union(rng.randrange(n), rng.randrange(n))
+    groups = _groups(uf, n)
+    for _ in range(4):  # passes, each with a few unions, some joining groups merged before
+        for _ in range(rng.choice([0, 1, 3, n // 4])):
+            uf.union(rng.randrange(n), rng.randrange(n))
+        groups = _regroup(uf, groups)
+        fresh = _groups(_copy(uf), n)
+        assert list(groups.items()) == list(fresh.items())
+
+
+def _copy(uf):  # noqa: ANN001, ANN202 - a union-find of the same sets (_groups compresses it)
+    from briefing.resolve import _Union
+
+    other = _Union(len(uf.parent))
+    other.parent = list(uf.parent)
+    return other
