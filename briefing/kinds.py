@@ -214,7 +214,8 @@ def merge_same_names(clusters: Sequence[LocalCluster], groups: dict[int, list[in
         keep = roots
         if len(name_tokens(name)) <= 1:
             people = [r for r in roots if _group_kind(clusters, groups[r]) == "person"]
-            others = [r for r in roots if r not in people]
+            of_people = set(people)
+            others = [r for r in roots if r not in of_people]
             if people and others:
                 weight = lambda rs: sum(sum(clusters[i].votes.values()) for r in rs for i in groups[r])  # noqa: E731
                 lone = all(clusters[i].lone for r in people for i in groups[r])
@@ -298,12 +299,16 @@ def _singulars(name: str) -> list[str]:
 def attach_demonyms(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
                      curation: Curation) -> None:
     """"Iraqi", "Iraqis" are mentions of Iraq when the archive names Iraq (a place)."""
-    places: dict[str, int] = {}
+    places: dict[str, int] = {}  # a form's first group in order
     for root, members in groups.items():
+        forms: set[str] = set()  # a group's clusters mostly repeat one another
         for i in members:
-            if clusters[i].kind == "place":
-                for form in {clusters[i].name, *clusters[i].forms}:
-                    places.setdefault(norm(form), root)
+            c = clusters[i]
+            if c.kind == "place":
+                forms.add(c.name)
+                forms.update(c.forms)
+        for form in forms:
+            places.setdefault(norm(form), root)
     for root, members in groups.items():
         cls = [clusters[i] for i in members]
         if any(c.kind != "group" or c.curated for c in cls):
