@@ -37,10 +37,11 @@ from . import tags as tags_mod
 from .cache import Cache, LocalStore, ResultStore, code_digest
 from .cache_writes import CacheWrites
 from .casing import casing_vocabulary, heading_ranges, headline_cased, recase, title_like  # noqa: F401 (re-exported)
+from .clusters import candidates, local_clusters
 from .config import Config
 from .curation import Curation
 from .model import Article, Enrichment
-from .resolve import Annotation, Assignment, Span, assign, candidates, local_clusters, resolve_archive
+from .resolve import Annotation, Assignment, Span, assign, resolve_archive
 from .stored import (  # noqa: F401 (re-exported: what the stores hold)
     Analyses,
     Local,

@@ -90,7 +90,7 @@ def _mentions(config: Config, enricher: object, articles: list[Article],
     """Mentions in the edited articles, tied to the archive's existing entities by name."""
     from . import enrich as enrich_mod
     from .cache import Cache
-    from .resolve import candidates, local_clusters
+    from .clusters import candidates, local_clusters
 
     curation = enricher.curation()  # type: ignore[attr-defined]
     pipeline = enricher.pipeline(curation)  # type: ignore[attr-defined]

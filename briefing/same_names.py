@@ -163,7 +163,7 @@ def guessed_mentions(last: Sequence[Mention], old: Sequence[RawCluster], new: Se
 
 
 def lone_entity(cluster: LocalCluster, curation: Curation) -> Entity | None:
-    """The entity resolution makes of a cluster that joins no other (resolve._build, for one
+    """The entity resolution makes of a cluster that joins no other (resolve._entities, for one
     cluster); None for a curated one."""
     if cluster.curated:
         return None

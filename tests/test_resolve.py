@@ -7,8 +7,9 @@ import re
 import pytest
 
 from briefing import curation as curation_mod
+from briefing.clusters import candidates, local_clusters
 from briefing.names import clean_span, demonym_places, is_junk, norm, slug
-from briefing.resolve import Annotation, Span, candidates, local_clusters, resolve_archive
+from briefing.resolve import Annotation, Span, resolve_archive
 
 
 def spans(text: str, *items: tuple[str, str]) -> tuple[Span, ...]:

@@ -306,7 +306,8 @@ def _docs_resolved() -> tuple[list[str], object]:
     """Four articles' clusters (hand-made spans, resolve.py's steps) and their assignment."""
     from test_resolve import spans
 
-    from briefing.resolve import Annotation, assign, candidates, local_clusters
+    from briefing.clusters import candidates, local_clusters
+    from briefing.resolve import Annotation, assign
     docs = [
         ("a.md", "Mark Rutte met FNV in Rotterdam. Rutte said the Port of Rotterdam would grow.",
          (("Mark Rutte", "PERSON"), ("Rutte", "PERSON"), ("FNV", "ORG"), ("Rotterdam", "GPE"),
