@@ -1,0 +1,101 @@
+"""The A-Z index of a kind: one page while it is short, one page per first letter (and a first
+page of the most mentioned) when it is long; an edit moving one count makes again only the
+letter that shows it. Real builds of small archives (the real spaCy model)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import make_project, write_article
+
+from briefing import build as build_mod
+from briefing import config as config_mod
+from briefing import entity_pages
+from briefing.build import build
+
+CONFIG = 'title: "T"\nbase_url: "https://example.org/"\nsearch: {enabled: false}\nentities: {min_articles: 1}\n'
+CITIES = ["Berlin", "Bonn", "Paris", "Madrid", "Lisbon", "Vienna"]
+
+
+def _project(root: Path) -> Path:
+    project = make_project(root, CONFIG, articles=0)
+    for i, city in enumerate(CITIES):
+        write_article(project, f"2024/a{i}.md", f"Report {i} from {city}", f"2024-05-{i + 1:02d}",
+                      f"Officials in {city} met on Tuesday. The talks in {city} went on late.")
+    # Berlin named in two more articles: the most mentioned place
+    write_article(project, "2024/b1.md", "Berlin again", "2024-06-01", "Diplomats in Berlin met on Monday.")
+    write_article(project, "2024/b2.md", "Berlin once more", "2024-06-02", "Diplomats in Berlin met on Friday.")
+    return project
+
+
+def _main(page: str) -> str:
+    return page[page.index("<main"):page.index("</main>")]
+
+
+def _listed(page: str) -> dict[str, int]:
+    """name -> count of each row of an index page."""
+    return {name: int(n) for name, n in
+            re.findall(r'<li[^>]*><a href="[^"]+">([^<]+)</a> <span class="count">(\d+)</span></li>', page)}
+
+
+def test_a_short_index_is_one_page_of_every_name(tmp_path: Path):
+    project = _project(tmp_path / "p")
+    build(config_mod.load(project), jobs=1)
+    site = project / "site"
+    page = _main((site / "places" / "index.html").read_text(encoding="utf-8"))
+    assert set(CITIES) <= set(_listed(page))
+    assert _listed(page)["Berlin"] == 3
+    assert '<a href="#letter-B">B</a>' in page
+    assert not (site / "places" / "a-z").exists()
+
+
+def test_a_long_index_is_one_page_per_letter_and_one_of_the_most_mentioned(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 3)
+    monkeypatch.setattr(entity_pages, "MOST_MENTIONED", 2)
+    project = _project(tmp_path / "p")
+    build(config_mod.load(project), jobs=1)  # every link checked: the letter pages exist
+    site = project / "site"
+    first = _main((site / "places" / "index.html").read_text(encoding="utf-8"))
+    assert "Most mentioned" in first
+    top = _listed(first)
+    assert list(top)[0] == "Berlin" and top["Berlin"] == 3 and len(top) == 2
+    assert '<a href="/places/a-z/b/">B</a> <span class="count">2</span>' in first  # Berlin, Bonn
+    on_letters: dict[str, str] = {}
+    for letter_page in sorted((site / "places" / "a-z").glob("*/index.html")):
+        page = _main(letter_page.read_text(encoding="utf-8"))
+        letter = letter_page.parent.name.upper()
+        assert f"<h1>Places: {letter}</h1>" in page
+        assert 'aria-current="page">' + letter + "</a>" in page
+        for name in _listed(page):
+            assert name[0].upper() == letter
+            assert name not in on_letters  # each name on one page
+            on_letters[name] = letter
+    assert set(CITIES) <= set(on_letters)
+    assert _listed(_main((site / "places" / "a-z" / "b" / "index.html").read_text(encoding="utf-8"))) == {
+        "Berlin": 3, "Bonn": 1}
+
+
+def test_an_edit_moving_one_count_makes_again_only_that_letters_page(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 3)
+    project = _project(tmp_path / "p")
+    build(config_mod.load(project), jobs=1)
+    made: list[str] = []
+    real = build_mod.render_pages
+
+    def render_pages(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        out = real(*args, **kwargs)
+        made.extend(page.path for page, _ in out[3])
+        return out
+
+    monkeypatch.setattr(build_mod, "render_pages", render_pages)
+    edited = project / "content" / "2024" / "a2.md"  # from Paris: now names Madrid too
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nEnvoys from Madrid joined them.\n", encoding="utf-8")
+    build(config_mod.load(project), jobs=1)
+    indexes = sorted(p for p in made if p.startswith("places/") and "a-z" in p or p == "places/index.html")
+    assert indexes == ["places/a-z/m/index.html", "places/index.html"], made
+    page = _main((project / "site" / "places" / "a-z" / "m" / "index.html").read_text(encoding="utf-8"))
+    assert _listed(page)["Madrid"] == 2
