@@ -85,12 +85,34 @@ def _term_feed(archive: Archive, config: Config, of: str, key: str, base: str) -
     return make
 
 
+# The sitemap protocol allows 50,000 URLs per file (sitemaps.org). Past SITEMAP_SPLIT_OVER,
+# sitemap.xml is an index of one sitemap per section ("articles", "people", ...; split again
+# past the limit): an edit adding an entity's page makes its section's sitemap again, not the
+# 37,000 URLs of a 10,000-article archive.
+SITEMAP_MAX_URLS = 50_000
+SITEMAP_SPLIT_OVER = 10_000
+
+
 def sitemap(urls: Iterable[str]) -> list:
     """The sitemap of the pages at these URLs (those in it), and robots.txt."""
     from .pages import Page
 
-    return [Page("sitemap.xml", "sitemap.xml", "sitemap.xml", {"urls": sorted(urls)}, in_sitemap=False),
-            Page("robots.txt", "robots.txt", "robots.txt", {}, in_sitemap=False)]
+    robots = Page("robots.txt", "robots.txt", "robots.txt", {}, in_sitemap=False)
+    urls = sorted(urls)
+    if len(urls) <= SITEMAP_SPLIT_OVER:
+        return [Page("sitemap.xml", "sitemap.xml", "sitemap.xml", {"urls": urls}, in_sitemap=False), robots]
+    by_section: dict[str, list[str]] = {}
+    for url in urls:
+        by_section.setdefault(url.partition("/")[0] if "/" in url else "", []).append(url)
+    parts = []
+    for section, of_section in sorted(by_section.items()):
+        chunks = [of_section[i:i + SITEMAP_MAX_URLS] for i in range(0, len(of_section), SITEMAP_MAX_URLS)]
+        for n, chunk in enumerate(chunks, start=1):
+            name = f"sitemaps/{section or 'index'}{f'-{n}' if len(chunks) > 1 else ''}.xml"
+            parts.append(Page(name, name, "sitemap.xml", {"urls": chunk}, in_sitemap=False))
+    index = Page("sitemap.xml", "sitemap.xml", "sitemap_index.xml", {"sitemaps": [p.url for p in parts]},
+                 in_sitemap=False)
+    return [index, *parts, robots]
 
 
 def json_script(data: Any) -> Markup:
