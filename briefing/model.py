@@ -105,13 +105,15 @@ class Article:
     def word_count(self) -> int:
         return len(self.text.split())
 
-    def body_may_hold(self, part: str) -> bool:
-        """False only when the body cannot contain `part`: a packed Article (`pack`) answers from
-        its blob without unpacking it (a plan asks each of 10,000 bodies for a link, "](")."""
+    @property
+    def may_link_locally(self) -> bool:
+        """False only when the body holds no Markdown link ("](") to another file: a packed
+        Article (`pack`) answers from what was found when it was packed, without touching its
+        body (a plan asks each of 10,000 articles, in a process that has just forked)."""
         packed = self.__dict__.get("_packed")
         if packed is not None:
-            return part.encode("utf-8", "surrogatepass") in packed[0]
-        return part in self.body
+            return packed[2]
+        return "](" in self.body
 
 
 # The fields of an Article that hold its text whole. An Article read back from the parse cache
@@ -136,7 +138,7 @@ class _Packed:
         packed = state.pop("_packed", None)
         if packed is None:
             raise AttributeError(self.name)
-        body, rest = packed
+        body, rest, _ = packed
         state["body"] = body.decode("utf-8", "surrogatepass")
         state.update(zip(PACKED_FIELDS[1:], marshal.loads(rest), strict=True))
         return state[self.name]
@@ -152,7 +154,7 @@ def pack(article: Article) -> Article:
     state = dict(article.__dict__)
     if "_packed" not in state:
         body = state.pop("body").encode("utf-8", "surrogatepass")
-        state["_packed"] = (body, marshal.dumps(tuple(state.pop(name) for name in PACKED_FIELDS[1:])))
+        state["_packed"] = (body, marshal.dumps(tuple(state.pop(name) for name in PACKED_FIELDS[1:])), b"](" in body)
     packed = object.__new__(Article)
     packed.__dict__.update(state)
     return packed

@@ -24,7 +24,7 @@ from .config import Config
 from .errors import ContentError, Problem
 from .model import Article, SourceFile, pack
 
-VERSION = "4"  # bump when what is stored changes (2: Article.body_pieces; 3: Article.analysis_key; 4: packed)
+VERSION = "5"  # bump when what is stored changes (2: Article.body_pieces; 3: Article.analysis_key; 4: packed; 5: links)
 PARSE_CODE = ("sources.py", "markdown.py", "yamlload.py", "slug.py", "model.py")
 
 Entries = dict[str, tuple[bytes, Article]]

@@ -144,7 +144,7 @@ def test_cached_articles_keep_their_text_packed_until_read(tmp_path: Path):
     stored = {rel: pickle.loads(pickle.dumps(pack(a))) for rel, a in parsed.items()}
     for rel, article in stored.items():
         assert "_packed" in article.__dict__
-        assert article.body_may_hold("](") == ("](" in parsed[rel].body)
+        assert article.may_link_locally == ("](" in parsed[rel].body)
         assert "_packed" in article.__dict__  # answered from the packed body
         assert article == parsed[rel] and "_packed" not in article.__dict__  # compared: unpacked
         assert pack(article) == article
