@@ -18,6 +18,7 @@ from . import depends, feeds, markdown
 from .archive import Archive, Entry, co_mentions, paged_mentions
 from .config import Config
 from .model import KIND_LABELS, KIND_NAMES, KIND_SECTIONS, Entity
+from .names import norm
 
 
 def anchor_for(entity_slug: str, occurrence: int) -> str:
@@ -186,7 +187,7 @@ def _kind_index(archive: Archive, kind: str, keys: tuple[str, ...],
     made when rendered, so that an edit moving no count keeps it without making it."""
     def make() -> dict[str, Any]:
         rows = _index_rows(archive, kind, keys)
-        rows.sort(key=lambda r: (r["name"].lower(), r["url"]))
+        rows.sort(key=lambda r: (index_order(r["name"]), r["url"]))
         title = _index_title(kind)
         context = {"title": title, "kind": kind, "rows": rows, "letters": sorted({r["letter"] for r in rows}),
                    "description": _index_description(kind, len(rows)), "letter": None, "letter_pages": [], "top": []}
@@ -210,7 +211,7 @@ def _most_mentioned(archive: Archive, kind: str, keys: tuple[str, ...], nav: lis
         # rows (names read) only for those that may be among the most mentioned: ties go by name
         least = heapq.nlargest(MOST_MENTIONED, mentioned)[-1] if mentioned else 0
         rows = _index_rows(archive, kind, [k for k, n in zip(keys, mentioned, strict=True) if n >= least])
-        top = heapq.nsmallest(MOST_MENTIONED, rows, key=lambda r: (-r["count"], r["name"].lower(), r["url"]))
+        top = heapq.nsmallest(MOST_MENTIONED, rows, key=lambda r: (-r["count"], index_order(r["name"]), r["url"]))
         letter_pages = [{"letter": at, "url": url, "count": n} for (at, url), n in zip(nav, counts, strict=True)]
         return {"title": _index_title(kind), "kind": kind, "rows": [], "letters": [], "letter": None,
                 "description": _index_description(kind, len(keys)), "letter_pages": letter_pages, "top": top}
@@ -299,8 +300,20 @@ def _topic_page(shared: Callable[[], dict[str, Any]], cards: Memo, n: int, total
 
 
 def _letter(name: str) -> str:
-    first = name[:1].upper()
-    return first if first.isascii() and first.isalpha() else "#"
+    """The A-Z index letter of a name: its first letter, read through its transliteration when
+    it does not begin with an ASCII letter ("Émile" under E, "'Ndrangheta" under N); "#" for
+    the rest ("3M")."""
+    first = name[:1]
+    if not (first.isascii() and first.isalpha()):
+        first = norm(name)[:1]  # asked of few names: most begin with an ASCII letter
+    return first.upper() if first.isascii() and first.isalpha() else "#"
+
+
+def index_order(name: str) -> str:
+    """The order of names in an A-Z index: case-blind, and accent-blind where a name does not
+    begin with an ASCII letter (so that "Émile" sorts among the E's)."""
+    first = name[:1]
+    return name.lower() if first.isascii() and first.isalpha() else norm(name)
 
 
 def first_linked(entry: Entry, entity: Entity) -> tuple[int, int] | None:

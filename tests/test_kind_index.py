@@ -99,3 +99,12 @@ def test_an_edit_moving_one_count_makes_again_only_that_letters_page(tmp_path: P
     assert indexes == ["places/a-z/m/index.html", "places/index.html"], made
     page = _main((project / "site" / "places" / "a-z" / "m" / "index.html").read_text(encoding="utf-8"))
     assert _listed(page)["Madrid"] == 2
+
+
+def test_a_name_not_beginning_with_an_ascii_letter_is_indexed_by_its_transliteration():
+    from briefing.entity_pages import _letter, index_order
+
+    assert [_letter(n) for n in ("Émile Zola", "'Ndrangheta", "Özil", "al-Sudani", "3M", "")] == \
+        ["E", "N", "O", "A", "#", "#"]
+    names = ["Fabio", "Émile Zola", "eduardo", "Ezra", "Eamon", "Zeta"]
+    assert sorted(names, key=index_order) == ["Eamon", "eduardo", "Émile Zola", "Ezra", "Fabio", "Zeta"]
