@@ -20,7 +20,7 @@ from conftest import REPO, make_project, tree_digest, write_article
 
 from briefing import build as build_mod
 from briefing import config as config_mod
-from briefing import enrich, entity_pages, links, rendering
+from briefing import enrich, entity_pages, feeds, links, rendering
 from briefing.build import build
 from briefing.config import SearchConfig
 
@@ -296,8 +296,11 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
     import random
 
     monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)  # pages made in forked workers
+    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 8)  # A-Z indexes a page per letter
+    monkeypatch.setattr(feeds, "SITEMAP_SPLIT_OVER", 50)  # the sitemap one per section
     project = sample_copy(tmp_path / "p")
     build(load(project), jobs=2)
+    assert (project / "site" / "people" / "a-z").is_dir() and (project / "site" / "sitemaps").is_dir()
     checked = verify_skipped_pages(monkeypatch)
     cut_off = verify_digests_by_difference(monkeypatch, tmp_path / "by-difference.log")
     kept_so = verify_kept_by_difference(monkeypatch)
