@@ -108,3 +108,43 @@ def test_a_name_not_beginning_with_an_ascii_letter_is_indexed_by_its_translitera
         ["E", "N", "O", "A", "#", "#"]
     names = ["Fabio", "Émile Zola", "eduardo", "Ezra", "Eamon", "Zeta"]
     assert sorted(names, key=index_order) == ["Eamon", "eduardo", "Émile Zola", "Ezra", "Fabio", "Zeta"]
+
+
+def test_the_filter_box_narrows_an_index_page_in_a_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """filter.js, in real headless Chromium: typing part of a name hides the other rows and the
+    letters left empty, on a whole index and on a letter's page; without JavaScript the box stays
+    hidden and every row shows."""
+    from browser import chromium, static_server
+
+    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 3)
+    project = _project(tmp_path / "p")
+    build(config_mod.load(project), jobs=1)
+    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 1000)
+    whole = _project(tmp_path / "whole")
+    build(config_mod.load(whole), jobs=1)
+    with chromium() as browser:
+        page = browser.new_page()
+
+        def visible() -> list[str]:
+            return [t.split()[0] for t in page.locator("[data-filter-item]:visible").all_inner_texts()]
+
+        with static_server(whole / "site") as base:
+            page.goto(f"{base}/places/")
+            assert {"Berlin", "Bonn", "Paris"} <= set(visible())
+            page.fill("[data-filter-input]", "ber")
+            page.wait_for_function("document.querySelectorAll('[data-filter-item]:not([hidden])').length === 1")
+            assert visible() == ["Berlin"]
+            assert page.locator("[data-filter-group]:visible h2").all_inner_texts() == ["B"]  # empty letters hidden
+
+            nojs = browser.new_context(java_script_enabled=False).new_page()
+            nojs.goto(f"{base}/places/")
+            assert not nojs.locator("[data-filter-box]").is_visible()
+            rows = nojs.locator("[data-filter-item]").all_inner_texts()
+            assert {"Berlin", "Bonn", "Paris"} <= {t.split()[0] for t in rows}
+
+        with static_server(project / "site") as base:
+            page.goto(f"{base}/places/a-z/b/")
+            assert visible() == ["Berlin", "Bonn"]
+            page.fill("[data-filter-input]", "bon")
+            page.wait_for_function("document.querySelectorAll('[data-filter-item]:not([hidden])').length === 1")
+            assert visible() == ["Bonn"]
