@@ -160,17 +160,32 @@ class ResultStore:
         data = sealed.load_plain(self.folder / f"last-{self.salt}.pickle")
         return data if isinstance(data, dict) and isinstance(data.get("inputs"), str) else None
 
-    def save(self, inputs: str, result: Any, facts: dict[str, Any] | None = None) -> None:
+    def load_keys(self, inputs: str) -> Any | None:
+        """The `keys` saved with the result of these inputs, or None."""
+        data = sealed.load_plain(self.folder / f"keys-{self.salt}.pickle")
+        if isinstance(data, dict) and data.get("inputs") == inputs:
+            return data.get("keys")
+        return None
+
+    def save(self, inputs: str, result: Any, facts: dict[str, Any] | None = None, keys: Any = None) -> None:
         """Keep `result`, plain data (see sealed.dump_plain), for a build with these inputs, and
-        plain `facts` about what it was made from."""
+        plain `facts` about what it was made from, and `keys`, read only when asked for
+        (`load_keys`: what a guess's check compares, same_names.cluster_keys)."""
         path = self._path(inputs)
+        keys_path = self.folder / f"keys-{self.salt}.pickle"
         try:
             sealed.dump_plain({"inputs": inputs, "result": result}, path)
+            if keys is not None:
+                sealed.dump_plain({"inputs": inputs, "keys": keys}, keys_path)
+            elif keys_path.exists():
+                keys_path.unlink()
             sealed.dump_plain({**(facts or {}), "inputs": inputs}, self.folder / f"last-{self.salt}.pickle")
         except OSError:
             return
-        for old in (*self.folder.glob("result-*.pickle"), *self.folder.glob("last-*.pickle")):
-            if old != path and old.name != f"last-{self.salt}.pickle":
+        kept = (path.name, f"last-{self.salt}.pickle", keys_path.name)
+        for old in (*self.folder.glob("result-*.pickle"), *self.folder.glob("last-*.pickle"),
+                    *self.folder.glob("keys-*.pickle")):
+            if old.name not in kept:
                 try:
                     old.unlink()
                 except OSError:

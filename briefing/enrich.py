@@ -376,7 +376,8 @@ class Enricher:
         reused = same_names.from_last(ordered, ordered_keys, found, phrases, entries, last, last_result,
                                       len(need_model), self.config.tags, data["lexicon"], chosen, phrase_df,
                                       curation, afresh if guess and Forked.possible() else None,
-                                      read_names=lambda: _read_names(cache.folder))
+                                      read_names=lambda: _read_names(cache.folder),
+                                      last_keys=lambda: results.load_keys(last["inputs"]))  # type: ignore[index]
         result, self._guess = reused if reused is not None else (None, None)
         if result is None:
             chosen.clear()
@@ -394,7 +395,9 @@ class Enricher:
             every_tag = {phrase for found in chosen.values() for phrase in found}
             every_tag.update(" ".join(str(tag).split()) for art in ordered for tag in art.tags)
             facts["tag_keys"] = tags_mod.tag_keys(every_tag | set(self.config.tags.topics))
-            results.save(inputs, encode_enrichment(self.settle() or result), facts)
+            final = self.settle() or result
+            keys = same_names.cluster_keys(sources, final.mentions, found.clusters)
+            results.save(inputs, encode_enrichment(final), facts, keys=keys)
         writes.add(save)
         writes.add(cache.prune)  # folders of older settings are never read again
         return result

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import dataclasses
 import marshal
-from collections.abc import Callable, Mapping, Sequence
-from operator import itemgetter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from . import kinds
@@ -40,13 +41,14 @@ from .names import norm, slug
 from .resolve import Assignment, LocalCluster, dedupe_forms
 from .stored import Analyses, _counter, _local_of, decode_enrichment
 from .tags import Lexicon, tag_archive
-from .workers import Forked
+from .workers import Forked, keep_until_exit
 
 # A stored cluster, as stored.encode_local writes it:
 # (source, name, kind, mentions, strong, forms, curated, demonym, votes), each mention being
 # (start, end, text, kind, curated, weight).
 RawCluster = tuple
 _START = itemgetter(0)
+_SOURCE = attrgetter("source")
 
 
 def signature(clusters: Sequence[RawCluster]) -> tuple:
@@ -187,13 +189,16 @@ def without_unmentioned(entities: dict[str, Entity], mentions: Mapping[str, Sequ
     return {k: e for k, e in entities.items() if k not in gone} if gone else entities
 
 
-def check_guess(guess: Enrichment, resolve: Callable[[], tuple[list[str], Assignment]]) -> tuple | None:
+def check_guess(guess: Enrichment, resolve: Callable[[], tuple[list[str], Assignment]],
+                last_keys: Callable[[], LastKeys | None] = lambda: None) -> tuple | None:
     """In the forked child: resolve from scratch (`resolve()` -> the sources, in order, and each
     of their clusters' entity); None when the guess holds exactly the mentions, entities and
     redirects of that resolution, in the same order, else them, as plain tuples
-    (stored.encode_enrichment's first, second and last parts)."""
+    (stored.encode_enrichment's first, second and last parts). `last_keys()`: the entity of each
+    cluster in the result the guess was made from (`cluster_keys`), when kept."""
     sources, assigned = resolve()
-    if holds(guess, sources, assigned):
+    keep_until_exit(assigned)
+    if holds(guess, sources, assigned, last_keys()):
         return None
     resolved = assigned.resolved()
     return ({source: tuple(tuple(m) for m in resolved.mentions.get(source, ())) for source in sources},
@@ -201,37 +206,125 @@ def check_guess(guess: Enrichment, resolve: Callable[[], tuple[list[str], Assign
             dict(resolved.redirects))
 
 
-def holds(guess: Enrichment, sources: list[str], assigned: Assignment) -> bool:
+def holds(guess: Enrichment, sources: list[str], assigned: Assignment, last_keys: LastKeys | None = None) -> bool:
     """Whether `guess` has the mentions (by source, in `sources` order), entities and redirects
     that `assigned.resolved()` would make, in the same order: compared cluster by cluster, each
     of its mentions looked up in the guess by start, without making a resolution's 100,000s of
-    mentions."""
+    mentions. With `last_keys`, the entities of the clusters of the result the guess was made
+    from (`guess.basis`), an article the guess took unchanged from that result is compared by
+    its clusters' entities alone (`_holds_by_keys`)."""
     if (list(assigned.entities.items()) != list(guess.entities.items())
             or list(assigned.redirects.items()) != list(guess.redirects.items())
             or list(guess.mentions) != sources):
         return False
-    guessed = guess.mentions
-    by_start: dict[str, dict[int, Mention]] = {}
+    if last_keys is not None:
+        held = _holds_by_keys(guess, sources, assigned, last_keys)
+        if held is not None:
+            return held
     counts = dict.fromkeys(sources, 0)
-    entities = assigned.entities
-    for cluster, key in zip(assigned.clusters, assigned.keys, strict=True):
-        source = cluster.source
-        starts = by_start.get(source)
-        if starts is None:
-            if source not in counts:
-                return False
-            ms = guessed[source]
-            starts = by_start[source] = dict(zip(map(_START, ms), ms, strict=True))
-            if list(starts) != sorted(starts):  # a resolution's are in order (none start together)
-                return False
+    for source, clusters, keys in _by_source(assigned):
+        if source not in counts or not _clusters_hold(guess.mentions[source], clusters, keys, assigned.entities):
+            return False
+        counts[source] = 1
+    # an article the resolution gives no cluster must have no mention in the guess either
+    return all(n or not guess.mentions[source] for source, n in counts.items())
+
+
+def _by_source(assigned: Assignment) -> Iterator[tuple[str, Sequence[LocalCluster], Sequence[str]]]:
+    """Each article's run of clusters (they come article by article) and their entities."""
+    clusters, keys = assigned.clusters, assigned.keys
+    start = 0
+    for source, run in groupby(map(_SOURCE, clusters)):
+        end = start + sum(1 for _ in run)
+        yield source, clusters[start:end], keys[start:end]
+        start = end
+
+
+def _clusters_hold(guessed: Sequence[Mention], clusters: Sequence[LocalCluster], keys: Sequence[str],
+                   entities: Mapping[str, Entity]) -> bool:
+    """Whether an article's guessed mentions are exactly those its `clusters` make with `keys`
+    (the entity of each), in order of their starts."""
+    starts = dict(zip(map(_START, guessed), guessed, strict=True))
+    if len(starts) != len(guessed) or list(starts) != sorted(starts):  # a resolution's: in order, none together
+        return False
+    count = 0
+    for cluster, key in zip(clusters, keys, strict=True):
         kind = entities[key].kind
         for m in cluster.mentions:
             got = starts.get(m.start)
             if got is None or got[1] != m.end or got[2] != m.text or got[3] != kind or got[4] != key:
                 return False
-        counts[source] += len(cluster.mentions)
-    # every mention of the guess is one of the resolution's (they are as many, none twice)
-    return all(len(guessed[source]) == n for source, n in counts.items())
+        count += len(cluster.mentions)
+    return count == len(guessed)  # every mention of the guess is one of the resolution's
+
+
+def _holds_by_keys(guess: Enrichment, sources: list[str], assigned: Assignment, last_keys: LastKeys) -> bool | None:
+    """`holds` for a guess made from the result `guess.basis` whose clusters' entities were
+    `last_keys`, its entities and redirects already compared; None when it cannot tell.
+
+    An article the edit left alone (not in `guess.remade`) has the clusters it had then, and
+    the guess has its mentions of then: the very tuple. Those mentions are what its clusters
+    made with their entities of then, each with its entity's kind, and every entity kept has
+    its kind of then; so they are what the resolution makes exactly when it gives the article's
+    clusters the same entities. The articles between two edited ones are compared as one run of
+    keys (one C comparison), the edited ones mention by mention.
+    """
+    basis = guess.basis
+    counts, last = last_keys
+    if basis is None or list(counts) != sources:
+        return None
+    before, entities, kept = basis.mentions, assigned.entities, guess.entities  # (the last two equal)
+    for key, entity in basis.entities.items():  # the kinds of then, where an entity is kept
+        now = kept.get(key)
+        if now is not None and now is not entity and now.kind != entity.kind:
+            return None
+    runs = {source: (clusters, keys) for source, clusters, keys in _by_source(assigned)}
+    keys = assigned.keys
+    i = j = i0 = j0 = 0  # in the resolution's keys and the last ones; where the run of unchanged articles began
+    for source in sources:
+        clusters, own = runs.get(source, ((), ()))
+        n, m = len(clusters), counts[source]
+        if source in guess.remade:
+            if keys[i0:i] != last[j0:j] or not _clusters_hold(guess.mentions[source], clusters, own, entities):
+                return False
+            i0, j0 = i + n, j + m
+        elif n != m or guess.mentions[source] is not before.get(source):
+            return None  # not taken from the last result as it was: compared mention by mention
+        i, j = i + n, j + m
+    if i != len(keys) or j != len(last):
+        return None
+    return keys[i0:i] == last[j0:j]
+
+
+# The entity of each cluster of a result (see `cluster_keys`): how many clusters each article
+# has, articles in order, and their entities, one list.
+LastKeys = tuple[dict[str, int], list[str]]
+
+
+def cluster_keys(sources: Sequence[str], mentions: Mapping[str, Sequence[Mention]],
+                 clusters_of: Callable[[str], Sequence[RawCluster]]) -> LastKeys | None:
+    """The entity of each cluster (`clusters_of(source)`, as stored) in a result's `mentions`:
+    that of all its mentions, which must be one. None when a cluster has no mention, a mention
+    of a cluster is not in the result or has another entity than the cluster's first, or the
+    result has a mention no cluster has: kept only when it says what made the result."""
+    counts: dict[str, int] = {}
+    keys: list[str] = []
+    for source in sources:
+        ms = mentions.get(source, ())
+        entity_at = {m.start: m.entity for m in ms}
+        clusters = clusters_of(source)
+        covered = 0
+        for cluster in clusters:
+            spans = cluster[3]
+            key = entity_at.get(spans[0][0]) if spans else None
+            if key is None or any(entity_at.get(span[0]) != key for span in spans):
+                return None
+            keys.append(key)
+            covered += len(spans)
+        if covered != len(ms) or len(entity_at) != len(ms):
+            return None
+        counts[source] = len(clusters)
+    return counts, keys
 
 
 class Guess:
@@ -264,7 +357,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
               tags_config: TagsConfig, lexicon: Lexicon, kept: dict[str, list[str]], df_kept: dict[str, int],
               curation: Curation,
               afresh: Callable[[], tuple] | None,
-              read_names: Callable[[], Any] = lambda: None) -> tuple[Enrichment, Guess | None] | None:
+              read_names: Callable[[], Any] = lambda: None,
+              last_keys: Callable[[], LastKeys | None] = lambda: None) -> tuple[Enrichment, Guess | None] | None:
     """The enrichment of the archive from the last one (`known`, made from the articles whose
     Local keys were `last["keys"]`): its mentions moved when no changed article changed what
     resolution reads; else, given `afresh` (resolution from scratch), a guess, with its check
@@ -322,7 +416,7 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
     guessed = dataclasses.replace(known, mentions=mentions, entities=entities, reused=False, guessed=True,
                                   model_calls=model_calls, basis=known, basis_key=last["inputs"],
                                   remade=frozenset(olds))
-    check = Forked(lambda: check_guess(guessed, afresh))
+    check = Forked(lambda: check_guess(guessed, afresh, last_keys))
     if not check.forked:  # the check would run here, after the guess: resolve at once instead
         return None
 

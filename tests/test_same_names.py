@@ -244,6 +244,69 @@ def test_a_wrong_guess_is_caught_and_the_site_made_from_the_right_resolution(tmp
     assert encode_enrichment(again.enrichment) == encode_enrichment(result.enrichment)
 
 
+def test_the_check_compares_unchanged_articles_by_the_last_cluster_entities(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch):
+    """A build keeps the entity of each cluster of its result (ResultStore.load_keys); the next
+    build's check compares the articles its guess took unchanged by those alone, and the edited
+    one mention by mention: a right guess holds, a guess made wrong in the edited article does
+    not. A real wrong guess ("Rutte" in another article moves to a new entity once "Mark Rutte"
+    is gone from the only article naming him in full) is caught before, by the entities."""
+    from conftest import tree_digest
+
+    from briefing import same_names
+
+    answers = tmp_path / "answers"  # what the forked check's comparison by keys said
+    real = same_names._holds_by_keys
+
+    def recorded(*args):  # noqa: ANN002, ANN202
+        got = real(*args)
+        with answers.open("a") as fh:
+            fh.write(f"{got}\n")
+        return got
+    monkeypatch.setattr(same_names, "_holds_by_keys", recorded)
+
+    project = make_project(tmp_path / "p", articles=0)
+    write_article(project, "a.md", "Rutte meets the union", "2024-05-02",
+                  "Mark Rutte met the union FNV in Rotterdam on Monday.")
+    write_article(project, "c.md", "Belgium and the Netherlands", "2024-05-03",
+                  "FNV members in Antwerp listened. Belgium's government praised Rutte for the deal.")
+    write_article(project, "d.md", "Ports", "2024-05-04", "Belgium and Rotterdam compete for ships.")
+    config = load(project)
+    first = build(config, check_links=False)
+    assert [m.entity for m in first.enrichment.mentions["content/c.md"] if m.text == "Rutte"] == ["person/mark-rutte"]
+
+    d = project / "content/d.md"  # names known ones only: a right guess
+    d.write_text(d.read_text() + "\nFNV said Rotterdam would win.\n")
+    right = build(config, check_links=False)
+    assert right.enrichment.guessed and answers.read_text() == "True\n"
+
+    real_guess = same_names.guessed_mentions
+
+    def wrong(*args):  # noqa: ANN002, ANN202 - the edited article's Belgium given to Antwerp (named elsewhere)
+        got = real_guess(*args)
+        return tuple(m._replace(entity="place/antwerp") if m.entity == "place/belgium" else m for m in got)
+    d.write_text(d.read_text() + "\nBelgium agreed.\n")
+    with monkeypatch.context() as patched:
+        patched.setattr(same_names, "guessed_mentions", wrong)
+        logged: list[str] = []
+        caught = build(config, check_links=False, log=logged.append)
+    assert answers.read_text() == "True\nFalse\n"
+    assert any("guessed resolution was wrong" in line for line in logged)
+    assert encode_enrichment(caught.enrichment) == _scratch(project, tmp_path)
+
+    a = project / "content/a.md"
+    a.write_text(a.read_text().replace("Mark Rutte met", "A minister met"))
+    logged.clear()
+    moved = build(config, log=logged.append)
+    assert any("guessed resolution was wrong" in line for line in logged)
+    assert answers.read_text() == "True\nFalse\n"  # the entities differ: no comparison by keys
+    assert [m.entity for m in moved.enrichment.mentions["content/c.md"] if m.text == "Rutte"] != ["person/mark-rutte"]
+    assert encode_enrichment(moved.enrichment) == _scratch(project, tmp_path)
+    fresh = max(tmp_path.glob("scratch-*"), key=lambda p: int(p.name.split("-")[1]))  # the one _scratch just built
+    build(load(fresh))  # with its link check, as the build above
+    assert tree_digest(project / "site") == tree_digest(fresh / "site")
+
+
 def test_a_broken_link_is_reported_after_the_guess_is_checked(tmp_path: Path, wrong_guesses: None):
     """The check of a guess may end as late as the swap; a build failing before (a broken link)
     still waits for it: a wrong guess is made again from the right resolution, and the report is
@@ -385,3 +448,115 @@ def test_a_guess_holds_exactly_when_it_equals_the_resolution(wrong: str, seed: i
              and list(guess.redirects.items()) == list(resolved.redirects.items()))
     assert holds(guess, sources, assigned) == whole, wrong
     assert whole == (wrong == "none" or (wrong == "swap" and len(right[source]) < 2))
+
+
+# -- the check by the last result's cluster entities ------------------------------------------
+
+# Archives of four articles before and after an edit to one of them (source -> text, names).
+_BEFORE = {
+    "a.md": ("Mark Rutte met FNV in Rotterdam. Rutte smiled.", (("Mark Rutte", "PERSON"), ("FNV", "ORG"),
+                                                                ("Rotterdam", "GPE"), ("Rutte", "PERSON"))),
+    "b.md": ("Nothing named here.", ()),
+    "c.md": ("FNV and Antwerp. Belgium praised Rutte.", (("FNV", "ORG"), ("Antwerp", "GPE"), ("Belgium", "GPE"),
+                                                        ("Rutte", "PERSON"))),
+    "d.md": ("Belgium and Rotterdam again.", (("Belgium", "GPE"), ("Rotterdam", "GPE"))),
+}
+_EDITS = {  # the edited article: its new text and names
+    # names known already: every other article's clusters keep their entities
+    "known names": ("d.md", "Belgium and Rotterdam again. FNV too.", (("Belgium", "GPE"), ("Rotterdam", "GPE"),
+                                                                      ("FNV", "ORG"))),
+    # "Mark Rutte" gone from a.md: c.md's lone "Rutte" no longer has a full name to attach to
+    "a name gone": ("a.md", "Someone met FNV in Rotterdam.", (("FNV", "ORG"), ("Rotterdam", "GPE"))),
+    # a second Rutte: c.md's lone "Rutte" could mean either, and stays apart
+    "a second Rutte": ("d.md", "Belgium and Rotterdam again. Anna Rutte spoke.",
+                       (("Belgium", "GPE"), ("Rotterdam", "GPE"), ("Anna Rutte", "PERSON"))),
+}
+
+
+def _resolution(docs: dict) -> tuple[list[str], object, dict]:
+    """The docs' clusters resolved, and each article's clusters as stored (same_names.RawCluster)."""
+    import marshal
+
+    from test_resolve import spans
+
+    from briefing.clusters import candidates, local_clusters
+    from briefing.resolve import Annotation, assign
+    from briefing.stored import Local, encode_local
+
+    clusters, raw = [], {}
+    for source, (text, items) in docs.items():
+        local = local_clusters(source, text, candidates(text, 0, Annotation(spans(text, *items))))
+        raw[source] = marshal.loads(encode_local(Local(local, Counter()))[0])
+        clusters += local
+    return list(docs), assign(clusters), raw
+
+
+@pytest.mark.parametrize("edit", sorted(_EDITS))
+@pytest.mark.parametrize("wrong", ["none", "an unchanged article's entity", "the edited article's entity",
+                                   "an unchanged article not the last's"])
+def test_a_check_by_the_last_cluster_entities_says_what_comparing_everything_says(edit: str, wrong: str):
+    """A guess keeps the last result's mentions of the articles the edit left alone. With the
+    entity of each cluster of that result kept (`cluster_keys`), the check compares those
+    articles by their clusters' entities alone (`_holds_by_keys`): it must say what comparing
+    the whole resolution says, for a right guess and for guesses wrong in an unchanged article
+    (an edit moving a short name to another entity) or in the edited one; and step aside (None)
+    for a guess whose unchanged article is not the last result's very tuple, changed or not."""
+    import dataclasses
+
+    from briefing.model import Enrichment
+    from briefing.same_names import _holds_by_keys, cluster_keys, holds
+
+    sources, last_assigned, last_raw = _resolution(_BEFORE)
+    last = last_assigned.resolved()
+    basis = Enrichment(mentions={s: last.mentions.get(s, ()) for s in sources}, entities=last.entities,
+                       topics={}, topic_table={}, redirects=last.redirects)
+    keys = cluster_keys(sources, basis.mentions, last_raw.__getitem__)
+    assert keys is not None and keys[1] == last_assigned.keys  # the entities resolution gave them
+
+    source, text, items = _EDITS[edit]
+    _, assigned, _ = _resolution({**_BEFORE, source: (text, items)})
+    right = assigned.resolved()
+    mentions = dict(basis.mentions)
+    mentions[source] = right.mentions.get(source, ())
+    if wrong == "an unchanged article's entity":
+        other = next(s for s in sources if s != source and mentions[s])
+        m = mentions[other][0]
+        mentions[other] = (m._replace(entity=next(k for k in right.entities if k != m.entity)), *mentions[other][1:])
+    elif wrong == "the edited article's entity":
+        m = mentions[source][-1]
+        mentions[source] = (*mentions[source][:-1], m._replace(entity=next(k for k in right.entities
+                                                                           if k != m.entity)))
+    elif wrong == "an unchanged article not the last's":
+        other = next(s for s in sources if s != source and mentions[s])
+        mentions[other] = tuple(list(mentions[other]))  # equal, but another tuple
+    guess = dataclasses.replace(basis, mentions=mentions, entities=right.entities, redirects=right.redirects,
+                                guessed=True, basis=basis, remade=frozenset({source}))
+    whole = (list(guess.mentions.items()) == [(s, right.mentions.get(s, ())) for s in sources]
+             and list(guess.entities.items()) == list(right.entities.items()))
+    by_keys = _holds_by_keys(guess, sources, assigned, keys)
+    if wrong in ("an unchanged article not the last's", "an unchanged article's entity"):
+        assert by_keys is None  # not the last result's tuple: compared mention by mention instead
+    else:
+        assert by_keys == whole, (edit, wrong)
+    assert holds(guess, sources, assigned, keys) == whole == holds(guess, sources, assigned), (edit, wrong)
+    if edit == "known names" and wrong in ("none", "an unchanged article not the last's"):
+        assert whole  # the guess of an edit naming known names, right
+    if edit == "a name gone" and wrong == "none":
+        assert not whole  # c.md's "Rutte" changed entity: keeping its last mentions is wrong
+
+
+def test_cluster_keys_are_none_when_the_result_is_not_made_of_those_clusters():
+    """A mention a cluster has missing from the result, or another entity for one of a
+    cluster's mentions, or a mention in the result no cluster has: no keys (the check then
+    compares mention by mention)."""
+    from briefing.same_names import cluster_keys
+
+    sources, assigned, raw = _resolution(_BEFORE)
+    resolved = assigned.resolved()
+    mentions = {s: resolved.mentions.get(s, ()) for s in sources}
+    assert cluster_keys(sources, mentions, raw.__getitem__) is not None
+    a = list(mentions["a.md"])  # "Mark Rutte", FNV, Rotterdam, "Rutte": one cluster's first and last
+    assert a[0].entity == a[-1].entity == "person/mark-rutte"
+    for changed in (a[1:], [a[0]._replace(entity="person/someone"), *a[1:]],
+                    [*a, a[-1]._replace(start=a[-1].end + 100, end=a[-1].end + 104)]):
+        assert cluster_keys(sources, {**mentions, "a.md": tuple(changed)}, raw.__getitem__) is None

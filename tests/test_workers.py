@@ -80,3 +80,32 @@ def test_a_forked_child_never_scans_what_the_build_made():
     assert len(made) == 200_000
     assert enabled is False
     assert young >= 200_000
+
+
+def test_what_a_forked_child_keeps_until_exit_is_never_freed_there(tmp_path):
+    """keep_until_exit: a Forked child exits without freeing what it was given (a check's
+    resolution); elsewhere the objects are freed as usual."""
+    from briefing.workers import keep_until_exit
+
+    freed = tmp_path / "freed"
+
+    class Noisy:
+        def __del__(self) -> None:
+            with freed.open("a") as fh:
+                fh.write(f"{os.getpid()}\n")
+
+    def made_and_dropped() -> int:
+        Noisy()
+        return 1
+
+    def made_and_kept() -> int:
+        keep_until_exit(Noisy())
+        return 2
+
+    assert Forked(made_and_dropped).result() == 1
+    child = freed.read_text()
+    assert child and child != f"{os.getpid()}\n"  # freed in the child, as anything is
+    assert Forked(made_and_kept).result() == 2
+    assert freed.read_text() == child  # kept: never freed there
+    keep_until_exit(Noisy())  # not in a Forked child: freed at once
+    assert freed.read_text() == child + f"{os.getpid()}\n"
