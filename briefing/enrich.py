@@ -439,7 +439,7 @@ def _read_names(folder: Path) -> Path:
     if path not in _names_read:
         _names_read.add(path)
         loaded = sealed.load(path)
-        if isinstance(loaded, tuple) and len(loaded) == 3:
+        if isinstance(loaded, tuple) and len(loaded) == 4:
             names.remember(*loaded)
     return path
 

@@ -97,11 +97,13 @@ _NONSPACE = re.compile(r"\S+")
 _WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*\.?")
 
 
-# norm(), slug() and name_tokens() of every form seen, kept between builds (`memo`, `remember`):
-# python-slugify takes ~10 µs a call, and a large archive has tens of thousands of names.
+# norm(), slug(), name_tokens() and initials() of every form seen, kept between builds (`memo`,
+# `remember`): python-slugify takes ~10 µs a call, and a large archive has tens of thousands of
+# names (a resolution asks the initials of 20,000 at 10,000 articles).
 _NORM: dict[str, str] = {}
 _SLUG: dict[str, str] = {}
 _TOKENS: dict[str, tuple[str, ...]] = {}
+_INITIALS_OF: dict[str, str] = {}
 
 
 def norm(form: str) -> str:
@@ -124,14 +126,16 @@ def slug(text: str) -> str:
     return got
 
 
-def memo() -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, ...]]]:
-    """What norm(), slug() and name_tokens() have computed so far (to keep for the next build)."""
-    return _NORM, _SLUG, _TOKENS
+def memo() -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, ...]], dict[str, str]]:
+    """What norm(), slug(), name_tokens() and initials() have computed so far (to keep for the
+    next build)."""
+    return _NORM, _SLUG, _TOKENS, _INITIALS_OF
 
 
-def remember(norms: dict[str, str], slugs: dict[str, str], tokens: dict[str, tuple[str, ...]]) -> None:
-    """Take norm(), slug() and name_tokens() results kept from an earlier build of the same code."""
-    for known, more in ((_NORM, norms), (_SLUG, slugs), (_TOKENS, tokens)):
+def remember(norms: dict[str, str], slugs: dict[str, str], tokens: dict[str, tuple[str, ...]],
+             initials_of: dict[str, str]) -> None:
+    """Take `memo` results kept from an earlier build of the same code."""
+    for known, more in ((_NORM, norms), (_SLUG, slugs), (_TOKENS, tokens), (_INITIALS_OF, initials_of)):
         if known:
             for k, v in more.items():
                 known.setdefault(k, v)
@@ -411,13 +415,13 @@ def demonym_places(form: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=65536)
 def initials(form: str) -> str:
     """Initials of the capitalised words: "United States" -> "US"; "" for one word."""
-    ws = [w for w in words(form) if w[:1].isupper()]
-    if len(ws) < 2:
-        return ""
-    return "".join(w[0] for w in ws).upper()
+    got = _INITIALS_OF.get(form)
+    if got is None:
+        ws = [w for w in words(form) if w[:1].isupper()]
+        got = _INITIALS_OF[form] = "".join(w[0] for w in ws).upper() if len(ws) >= 2 else ""
+    return got
 
 
 def acronym_letters(form: str) -> str:

@@ -232,37 +232,39 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
     people = kinds.person_short_names(clusters, groups)
     lone_groups = [root for root, members in groups.items()
                    if (clusters[root].lone if len(members) == 1 else all(clusters[i].lone for i in members))]
-    lone_groups_set = set(lone_groups)
-    short_index: dict[tuple[str, tuple[str, ...]], set[int]] = defaultdict(set)
-    keys_of: dict[tuple[str, str, str], tuple] = {}  # the same names recur in thousands of clusters
-    for root, members in groups.items():
-        if root in lone_groups_set:
-            continue
-        seen: set[tuple[str, str, str]] = set()  # a group's clusters mostly repeat one another
-        for i in members:
-            cl = clusters[i]
-            kind, name = cl.kind, cl.name
-            for form in (*cl.forms, name):
-                named = (kind, form, name)
-                if named in seen:
-                    continue
-                seen.add(named)
-                keys = keys_of.get(named)
-                if keys is None:
-                    keys = keys_of[named] = _short_form_keys(kind, form, name)
-                for key in keys:
-                    short_index[key].add(root)
+    # What each lone group asks the index for: its kind, and its acronym or its words. Only
+    # those keys are indexed (at 10,000 articles 2,300 of the 21,000 distinct names give one).
+    asks: dict[int, tuple[str, tuple[str, ...]]] = {}
     for root in lone_groups:
         members = groups[root]
         cl = clusters[root]
         acronym = acronym_letters(cl.name)
         kind = kinds.archive_kind([cl] if len(members) == 1 else [clusters[i] for i in members])
-        targets = short_index.get((kind, ("#acronym", acronym) if acronym else name_tokens(cl.name)), set())
+        asks[root] = (kind, ("#acronym", acronym) if acronym else name_tokens(cl.name))
+    asked = set(asks.values())
+    short_index: dict[tuple[str, tuple[str, ...]], set[int]] = defaultdict(set)
+    keys_of: dict[tuple[str, str, str], tuple] = {}  # the same names recur in thousands of clusters
+    for root, members in groups.items():
+        if root in asks:
+            continue
+        for i in members:
+            cl = clusters[i]
+            kind, name = cl.kind, cl.name
+            for form in (*cl.forms, name):
+                named = (kind, form, name)
+                keys = keys_of.get(named)
+                if keys is None:
+                    keys = keys_of[named] = tuple(k for k in _short_form_keys(kind, form, name) if k in asked)
+                for key in keys:
+                    short_index[key].add(root)
+    for root in lone_groups:
+        targets = short_index.get(asks[root], set())
         target = next(iter(targets)) if len(targets) == 1 else None
         if not targets:
             target = kinds.person_for_short_name(clusters, groups, root, people)
         if target is None:
             continue
+        cl = clusters[root]
         target_names = {clusters[i].name for i in groups[target]}
         if any(curation.apart(cl.name, t) for t in target_names):
             continue

@@ -356,3 +356,37 @@ def _copy(uf):  # noqa: ANN001, ANN202 - a union-find of the same sets (_groups 
     other = _Union(len(uf.parent))
     other.parent = list(uf.parent)
     return other
+
+
+def test_the_names_memo_keeps_initials_for_the_next_build(tmp_path):
+    """A resolution asks the initials of every multi-word name (resolve._short_form_keys): they
+    are kept with the normalised names (names.memo) in the cache, and an earlier build's are
+    taken as they are (names.remember)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from conftest import make_project
+
+    from briefing import names, sealed
+    from briefing.build import build
+    from briefing.config import load
+
+    project = make_project(tmp_path / "p")
+    build(load(project), check_links=False)
+    [memo] = (project / ".briefing-cache").rglob("names-*.pickle")
+    kept = sealed.load(memo)
+    assert len(kept) == 4 and kept[3]["Port of Rotterdam Authority"] == "PRA"
+    assert names.initials("Port of Rotterdam Authority") == "PRA"
+    # In a fresh process, what a kept memo says is what initials() answers.
+    planted = (kept[0], kept[1], kept[2], {**kept[3], "Port of Rotterdam Authority": "KEPT"})
+    script = textwrap.dedent("""
+        import sys
+        from briefing import names
+        from briefing.sealed import load
+        names.remember(*load(__import__("pathlib").Path(sys.argv[1])))
+        print(names.initials("Port of Rotterdam Authority"), names.initials("Dutch Port Union"))
+    """)
+    sealed.dump(planted, memo)
+    out = subprocess.run([sys.executable, "-c", script, str(memo)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["KEPT", "DPU"]
