@@ -396,7 +396,11 @@ class Enricher:
             every_tag.update(" ".join(str(tag).split()) for art in ordered for tag in art.tags)
             facts["tag_keys"] = tags_mod.tag_keys(every_tag | set(self.config.tags.topics))
             final = self.settle() or result
-            keys = same_names.cluster_keys(sources, final.mentions, found.clusters)
+            # Made from the last result (its keys kept): only the remade articles' keys are new.
+            since = (results.load_keys(final.basis_key)
+                     if final.basis is not None and final.remade and final.basis_key else None)
+            keys = ((since is not None and same_names.cluster_keys_since(since, sources, final, found.clusters))
+                    or same_names.cluster_keys(sources, final.mentions, found.clusters))
             results.save(inputs, encode_enrichment(final), facts, keys=keys)
         writes.add(save)
         writes.add(cache.prune)  # folders of older settings are never read again

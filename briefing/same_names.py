@@ -349,6 +349,40 @@ class Guess:
         self.check.close()
 
 
+
+def cluster_keys_since(last_keys: LastKeys, sources: Sequence[str], result: Enrichment,
+                       clusters_of: Callable[[str], Sequence[RawCluster]]) -> LastKeys | None:
+    """`cluster_keys` of a `result` made from its `basis`, whose keys were `last_keys`, by new
+    mentions for the articles in `result.remade` alone (a reused resolution, or a guess its
+    check confirmed): every other article has the basis's very mentions, so its clusters' keys
+    are taken as they were, and only the remade articles' are derived (a few clusters, not
+    65,000). None when the result is not such a one."""
+    counts, last = last_keys
+    basis = result.basis
+    if basis is None or list(counts) != list(sources):
+        return None
+    remade, now, then = result.remade, result.mentions, basis.mentions
+    new_counts: dict[str, int] = {}
+    keys: list[str] = []
+    at = run = 0  # where the last keys of the run of articles taken as they were begins
+    for source in sources:
+        n = counts[source]
+        if source in remade:
+            own = cluster_keys([source], now, clusters_of)
+            if own is None:
+                return None
+            keys += last[run:at]
+            keys += own[1]
+            new_counts[source] = own[0][source]
+            run = at + n
+        elif now.get(source) is not then.get(source):
+            return None
+        else:
+            new_counts[source] = n
+        at += n
+    keys += last[run:at]
+    return new_counts, keys
+
 # -- the enrich stage's entry ---------------------------------------------------------------
 
 

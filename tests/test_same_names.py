@@ -244,6 +244,14 @@ def test_a_wrong_guess_is_caught_and_the_site_made_from_the_right_resolution(tmp
     assert encode_enrichment(again.enrichment) == encode_enrichment(result.enrichment)
 
 
+def _stored_keys(project: Path) -> object:
+    """The cluster keys kept beside the project's last result (ResultStore.load_keys's file)."""
+    from briefing import sealed
+
+    found = list((project / ".briefing-cache").rglob("keys-*.pickle"))
+    return sealed.load_plain(found[0]) if len(found) == 1 else None
+
+
 def test_the_check_compares_unchanged_articles_by_the_last_cluster_entities(tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch):
     """A build keeps the entity of each cluster of its result (ResultStore.load_keys); the next
@@ -264,6 +272,9 @@ def test_the_check_compares_unchanged_articles_by_the_last_cluster_entities(tmp_
             fh.write(f"{got}\n")
         return got
     monkeypatch.setattr(same_names, "_holds_by_keys", recorded)
+    since: list[bool] = []  # whether the kept keys were made from the last ones
+    real_since = same_names.cluster_keys_since
+    monkeypatch.setattr(same_names, "cluster_keys_since", lambda *a: since.append(bool(got := real_since(*a))) or got)
 
     project = make_project(tmp_path / "p", articles=0)
     write_article(project, "a.md", "Rutte meets the union", "2024-05-02",
@@ -279,6 +290,11 @@ def test_the_check_compares_unchanged_articles_by_the_last_cluster_entities(tmp_
     d.write_text(d.read_text() + "\nFNV said Rotterdam would win.\n")
     right = build(config, check_links=False)
     assert right.enrichment.guessed and answers.read_text() == "True\n"
+    # The keys kept for the next check: the last ones with d.md's made again (cluster_keys_since),
+    # which must be what a build from scratch derives from all its clusters.
+    _scratch(project, tmp_path)
+    fresh = max(tmp_path.glob("scratch-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert since == [True] and _stored_keys(project) == _stored_keys(fresh) is not None
 
     real_guess = same_names.guessed_mentions
 
