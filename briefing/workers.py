@@ -97,7 +97,9 @@ class Forked:
     here when `result()` is called, which also raises its exception as it would have.
     """
 
-    def __init__(self, make: Callable[[], Any]):
+    def __init__(self, make: Callable[[], Any], *, nice: int = 0):
+        """`nice`: how much lower the child's scheduling priority is (os.nice): for work whose
+        answer is wanted late, so that it takes the processor this process leaves."""
         self.make = make
         self.pid = 0
         self.fd = -1
@@ -114,6 +116,9 @@ class Forked:
             gc.disable()
             _KEPT.append(None)  # this process is a Forked child: see keep_until_exit
             os.close(read_end)
+            if nice:
+                with suppress(OSError):
+                    os.nice(nice)
             worker_start(hook)()
             code = 1
             try:

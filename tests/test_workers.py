@@ -109,3 +109,14 @@ def test_what_a_forked_child_keeps_until_exit_is_never_freed_there(tmp_path):
     assert freed.read_text() == child  # kept: never freed there
     keep_until_exit(Noisy())  # not in a Forked child: freed at once
     assert freed.read_text() == child + f"{os.getpid()}\n"
+
+
+def test_a_forked_child_can_run_at_a_lower_priority():
+    """Forked(nice=n): the child's niceness is this process's plus n (capped by the system);
+    the parent's is left alone."""
+    import os
+
+    mine = os.nice(0)
+    assert Forked(lambda: os.nice(0), nice=5).result() == min(mine + 5, 19)
+    assert Forked(lambda: os.nice(0)).result() == mine
+    assert os.nice(0) == mine
