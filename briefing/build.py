@@ -143,7 +143,6 @@ def _build(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any,
         result.noop = True
         clock.lap("discover", f"{len(found)} files unchanged: nothing to do")
         return
-    previous = read_manifest(output)  # None for a first build
     writes = CacheWrites()
     if index != known:
         writes.add(lambda: file_index.save(config, index))
@@ -152,7 +151,7 @@ def _build(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any,
         clock.aside("wait", time.perf_counter() - waiting, "for the last build's cache writes")
         try:
             _stages(config, output, drafts, jobs, enricher, preloaded, check_links, found, static_files,
-                    problems, inputs, previous, unlisted, writes, result, clock)
+                    problems, inputs, unlisted, writes, result, clock)
         except BaseException:
             writes.run()  # what was learnt before the failure (parsed files, NER) is kept
             raise
@@ -173,7 +172,7 @@ def _unlisted(output: Path) -> Listing | None:
 
 def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, preloaded: Any,
             check_links: bool, found: list, static_files: dict, problems: list[Problem], inputs: str,
-            previous: Manifest | None, unlisted: Callable[[], Listing | None], writes: CacheWrites,
+            unlisted: Callable[[], Listing | None], writes: CacheWrites,
             result: BuildResult, clock: _Clock) -> None:
     """Parse, enrich, plan, render, check and write the site whose files were discovered; the
     caches for the next build go to `writes`."""
@@ -193,18 +192,18 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
     # edited articles, what the later stages read of the last build is read.
     early: list[_PageState] = []
     enrichment = enricher.run(articles, preloaded, writes, guess=True,  # type: ignore[attr-defined]
-                              meanwhile=lambda: early.append(_page_state(config, output, static_files, check_links)))
+                              meanwhile=lambda: _reading_page_state(config, output, static_files, check_links, early))
     result.enrichment = enrichment
     result.model_calls = enrichment.model_calls
     clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles"
                         + (", the last resolution reused" if enrichment.reused else "")
                         + (", resolution guessed from the last (checked meanwhile)" if enrichment.guessed else ""))
     try:
-        _site(config, output, drafts, jobs, enricher, check_links, static_files, inputs, previous, unlisted,
+        _site(config, output, drafts, jobs, enricher, check_links, static_files, inputs, unlisted,
               writes, result, clock, articles, enrichment, early[0] if early else None)
     except _WrongGuess as wrong:  # the check's right result: everything from here on again
         result.enrichment = wrong.right
-        _site(config, output, drafts, jobs, enricher, check_links, static_files, inputs, previous, unlisted,
+        _site(config, output, drafts, jobs, enricher, check_links, static_files, inputs, unlisted,
               writes, result, clock, articles, wrong.right, None)
 
 
@@ -212,6 +211,7 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
 class _PageState:
     """What the plan and render stages read of the last build, besides the archive."""
 
+    previous: Manifest | None  # the last build's manifest: None for a first build
     renderer: Renderer
     page_inputs: PageInputs  # what each page's context read (see depends.py)
     link_store: links.SummaryStore
@@ -219,14 +219,28 @@ class _PageState:
 
 
 def _page_state(config: Config, output: Path, static_files: dict, check_links: bool) -> _PageState:
+    into: list[_PageState] = []
+    for _ in _reading_page_state(config, output, static_files, check_links, into):
+        pass
+    return into[0]
+
+
+def _reading_page_state(config: Config, output: Path, static_files: dict, check_links: bool,
+                        into: list[_PageState]) -> Iterator[None]:
+    """`_page_state`, appended to `into`, read in steps (the enrich stage may start a check
+    between two of them: Enricher.run's `meanwhile`)."""
+    previous = read_manifest(output)
+    yield
     versions = {url: digest[:10] for url, digest in
                 ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
     renderer = Renderer(config, asset_versions=versions)
     page_inputs = PageInputs(config.cache_path / "pages" / f"{_output_key(output)}.pickle",
-                                     _shared_digest(config, renderer)).load()
+                             _shared_digest(config, renderer)).load()
+    yield
     # A page rendered to the bytes it had at the last link check is not scanned again.
     link_store = links.SummaryStore(config.cache_path / "links" / f"{_output_key(output)}.pickle")
-    return _PageState(renderer, page_inputs, link_store, link_store.load() if check_links else links.NO_CHECK)
+    into.append(_PageState(previous, renderer, page_inputs, link_store,
+                           link_store.load() if check_links else links.NO_CHECK))
 
 
 def _changing(page_inputs: PageInputs, cells: depends.Cells, archive: archive_stage.Archive,
@@ -257,7 +271,7 @@ class _WrongGuess(Exception):
 
 
 def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, check_links: bool,
-          static_files: dict, inputs: str, previous: Manifest | None, unlisted: Callable[[], Listing | None],
+          static_files: dict, inputs: str, unlisted: Callable[[], Listing | None],
           writes: CacheWrites, result: BuildResult, clock: _Clock, articles: list[Article],
           enrichment: Enrichment, state: _PageState | None) -> None:
     """Index, plan, render, check and write the site of an enriched archive (`state`: read
@@ -266,7 +280,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
     # the last build's pages changed (depends.py): both read the archive, nothing else.
     archive = archive_stage.build(articles, enrichment, config)
     state = state or _page_state(config, output, static_files, check_links)
-    renderer, page_inputs, last_check = state.renderer, state.page_inputs, state.last_check
+    previous, renderer, page_inputs, last_check = state.previous, state.renderer, state.page_inputs, state.last_check
     cells = archive_stage.cells(archive)
     stored_cells = list(page_inputs.cells)
     by_difference = _by_difference(page_inputs, enrichment)
@@ -283,7 +297,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
             # Early cut-off: a planned node whose inputs changed, made again (here: the pages
             # made later take it), to the value it had, changes none of its readers.
             # A changed node is made again with its group's pages (pages.PageGroup), not yet made.
-            planned.make_groups(page_inputs.cells[n][1] for n in nodes)
+            planned.make_groups(page_inputs.cells[n][1][:2] for n in nodes)  # a node's name starts with its group's
             same = page_inputs.same_values(nodes, depends.remade)
             touched = {path for path, got in read_changed.items() if not got <= same}
     finally:

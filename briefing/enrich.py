@@ -25,7 +25,7 @@ import hashlib
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -261,13 +261,15 @@ class Enricher:
         return found if found is not None else self.fingerprint(self.pipeline(curation), curation)
 
     def run(self, articles: Sequence[Article], preloaded: Any = None, writes: CacheWrites | None = None, *,
-            guess: bool = False, meanwhile: Callable[[], None] | None = None) -> Enrichment:
+            guess: bool = False, meanwhile: Callable[[], Iterable[None]] | None = None) -> Enrichment:
         """Whole archive: annotate (cached), resolve across articles, tag.
 
         With `guess`, an edit naming people the archive knows may be resolved by a guess, checked
         by a forked child (see same_names.py): the result then says `guessed`, and the caller must
-        ask `settle()` before it uses the result for good. `meanwhile` is called once, while the
-        model runs on the articles that need it (or at that point when none does).
+        ask `settle()` before it uses the result for good. `meanwhile()` gives steps (an iterable,
+        doing work as it is iterated), all taken once: while the model runs on the articles that
+        need it (or at that point when none does), those left when the model answers once a
+        guess's check has started.
 
         What each article contributes on its own (`Local`) is kept per article in a LocalStore;
         only the articles missing there are annotated (cache, or the model) and analysed. The
@@ -285,7 +287,7 @@ class Enricher:
                 preloaded.close()
 
     def _run(self, articles: Sequence[Article], preloaded: Any, writes: CacheWrites, guess: bool,
-             meanwhile: Callable[[], None] | None) -> Enrichment:
+             meanwhile: Callable[[], Iterable[None]] | None) -> Enrichment:
         curation = self.curation()
         package = nlp_mod.installed_package(self.config.nlp.model)
         cache = Cache(self.config.cache_path, self.unloaded_fingerprint(package, curation))
@@ -328,10 +330,13 @@ class Enricher:
         last_result = (decode_enrichment(results.load(last["inputs"]))  # type: ignore[index]
                        if same_names.reusable(last, sources, ordered_keys, settings) else None)
         phrases = PhraseCounts(found)
-        if meanwhile is not None:
-            meanwhile()
-        decoded: dict[str, Local] = {}
         answered = getattr(analysed_by_preloaded, "ready", None)
+        # Once the worker has answered, the caller's steps left wait until the guess's check has
+        # started: the check is the longer path of an edit naming people.
+        steps = iter(meanwhile() if meanwhile is not None else ())
+        while not (answered is not None and answered()) and next(steps, steps) is not steps:
+            pass
+        decoded: dict[str, Local] = {}
         if answered is not None:
             for source in list(found.blobs):
                 if not len(decoded) % 256 and answered():
@@ -379,6 +384,8 @@ class Enricher:
                                       read_names=lambda: _read_names(cache.folder),
                                       last_keys=lambda: results.load_keys(last["inputs"]))  # type: ignore[index]
         result, self._guess = reused if reused is not None else (None, None)
+        for _ in steps:
+            pass
         if result is None:
             chosen.clear()
             phrase_df.clear()

@@ -106,13 +106,18 @@ def _term_pages(archive: Archive, config: Config, of: str, key: str, base: str, 
     """An entity's or a topic's (`of`) pages and feed, in the order of its group's rows (`plan`)."""
     from .pages import Page, page_path, page_url
 
+    # Two shared parts, each a node (depends.node, named after the group): the list of articles,
+    # which every page reads, and the profile (counts, timeline, what it is mentioned with),
+    # which only the first page shows: an edit moving a profile makes that one page again, not
+    # the 20 or 30 pages of a long list whose articles did not move.
     page: Callable[[int], Callable[[], dict[str, Any]]]
+    listing = depends.node((of, key, "list"), _term_list(archive, config, of, key))
     if of == "entity":
-        shared = depends.node(("entity", key), _entity_context(archive, config, key, paged_in))
-        page = lambda n: _entity_page(archive, key, shared, cards, n, total, base)  # noqa: E731
+        profile = depends.node((of, key), _entity_context(archive, key, paged_in))
+        page = lambda n: _entity_page(archive, key, listing, profile, cards, n, total, base)  # noqa: E731
     else:
-        shared = depends.node(("topic", key), _topic_context(archive, config, key, paged_in))
-        page = lambda n: _topic_page(shared, cards, n, total, base)  # noqa: E731
+        profile = depends.node((of, key), _topic_context(archive, key, paged_in))
+        page = lambda n: _topic_page(listing, profile, cards, n, total, base)  # noqa: E731
     plan_key = _count_key(of, total)
     out = [Page.later(page_path(url), url, f"{of}.html", page(n), plan_key)
            for n in range(1, total + 1) for url in (page_url(base, n),)]
@@ -218,24 +223,38 @@ def _most_mentioned(archive: Archive, kind: str, keys: tuple[str, ...], nav: lis
     return make
 
 
-def _entity_context(archive: Archive, config: Config, key: str, paged_in: Memo) -> Callable[[], dict[str, Any]]:
-    """What all of an entity's pages show: made from its articles' facets, not their text, so
+def _term_list(archive: Archive, config: Config, of: str, key: str) -> Callable[[], dict[str, Any]]:
+    """What every page of an entity's or a topic's (`of`) list reads: its name and articles."""
+    def make() -> dict[str, Any]:
+        per_page = config.paginate
+        if of == "entity":
+            entity = archive.entities[key]
+            return {"entity": {"name": entity.name, "kind": entity.kind, "kind_label": KIND_NAMES[entity.kind],
+                               "key": entity.key, "url": entity_url(entity)},
+                    "sources": archive.entity_sources[key], "linked": key in archive.paged_entities,
+                    "feed": entity_url(entity) + "feed.xml", "per_page": per_page}
+        topic = archive.topics[key]
+        return {"topic": {"name": topic.name, "origin": topic.origin, "url": f"topics/{key}/"},
+                "sources": archive.topic_sources[key],
+                "feed": f"topics/{key}/feed.xml", "per_page": per_page}
+    return make
+
+
+def _entity_context(archive: Archive, key: str, paged_in: Memo) -> Callable[[], dict[str, Any]]:
+    """The profile on an entity's first page: made from its articles' facets, not their text, so
     that an edit to one article's prose makes again only the page listing it (`_entity_page`)."""
     def make() -> dict[str, Any]:
         entity = archive.entities[key]
         sources = archive.entity_sources[key]
-        kind = entity.kind
-        base = entity_url(entity)
         facets = [archive.facets[s] for s in sources]
         dates = [f.date for f in facets]
         topics = Counter(t for f in facets for t in f.topics)
         for t in [t for t in topics if t not in archive.paged_topics]:
             del topics[t]
-        common = {
-            "entity": {"name": entity.name, "kind": entity.kind, "kind_label": KIND_NAMES[kind],
+        return {
+            "entity": {"name": entity.name, "kind": entity.kind, "kind_label": KIND_NAMES[entity.kind],
                        "aliases": list(entity.aliases), "description": entity.description,
-                       "links": list(entity.links), "key": entity.key},
-            "count": len(sources),
+                       "links": list(entity.links), "key": entity.key, "url": entity_url(entity)},
             "first": min(dates).date().isoformat(),
             "last": max(dates).date().isoformat(),
             "timeline": timeline_svg(dates, entity.name),
@@ -244,58 +263,58 @@ def _entity_context(archive: Archive, config: Config, key: str, paged_in: Memo) 
                             for k, c in co_mentions(archive, entity.key, paged_in=paged_in)],
             "topics": [{"name": archive.topics[t].name, "url": f"topics/{t}/", "count": c}
                        for t, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
-            "feed": base + "feed.xml",
         }
-        return {"common": common, "sources": sources, "linked": key in archive.paged_entities,
-                "per_page": config.paginate}
     return make
 
 
-def _entity_page(archive: Archive, key: str, shared: Callable[[], dict[str, Any]], cards: Memo, n: int,
-                 total: int, base: str) -> Callable[[], dict[str, Any]]:
+def _entity_page(archive: Archive, key: str, listing: Callable[[], dict[str, Any]],
+                 profile: Callable[[], dict[str, Any]], cards: Memo, n: int, total: int,
+                 base: str) -> Callable[[], dict[str, Any]]:
     def make() -> dict[str, Any]:
         from .pages import pagination  # here, not per page planned: tens of thousands of imports
 
-        got = shared()
-        common, per_page = got["common"], got["per_page"]
-        entity = common["entity"]
+        got = listing()
+        entity, sources, per_page = got["entity"], got["sources"], got["per_page"]
         found = archive.entities[key]
         items = [_mention_item(archive.by_source[s], found, got["linked"], cards)
-                 for s in got["sources"][(n - 1) * per_page:n * per_page]]
-        return dict(common, title=entity["name"] if n == 1 else f"{entity['name']}, page {n}",
-                    description=entity["description"] or
-                    f"{entity['name']}: {common['count']} articles in the archive, "
-                    f"{common['first']} to {common['last']}.",
-                    items=items, pagination=pagination(base, n, total))
+                 for s in sources[(n - 1) * per_page:n * per_page]]
+        context = {"entity": entity, "count": len(sources), "items": items, "feed": got["feed"],
+                   "pagination": pagination(base, n, total)}
+        if n > 1:
+            return dict(context, title=f"{entity['name']}, page {n}",
+                        description=f"Articles mentioning {entity['name']}, page {n} of {total}.")
+        shown = profile()
+        return dict(context, **shown, title=entity["name"],
+                    description=shown["entity"]["description"] or
+                    f"{entity['name']}: {len(sources)} articles in the archive, {shown['first']} to {shown['last']}.")
     return make
 
 
-def _topic_context(archive: Archive, config: Config, key: str, paged_in: Memo) -> Callable[[], dict[str, Any]]:
+def _topic_context(archive: Archive, key: str, paged_in: Memo) -> Callable[[], dict[str, Any]]:
+    """The profile on a topic's first page: the entities most associated with it."""
     def make() -> dict[str, Any]:
-        topic = archive.topics[key]
         sources = archive.topic_sources[key]
         entity_counts = Counter(m for s in sources for m in paged_in(s))
-        top = [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,
-                "kind": archive.entities[k].kind}
-               for k, c in sorted(entity_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:15]]
-        return {"name": topic.name, "origin": topic.origin, "count": len(sources), "top": top,
-                "sources": sources, "per_page": config.paginate}
+        return {"entities": [{"name": archive.entities[k].name, "url": entity_url(archive.entities[k]), "count": c,
+                              "kind": archive.entities[k].kind}
+                             for k, c in sorted(entity_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:15]]}
     return make
 
 
-def _topic_page(shared: Callable[[], dict[str, Any]], cards: Memo, n: int, total: int,
-                base: str) -> Callable[[], dict[str, Any]]:
+def _topic_page(listing: Callable[[], dict[str, Any]], profile: Callable[[], dict[str, Any]], cards: Memo,
+                n: int, total: int, base: str) -> Callable[[], dict[str, Any]]:
     def make() -> dict[str, Any]:
         from .pages import pagination
 
-        got = shared()
-        name, per_page = got["name"], got["per_page"]
-        return {
-            "title": name if n == 1 else f"{name}, page {n}",
-            "description": f"{got['count']} articles about {name}.",
-            "topic": {"name": name, "origin": got["origin"]}, "count": got["count"],
-            "entities": got["top"], "cards": [cards(s) for s in got["sources"][(n - 1) * per_page:n * per_page]],
-            "pagination": pagination(base, n, total), "feed": base + "feed.xml"}
+        got = listing()
+        topic, sources, per_page = got["topic"], got["sources"], got["per_page"]
+        name = topic["name"]
+        context = {"topic": topic, "count": len(sources), "feed": got["feed"],
+                   "cards": [cards(s) for s in sources[(n - 1) * per_page:n * per_page]],
+                   "pagination": pagination(base, n, total)}
+        if n > 1:
+            return dict(context, title=f"{name}, page {n}", description=f"Articles about {name}, page {n} of {total}.")
+        return dict(context, **profile(), title=name, description=f"{len(sources)} articles about {name}.")
     return make
 
 

@@ -530,6 +530,45 @@ def test_each_page_groups_rows_are_the_pages_it_makes(built):  # noqa: ANN001
     assert {row[1] for group in plan.groups for row in group.rows if row[4]} <= set(sitemap)
 
 
+def test_an_edit_moving_an_entitys_profile_makes_again_only_its_first_page(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch):
+    """The profile of an entity or topic (counts, timeline, what it is mentioned with) is on the
+    first page of its list only: an edit that moves the profile and not the list (an article
+    already listed names someone else too) makes again that first page, not the later ones,
+    which show their articles, the name linking to the first page, and where they are."""
+    project = make_project(tmp_path / "p", 'title: "T"\nbase_url: "https://example.org/"\npaginate: 2\n'
+                                           "search: {enabled: false}\n", articles=0)
+    for i in range(6):
+        write_article(project, f"2024/a{i}.md", f"Rotterdam port report {i}", f"2024-05-{i + 1:02d}",
+                      f"Dock workers in Rotterdam met on day {i + 1}. The Port of Rotterdam Authority said "
+                      "ships were waiting.", tags=["ports"])
+    build(load(project), jobs=1)
+    made: list[str] = []
+    real = build_mod.render_pages
+
+    def render_pages(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        out = real(*args, **kwargs)
+        made.extend(page.path for page, _ in out[3])
+        return out
+
+    monkeypatch.setattr(build_mod, "render_pages", render_pages)
+    edited = project / "content" / "2024" / "a0.md"  # the oldest: on the last page of each list
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nMark Rutte visited Rotterdam and Antwerp.\n",
+                      encoding="utf-8")
+    build(load(project), jobs=1)
+    site = project / "site"
+    entity = sorted(p for p in made if p.startswith("places/rotterdam/") and p.endswith(".html"))
+    assert entity == ["places/rotterdam/index.html", "places/rotterdam/page/3/index.html"], made
+    first = (site / "places/rotterdam/index.html").read_text(encoding="utf-8")
+    assert "Often mentioned with" in first and "Mark Rutte" in first and "Mentions per month" in first
+    later = (site / "places/rotterdam/page/2/index.html").read_text(encoding="utf-8")
+    assert "Often mentioned with" not in later and "Mentions per month" not in later
+    assert "page 2 of 3" in later and 'href="/places/rotterdam/"' in later and "day 4" in later
+    topic = (site / "topics/port/page/2/index.html").read_text(encoding="utf-8")
+    assert "Most associated" not in topic and "page 2 of 3" in topic
+    assert "Most associated" in (site / "topics/port/index.html").read_text(encoding="utf-8")
+
+
 def test_an_edit_makes_only_the_page_groups_it_must(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A prose edit keeps nearly every entity's and topic's pages without making their Pages:
     only the groups holding a page to make, or whose shared node changed, are made."""

@@ -576,3 +576,63 @@ def test_cluster_keys_are_none_when_the_result_is_not_made_of_those_clusters():
     for changed in (a[1:], [a[0]._replace(entity="person/someone"), *a[1:]],
                     [*a, a[-1]._replace(start=a[-1].end + 100, end=a[-1].end + 104)]):
         assert cluster_keys(sources, {**mentions, "a.md": tuple(changed)}, raw.__getitem__) is None
+
+
+class _ModelInProcess:
+    """A stand-in for preload.Preloaded that runs the real model here, at once, and says it has
+    answered (`ready`) only as the test wants."""
+
+    def __init__(self, enricher: enrich.Enricher, answered: bool):
+        self.enricher, self.answered = enricher, answered
+
+    def analyse(self, articles, curation, fingerprint):  # noqa: ANN001, ANN201
+        from briefing.cache import Cache
+
+        config = self.enricher.config
+        analysed = enrich.run_model(articles, self.enricher.pipeline(curation), Cache(config.cache_path, fingerprint),
+                                    curation, analyse=lambda art, ann: enrich.encode_local(
+                                        enrich.local_analysis(art, ann, curation, config)))
+        blobs = [blob for _, blob in analysed]
+
+        def result() -> list:
+            return blobs
+        result.ready = lambda: self.answered  # type: ignore[attr-defined]
+        return result
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("answered", [True, False])
+def test_the_check_starts_before_the_steps_left_once_the_model_has_answered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered: bool):
+    """Enricher.run takes the caller's `meanwhile` steps while the model runs; once it has
+    answered, the guess comes first, so that its check (the longer path) starts sooner, and the
+    steps left are taken after it. Every step is taken either way."""
+    from briefing import same_names, sources
+
+    project = make_project(tmp_path / "p")
+    config = load(project)
+    build(config, check_links=False)
+    antwerp = project / "content/2024/2024-06-01-antwerp-volumes.md"
+    antwerp.write_text(antwerp.read_text() + "\nMark Rutte said the Netherlands depends on Antwerp too.\n")
+    found, _, _ = sources.discover(config)
+    articles, problems = sources.parse_all(found, config)
+    assert not problems
+    events: list[str] = []
+    real_forked = same_names.Forked
+
+    def forked(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        events.append("check")
+        return real_forked(*args, **kwargs)
+    monkeypatch.setattr(same_names, "Forked", forked)
+
+    def steps():  # noqa: ANN202
+        for step in ("first", "second", "third"):
+            events.append(step)
+            yield
+
+    enricher = enrich.Enricher(config)
+    result = enricher.run(articles, _ModelInProcess(enricher, answered), guess=True, meanwhile=steps)
+    assert result.guessed and enricher.settle() is None
+    assert events == (["check", "first", "second", "third"] if answered else ["first", "second", "third", "check"])
