@@ -110,13 +110,19 @@ def _term_pages(archive: Archive, config: Config, of: str, key: str, base: str, 
     # which every page reads, and the profile (counts, timeline, what it is mentioned with),
     # which only the first page shows: an edit moving a profile makes that one page again, not
     # the 20 or 30 pages of a long list whose articles did not move.
+    # A list of one page (most of them) has one node: a node costs every build that reads the
+    # page store a cell and its readers.
     page: Callable[[int], Callable[[], dict[str, Any]]]
-    listing = depends.node((of, key, "list"), _term_list(archive, config, of, key))
+    list_part = _term_list(archive, config, of, key)
+    profile_part = (_entity_context if of == "entity" else _topic_context)(archive, key, paged_in)
+    if total == 1:
+        listing = profile = depends.node((of, key), lambda: {**list_part(), **profile_part()})
+    else:
+        listing = depends.node((of, key, "list"), list_part)
+        profile = depends.node((of, key), profile_part)
     if of == "entity":
-        profile = depends.node((of, key), _entity_context(archive, key, paged_in))
         page = lambda n: _entity_page(archive, key, listing, profile, cards, n, total, base)  # noqa: E731
     else:
-        profile = depends.node((of, key), _topic_context(archive, key, paged_in))
         page = lambda n: _topic_page(listing, profile, cards, n, total, base)  # noqa: E731
     plan_key = _count_key(of, total)
     out = [Page.later(page_path(url), url, f"{of}.html", page(n), plan_key)
@@ -240,6 +246,9 @@ def _term_list(archive: Archive, config: Config, of: str, key: str) -> Callable[
     return make
 
 
+_ENTITY_PROFILE = ("entity", "first", "last", "timeline", "co_mentions", "topics")
+
+
 def _entity_context(archive: Archive, key: str, paged_in: Memo) -> Callable[[], dict[str, Any]]:
     """The profile on an entity's first page: made from its articles' facets, not their text, so
     that an edit to one article's prose makes again only the page listing it (`_entity_page`)."""
@@ -284,7 +293,7 @@ def _entity_page(archive: Archive, key: str, listing: Callable[[], dict[str, Any
             return dict(context, title=f"{entity['name']}, page {n}",
                         description=f"Articles mentioning {entity['name']}, page {n} of {total}.")
         shown = profile()
-        return dict(context, **shown, title=entity["name"],
+        return dict(context, **{k: shown[k] for k in _ENTITY_PROFILE}, title=entity["name"],
                     description=shown["entity"]["description"] or
                     f"{entity['name']}: {len(sources)} articles in the archive, {shown['first']} to {shown['last']}.")
     return make
@@ -314,7 +323,8 @@ def _topic_page(listing: Callable[[], dict[str, Any]], profile: Callable[[], dic
                    "pagination": pagination(base, n, total)}
         if n > 1:
             return dict(context, title=f"{name}, page {n}", description=f"Articles about {name}, page {n} of {total}.")
-        return dict(context, **profile(), title=name, description=f"{len(sources)} articles about {name}.")
+        return dict(context, entities=profile()["entities"], title=name,
+                    description=f"{len(sources)} articles about {name}.")
     return make
 
 
