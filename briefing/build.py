@@ -228,9 +228,8 @@ def _page_state(config: Config, output: Path, static_files: dict, check_links: b
 def _reading_page_state(config: Config, output: Path, static_files: dict, check_links: bool,
                         into: list[_PageState]) -> Iterator[None]:
     """`_page_state`, appended to `into`, read in steps (the enrich stage may start a check
-    between two of them: Enricher.run's `meanwhile`)."""
-    previous = read_manifest(output)
-    yield
+    between two of them: Enricher.run's `meanwhile`). The largest first: the model's worker
+    answers about when it is read, and the smaller ones after wait less for a step to end."""
     versions = {url: digest[:10] for url, digest in
                 ((u, hashlib.sha256(p.read_bytes()).hexdigest()) for u, p in static_files.values())}
     renderer = Renderer(config, asset_versions=versions)
@@ -239,8 +238,9 @@ def _reading_page_state(config: Config, output: Path, static_files: dict, check_
     yield
     # A page rendered to the bytes it had at the last link check is not scanned again.
     link_store = links.SummaryStore(config.cache_path / "links" / f"{_output_key(output)}.pickle")
-    into.append(_PageState(previous, renderer, page_inputs, link_store,
-                           link_store.load() if check_links else links.NO_CHECK))
+    last_check = link_store.load() if check_links else links.NO_CHECK
+    yield
+    into.append(_PageState(read_manifest(output), renderer, page_inputs, link_store, last_check))
 
 
 def _changing(page_inputs: PageInputs, cells: depends.Cells, archive: archive_stage.Archive,

@@ -138,6 +138,9 @@ def archive_kind(cls: Iterable[LocalCluster]) -> str:
     cls = cls if isinstance(cls, list) else list(cls)
     if len(cls) == 1:  # most entities: the sums below would be these very numbers
         votes: Mapping[str, float] = cls[0].votes
+        if len(votes) == 1:  # and most clusters had one kind: the top one
+            for kind in votes:
+                return kind
     else:
         votes = {}
         for c in cls:
