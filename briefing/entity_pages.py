@@ -284,7 +284,9 @@ def _entity_page(archive: Archive, key: str, listing: Callable[[], dict[str, Any
 
         got = listing()
         entity, sources, per_page = got["entity"], got["sources"], got["per_page"]
-        found = archive.entities[key]
+        # The items read the entity's key alone: not the archive's record of it (its aliases,
+        # which the profile shows), so that an edit adding a form to it makes one page again.
+        found = Entity(key, entity["name"], entity["kind"])
         items = [_mention_item(archive.by_source[s], found, got["linked"], cards)
                  for s in sources[(n - 1) * per_page:n * per_page]]
         context = {"entity": entity, "count": len(sources), "items": items, "feed": got["feed"],
