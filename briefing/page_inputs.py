@@ -12,13 +12,19 @@ from typing import Any
 from . import sealed
 from .depends import ALL, AT_MOST, Cells
 
-STORE_VERSION = 3
+STORE_VERSION = 4
 
 
 # The mappings whose cells, one per key, `PageInputs.digests_by_difference` can be told are
 # unchanged (archive.may_differ); any other cell is volatile.
 KEYED = frozenset({"by_source", "facets", "entities", "entity_sources", "paged_entities", "topics", "topic_sources",
                    "paged_topics", "redirects", "entity_sources" + AT_MOST, "topic_sources" + AT_MOST, "node"})
+
+
+def _node_readers(nodes: dict[int, bytes]) -> list[int]:
+    """The nodes that read another node (`_changed` passes over them again)."""
+    numbers = set(nodes)
+    return [n for n, read in nodes.items() if not numbers.isdisjoint(array("I", read))]
 
 
 def _volatile(cells: Sequence[tuple[str, Any]]) -> list[int]:
@@ -86,6 +92,7 @@ class PageInputs:
         self.digests = b""
         self.pages: dict[str, tuple[str, bytes, bytes]] = {}
         self.nodes: dict[int, bytes] = {}
+        self.node_readers: list[int] | None = None  # as stored (`_node_readers`); None: made when asked
         self.node_values: dict[int, bytes] = {}  # node number -> `value_digest` of its value
         self.compacted = 0  # how many cells there were after the last compaction
         # What the archive these digests are of was made from (see `digests_by_difference`):
@@ -109,6 +116,7 @@ class PageInputs:
         self.digests = data["digests"]
         self.pages = data["pages"]
         self.nodes = data["nodes"]
+        self.node_readers = data["node_readers"]
         self.compacted = data["compacted"]
         self.basis, self.hashes, self.volatile = data["basis"], data["hashes"], data["volatile"]
         self.node_values = data["node_values"]
@@ -136,14 +144,20 @@ class PageInputs:
             changed = set(range(len(self.cells)))
         elif before != now:  # node cells have one digest, NODE_DIGEST, on both sides
             changed = _differing(now, before)
-        pending = {n: array("I", numbers) for n, numbers in self.nodes.items()} if changed else {}
-        while changed and pending:  # a node may read another node: until nothing more changes
-            grew = [n for n, numbers in pending.items() if not changed.isdisjoint(numbers)]
-            if not grew:
-                break
-            for n in grew:
-                del pending[n]
+        if not changed:
+            return changed, now
+        # A node changed when it reads a changed cell. One pass over every node finds those
+        # reading a changed cell that is not a node (1.4 million reads at 10,000); after it,
+        # only the nodes that read nodes (`node_readers`: none in the theme) can still change.
+        nodes = self.nodes
+        grew = [n for n, numbers in nodes.items() if not changed.isdisjoint(array("I", numbers))]
+        changed.update(grew)
+        readers = self.node_readers if self.node_readers is not None else _node_readers(nodes)
+        pending = [n for n in readers if n in nodes and n not in changed]
+        while grew and pending:  # until nothing more changes
+            grew = [n for n in pending if not changed.isdisjoint(array("I", nodes[n]))]
             changed.update(grew)
+            pending = [n for n in pending if n not in changed]
         return changed, now
 
     def digests_by_difference(self, cells: Cells, suspects: Iterable[tuple[str, Any]]) -> bytes:
@@ -288,6 +302,7 @@ class PageInputs:
         number = self.number[cell]
         self.nodes[number] = self._numbers(encoded)
         self.node_values[number] = value
+        self.node_readers = None
 
     def save(self, cells: Cells, live: Iterable[str], *, plan: tuple[Sequence[str], bytes] | None = None,
              site: tuple | None = None) -> None:
@@ -311,6 +326,7 @@ class PageInputs:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             sealed.dump({"version": STORE_VERSION, "shared": self.shared, "cells": self.cells,
                          "digests": self.digests, "pages": self.pages, "nodes": self.nodes,
+                         "node_readers": _node_readers(self.nodes),
                          "compacted": self.compacted, "basis": self.basis, "hashes": self.hashes,
                          "node_values": self.node_values, "volatile": _volatile(self.cells),
                          "plan_paths": self.plan_paths, "plan_keys": self.plan_keys, "site": self.site}, self.path)

@@ -87,6 +87,25 @@ def test_the_store_finds_the_pages_whose_cells_or_nodes_changed(tmp_path: Path):
     assert PageInputs(tmp_path / "pages.pickle", "site-2").load().pages == {}  # templates or settings changed
 
 
+def test_a_change_reaches_pages_through_a_node_that_reads_a_node(tmp_path: Path):
+    """A node may read another node: a change reaches the pages that read the outer one, in a
+    store loaded from disk (which keeps which nodes read nodes) as in one kept in memory."""
+    before = Cells(containers({"x": ("a",), "y": ("b",)}, {"x"}), {})
+    store = PageInputs(tmp_path / "pages.pickle", "site-1")
+    store.keep("outer.html", "f" * 64, b"key", store.encode([("node", "outer")]))
+    store.keep("inner.html", "e" * 64, b"key", store.encode([("node", "inner")]))
+    store.keep("other.html", "d" * 64, b"key", store.encode([("entity_sources", "x")]))
+    store.keep_node(("node", "outer"), store.encode([("node", "inner"), ("entity_sources", "x")]),
+                    depends.value_digest("outer"))
+    store.keep_node(("node", "inner"), store.encode([("entity_sources", "y")]), depends.value_digest("inner"))
+    store.save(before, ["outer.html", "inner.html", "other.html"])
+    after = Cells(containers({"x": ("a",), "y": ("b", "c")}, {"x"}), {})
+    for pages in (store, PageInputs(tmp_path / "pages.pickle", "site-1").load()):
+        assert pages.touched(pages.changed_cells(after)[0]) == {"outer.html", "inner.html"}
+        pages.node_readers = []  # as if no node read a node: the outer one is missed
+        assert pages.touched(pages.changed_cells(after)[0]) == {"inner.html"}
+
+
 def test_compaction_forgets_cells_no_page_reads_and_keeps_the_answers(tmp_path: Path):
     sources = {f"k{i}": (f"s{i}",) for i in range(3000)}
     cells = Cells(containers(sources, set()), {})
