@@ -207,7 +207,9 @@ def _differing_keys(now: Mapping[str, Any], then: Mapping[str, Any]) -> set[str]
     if now is then:
         return set()
     missing = object()
-    return {k for k in set(now) | set(then) if now.get(k, missing) != then.get(k, missing)}
+    # Mostly the very objects (a guess keeps the last result's entities): no comparison then.
+    return {k for k in set(now) | set(then)
+            for a, b in ((now.get(k, missing), then.get(k, missing)),) if a is not b and a != b}
 
 
 def co_mentions(archive: Archive, key: str, limit: int = 12,
