@@ -167,6 +167,35 @@ class ResultStore:
             return data.get("keys")
         return None
 
+    def _region_path(self, inputs: str) -> Path:
+        return self.folder / f"region-{self.salt}-{inputs[:32]}.pickle"
+
+    def load_region(self, inputs: str) -> Any | None:
+        """The index (region.RegionIndex.to_plain) of the resolution of these inputs, or None."""
+        data = sealed.load_plain(self._region_path(inputs))
+        return data.get("index") if isinstance(data, dict) and data.get("inputs") == inputs else None
+
+    def has_region(self, inputs: str) -> bool:
+        return self._region_path(inputs).exists()
+
+    def save_region(self, inputs: str, index: Any) -> None:
+        """Keep the index of the resolution of these inputs (plain data); the others are left
+        until `prune_regions`: the build that saves one may still be reading the last."""
+        try:
+            sealed.dump_plain({"inputs": inputs, "index": index}, self._region_path(inputs))
+        except OSError:
+            pass
+
+    def prune_regions(self, inputs: str) -> None:
+        """Delete the indexes of every resolution but that of these inputs."""
+        keep = self._region_path(inputs).name
+        for old in self.folder.glob("region-*.pickle"):
+            if old.name != keep:
+                try:
+                    old.unlink()
+                except OSError:
+                    pass
+
     def save(self, inputs: str, result: Any, facts: dict[str, Any] | None = None, keys: Any = None) -> None:
         """Keep `result`, plain data (see sealed.dump_plain), for a build with these inputs, and
         plain `facts` about what it was made from, and `keys`, read only when asked for

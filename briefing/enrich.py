@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import marshal
 import re
 import sys
 from collections import defaultdict
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from . import curation as curation_mod
-from . import names, same_names, sealed
+from . import names, region, same_names, sealed
 from . import nlp as nlp_mod
 from . import tags as tags_mod
 from .cache import Cache, LocalStore, ResultStore, code_digest
@@ -41,7 +42,7 @@ from .clusters import candidates, local_clusters
 from .config import Config
 from .curation import Curation
 from .model import Article, Enrichment
-from .resolve import Annotation, Assignment, Span, assign, resolve_archive
+from .resolve import Annotation, Assignment, Span, Trace, assign, resolve_archive
 from .stored import (  # noqa: F401 (re-exported: what the stores hold)
     Analyses,
     Local,
@@ -378,11 +379,29 @@ class Enricher:
                 clusters = [c for s in sources
                             for c in (decoded[s].clusters if s in decoded else found.local_clusters(s))]
                 return sources, assign(clusters, curation, demonyms=demonyms)
+        def by_region() -> region.RegionEdit | None:  # the edit resolved by region (in the check's child)
+            plain = results.load_region(last["inputs"])  # type: ignore[index]
+            if plain is None or last_result is None:
+                return None
+            index = region.RegionIndex.from_plain(plain)
+            before = dict(zip(sources, last["keys"], strict=True))  # type: ignore[index]
+            changed = {source for source, now in zip(sources, ordered_keys, strict=True) if before[source] != now}
+
+            def old_raw(source: str) -> tuple:
+                return marshal.loads(entries[before[source]][0]) if source in changed else found.clusters(source)
+            with _names_memo(cache.folder, CacheWrites()):  # never run: the child saves nothing
+                edit = region.resolve_edit(index, changed, old_raw, found.clusters, last_result.mentions,
+                                           last_result.entities, curation, demonyms=demonyms)
+            if edit is not None:
+                edit.patch(index)
+                results.save_region(inputs, index.to_plain())
+            return edit
         reused = same_names.from_last(ordered, ordered_keys, found, phrases, entries, last, last_result,
                                       len(need_model), self.config.tags, data["lexicon"], chosen, phrase_df,
                                       curation, afresh if guess and Forked.possible() else None,
                                       read_names=lambda: _read_names(cache.folder),
-                                      last_keys=lambda: results.load_keys(last["inputs"]))  # type: ignore[index]
+                                      last_keys=lambda: results.load_keys(last["inputs"]),  # type: ignore[index]
+                                      by_region=by_region)
         result, self._guess = reused if reused is not None else (None, None)
         for _ in steps:
             pass
@@ -409,6 +428,7 @@ class Enricher:
             keys = ((since is not None and same_names.cluster_keys_since(since, sources, final, found.clusters))
                     or same_names.cluster_keys(sources, final.mentions, found.clusters))
             results.save(inputs, encode_enrichment(final), facts, keys=keys)
+            _keep_region_index(results, inputs, final, sources, found, curation, demonyms)
         writes.add(save)
         writes.add(cache.prune)  # folders of older settings are never read again
         return result
@@ -512,6 +532,23 @@ def enrich_from_annotations(articles: Sequence[Article], annotations: dict[str, 
     """Resolution and tags, given the model's annotations (pure and cheap)."""
     found = {art.source: local_analysis(art, annotations[art.source], curation, config) for art in articles}
     return enrich_from_locals(articles, found, curation, config, model_calls, lexicon=lexicon)
+
+
+def _keep_region_index(results: ResultStore, inputs: str, final: Enrichment, sources: Sequence[str],
+                       found: Analyses, curation: Curation, demonyms: bool) -> None:
+    """Leave the index of this resolution (region.py) for the next edit: made by the guess's
+    check, or the last one when the resolution was reused as it was (an index holds no offset),
+    else made here from scratch (after the site is live: 3 s at 10,000 articles)."""
+    if not results.has_region(inputs):
+        plain = results.load_region(final.basis_key) if final.reused and final.basis_key else None
+        if plain is None:
+            per_source = [found.local_clusters(source) for source in sources]
+            clusters = [c for cls in per_source for c in cls]
+            trace = Trace()
+            assigned = assign(clusters, curation, demonyms=demonyms, trace=trace)
+            plain = region.index_of(sources, [len(cls) for cls in per_source], clusters, trace, assigned).to_plain()
+        results.save_region(inputs, plain)
+    results.prune_regions(inputs)
 
 
 def enrich_from_locals(articles: Sequence[Article], found: dict[str, Local], curation: Curation,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .curation import Curation
@@ -179,9 +179,11 @@ def person_names(clusters: Sequence[LocalCluster], groups: dict[int, list[int]])
     return out
 
 
-def person_words_stay_people(clusters: Sequence[LocalCluster]) -> None:
+def person_words_stay_people(clusters: Sequence[LocalCluster],
+                             named_outside: Callable[[tuple[str, ...]], bool] | None = None) -> None:
     """A lone word that is the surname or first name of a person named in full somewhere in the
-    archive ("Agassi" beside "Andre Agassi"): its GPE labels are no stronger than its PERSON ones."""
+    archive ("Agassi" beside "Andre Agassi"): its GPE labels are no stronger than its PERSON ones.
+    `named_outside`: whether such a word names a person outside these clusters (region.py)."""
     words: set[tuple[str, ...]] = set()
     for cl in clusters:
         if cl.kind == "person" and not cl.curated:
@@ -191,7 +193,10 @@ def person_words_stay_people(clusters: Sequence[LocalCluster]) -> None:
                     words.update(surname_keys(form))
                     words.add(toks[:1])
     for cl in clusters:
-        if cl.kind == "person" or cl.curated or not cl.lone or name_tokens(cl.name) not in words:
+        if cl.kind == "person" or cl.curated or not cl.lone:
+            continue
+        toks = name_tokens(cl.name)
+        if toks not in words and not (named_outside is not None and named_outside(toks)):
             continue
         votes: Counter = Counter()
         for m in cl.mentions:
@@ -201,7 +206,7 @@ def person_words_stay_people(clusters: Sequence[LocalCluster]) -> None:
 
 
 def merge_same_names(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
-                     curation: Curation) -> None:
+                     curation: Curation, named_outside: Callable[[tuple[str, ...]], bool] | None = None) -> None:
     """One name seen as several kinds ("Idlib" as a place and as an organization) is one entity.
     A bare word seen as a person stays a person when the archive has a person of that name
     ("Jordan" beside "Michael Jordan") or the person votes are stronger."""
@@ -222,7 +227,9 @@ def merge_same_names(clusters: Sequence[LocalCluster], groups: dict[int, list[in
             if people and others:
                 weight = lambda rs: sum(sum(clusters[i].votes.values()) for r in rs for i in groups[r])  # noqa: E731
                 lone = all(clusters[i].lone for r in people for i in groups[r])
-                if not lone or name_tokens(name) in persons or weight(people) >= weight(others):
+                toks = name_tokens(name)
+                if (not lone or toks in persons or (named_outside is not None and named_outside(toks))
+                        or weight(people) >= weight(others)):
                     keep = others
         for r in keep[1:]:
             if not curation.apart(clusters[keep[0]].name, clusters[r].name):
@@ -252,7 +259,8 @@ def person_short_names(clusters: Sequence[LocalCluster],
 
 
 def person_for_short_name(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], root: int,
-                          short_names: dict[tuple[str, ...], set[int]]) -> int | None:
+                          short_names: dict[tuple[str, ...], set[int]],
+                          outside: Callable[[tuple[str, ...]], Collection[str]] | None = None) -> int | str | None:
     """The one person a lone organization-labelled word stands for ("Sistani's call" -> Ali
     al-Sistani, known as "Sistani" elsewhere), unless it was ever labelled a place with conviction.
     A word that is only the last word of a name ("Hezbollah" of "Kata'ib Hezbollah", mislabelled a
@@ -263,8 +271,11 @@ def person_for_short_name(clusters: Sequence[LocalCluster], groups: dict[int, li
         return None
     toks = name_tokens(clusters[root].name)
     targets = short_names.get(toks, set()) if len(toks) == 1 else set()
-    if len(targets) != 1:
+    beyond = outside(toks) if outside is not None and len(toks) == 1 else ()
+    if len(targets) + len(beyond) != 1:
         return None
+    if beyond:  # a person outside the region's clusters (region.py): named by its entity's key
+        return next(iter(beyond))
     target = next(iter(targets))
     # a word used on its own more often than the person is named is something else ("Islam")
     mentions = lambda members: sum(len(clusters[i].mentions) for i in members)  # noqa: E731

@@ -17,7 +17,7 @@ Pure functions on plain dataclasses (defined here), in three steps:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import NamedTuple
@@ -155,15 +155,50 @@ class Assignment:
                         self.entities, self.redirects)
 
 
+@dataclass
+class Outside:
+    """What resolving one region of the archive (region.py) is told of the clusters outside it.
+
+    Every pass reads other clusters either through a shared name, strong key or slug, which a
+    region holds all of, or through one of these lookups, which cross its edge: whether some
+    person outside is named with a word (by the kinds the model gave, and after
+    person_words_stay_people), and which groups outside are known by a short form or a one-word
+    form of a person (before lone names are attached; a group by its entity's key). A lone name
+    in the region that would join a group outside puts it in `needed` instead."""
+
+    words: Callable[[tuple[str, ...]], bool] = lambda key: False
+    persons: Callable[[tuple[str, ...]], bool] = lambda key: False
+    short: Callable[[tuple], Collection[str]] = lambda key: ()
+    people: Callable[[tuple[str, ...]], Collection[str]] = lambda key: ()
+    needed: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Trace:
+    """What a resolution leaves for region.py: each cluster's kind as the model gave it and
+    after person_words_stay_people, and the groups before lone names were attached."""
+
+    kinds: list[str] = field(default_factory=list)
+    kinds_after_words: list[str] = field(default_factory=list)
+    before_lone: dict[int, list[int]] = field(default_factory=dict)
+
+
 def resolve_archive(clusters: Sequence[LocalCluster], curation: Curation = EMPTY, *,
                     demonyms: bool = True) -> Resolved:
     """One canonical entity per real-world entity across all articles' clusters."""
     return assign(clusters, curation, demonyms=demonyms).resolved()
 
 
-def assign(clusters: Sequence[LocalCluster], curation: Curation = EMPTY, *, demonyms: bool = True) -> Assignment:
-    """`resolve_archive`, but each cluster's entity rather than each article's mentions."""
-    kinds.person_words_stay_people(clusters)
+def assign(clusters: Sequence[LocalCluster], curation: Curation = EMPTY, *, demonyms: bool = True,
+           outside: Outside | None = None, trace: Trace | None = None) -> Assignment:
+    """`resolve_archive`, but each cluster's entity rather than each article's mentions.
+    `outside`: what a region (region.py) is told of the archive around it; `trace`: filled for
+    region.py."""
+    if trace is not None:
+        trace.kinds = [c.kind for c in clusters]
+    kinds.person_words_stay_people(clusters, outside.words if outside else None)
+    if trace is not None:
+        trace.kinds_after_words = [c.kind for c in clusters]
     n = len(clusters)
     uf = _Union(n)
     index: dict[tuple[str, str], int] = {}
@@ -180,14 +215,16 @@ def assign(clusters: Sequence[LocalCluster], curation: Curation = EMPTY, *, demo
             else:
                 index[key] = i
     groups = _groups(uf, n)
-    kinds.merge_same_names(clusters, groups, uf, curation)
+    kinds.merge_same_names(clusters, groups, uf, curation, outside.persons if outside else None)
     groups = _regroup(uf, groups)
     if demonyms:
         kinds.attach_demonyms(clusters, groups, uf, curation)
         groups = _regroup(uf, groups)
     kinds.merge_group_plurals(clusters, groups, uf, curation)
     groups = _regroup(uf, groups)
-    _attach_lone(clusters, groups, uf, curation)
+    if trace is not None:
+        trace.before_lone = dict(groups)  # (_regroup replaces a merged group's list, never changes one)
+    _attach_lone(clusters, groups, uf, curation, outside)
     groups = _regroup(uf, groups)
     return _entities(clusters, groups, curation)
 
@@ -226,7 +263,7 @@ def _regroup(uf: _Union, groups: dict[int, list[int]]) -> dict[int, list[int]]:
 
 
 def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]], uf: _Union,
-                 curation: Curation) -> None:
+                 curation: Curation, outside: Outside | None = None) -> None:
     """Attach entities known only by one short name to the single entity it can mean; a lone
     word labelled an organization may mean a person ("Sistani's call")."""
     people = kinds.person_short_names(clusters, groups)
@@ -259,9 +296,17 @@ def _attach_lone(clusters: Sequence[LocalCluster], groups: dict[int, list[int]],
                     short_index[key].add(root)
     for root in lone_groups:
         targets = short_index.get(asks[root], set())
-        target = next(iter(targets)) if len(targets) == 1 else None
-        if not targets:
-            target = kinds.person_for_short_name(clusters, groups, root, people)
+        beyond = outside.short(asks[root]) if outside is not None else ()
+        target = next(iter(targets)) if len(targets) == 1 and not beyond else None
+        if len(beyond) == 1 and not targets:
+            outside.needed.update(beyond)  # type: ignore[union-attr]
+            continue
+        if not targets and not beyond:
+            found = kinds.person_for_short_name(clusters, groups, root, people, outside.people if outside else None)
+            if isinstance(found, str):
+                outside.needed.add(found)  # type: ignore[union-attr]
+                continue
+            target = found
         if target is None:
             continue
         cl = clusters[root]

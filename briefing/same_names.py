@@ -38,6 +38,7 @@ from .config import TagsConfig
 from .curation import Curation
 from .model import Article, Enrichment, Entity, Mention
 from .names import norm, slug
+from .region import RegionEdit
 from .resolve import Assignment, LocalCluster, dedupe_forms
 from .stored import Analyses, _counter, _local_of, decode_enrichment
 from .tags import Lexicon, tag_archive
@@ -197,12 +198,21 @@ def without_unmentioned(entities: dict[str, Entity], mentions: Mapping[str, Sequ
 
 
 def check_guess(guess: Enrichment, resolve: Callable[[], tuple[list[str], Assignment]],
-                last_keys: Callable[[], LastKeys | None] = lambda: None) -> tuple | None:
-    """In the forked child: resolve from scratch (`resolve()` -> the sources, in order, and each
-    of their clusters' entity); None when the guess holds exactly the mentions, entities and
-    redirects of that resolution, in the same order, else them, as plain tuples
-    (stored.encode_enrichment's first, second and last parts). `last_keys()`: the entity of each
-    cluster in the result the guess was made from (`cluster_keys`), when kept."""
+                last_keys: Callable[[], LastKeys | None] = lambda: None,
+                by_region: Callable[[], RegionEdit | None] = lambda: None) -> tuple | None:
+    """In the forked child: resolve the edit by region (`by_region()`, region.py) or else from
+    scratch (`resolve()` -> the sources, in order, and each of their clusters' entity); None when
+    the guess holds exactly the mentions, entities and redirects of that resolution, in the same
+    order, else them, as plain tuples (stored.encode_enrichment's first, second and last parts).
+    `last_keys()`: the entity of each cluster in the result the guess was made from
+    (`cluster_keys`), when kept."""
+    edit = by_region()
+    if edit is not None:
+        if _edit_holds(guess, edit):
+            return None
+        return ({source: tuple(tuple(m) for m in ms) for source, ms in edit.mentions.items()},
+                {k: (x.key, x.name, x.kind, x.aliases, x.description, x.links) for k, x in edit.entities.items()},
+                dict(guess.basis.redirects if guess.basis is not None else guess.redirects))
     sources, assigned = resolve()
     keep_until_exit(assigned)
     if holds(guess, sources, assigned, last_keys()):
@@ -211,6 +221,17 @@ def check_guess(guess: Enrichment, resolve: Callable[[], tuple[list[str], Assign
     return ({source: tuple(tuple(m) for m in resolved.mentions.get(source, ())) for source in sources},
             {k: (x.key, x.name, x.kind, x.aliases, x.description, x.links) for k, x in resolved.entities.items()},
             dict(resolved.redirects))
+
+
+def _edit_holds(guess: Enrichment, edit: RegionEdit) -> bool:
+    """Whether `guess` has the mentions and entities of an edit resolved by region, in order
+    (the redirects are the last result's: region.py resolves no curated entity)."""
+    if list(guess.mentions) != list(edit.mentions) or list(guess.entities.items()) != list(edit.entities.items()):
+        return False
+    basis = guess.basis
+    if basis is None or guess.redirects != basis.redirects:
+        return False
+    return all(guess.mentions[source] == edit.mentions[source] for source in edit.touched | guess.remade)
 
 
 def holds(guess: Enrichment, sources: list[str], assigned: Assignment, last_keys: LastKeys | None = None) -> bool:
@@ -399,7 +420,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
               curation: Curation,
               afresh: Callable[[], tuple] | None,
               read_names: Callable[[], Any] = lambda: None,
-              last_keys: Callable[[], LastKeys | None] = lambda: None) -> tuple[Enrichment, Guess | None] | None:
+              last_keys: Callable[[], LastKeys | None] = lambda: None,
+              by_region: Callable[[], RegionEdit | None] = lambda: None) -> tuple[Enrichment, Guess | None] | None:
     """The enrichment of the archive from the last one (`known`, made from the articles whose
     Local keys were `last["keys"]`): its mentions moved when no changed article changed what
     resolution reads; else, given `afresh` (resolution from scratch), a guess, with its check
@@ -459,7 +481,7 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
                                   remade=frozenset(olds))
     # The build asks for the answer only at the swap: the child yields the processor to the
     # build (and to its cells worker) and takes what they leave (CHECK_NICENESS).
-    check = Forked(lambda: check_guess(guessed, afresh, last_keys), nice=CHECK_NICENESS)
+    check = Forked(lambda: check_guess(guessed, afresh, last_keys, by_region), nice=CHECK_NICENESS)
     if not check.forked:  # the check would run here, after the guess: resolve at once instead
         return None
 
