@@ -42,8 +42,10 @@ from .stored import _local_of
 
 _START = itemgetter(0)  # Mention.start
 
-# A region larger than this share of the archive's clusters: resolved whole instead.
+# A region larger than this share of the archive's clusters, and than MIN_REGION clusters:
+# the archive is resolved whole instead (it costs about as much; a small archive never is).
 MAX_SHARE = 0.25
+MIN_REGION = 2000
 # Rounds of adding the readers of changed lookups before giving up.
 MAX_ROUNDS = 12
 
@@ -273,9 +275,11 @@ class RegionEdit:
 
 def resolve_edit(index: RegionIndex, changed: Iterable[str], old_raw: Callable[[str], Sequence[tuple]],
                  new_raw: Callable[[str], Sequence[tuple]], mentions: Mapping[str, Sequence[Mention]],
-                 entities: Mapping[str, Entity], curation: Curation, *, demonyms: bool = True) -> RegionEdit | None:
+                 entities: Mapping[str, Entity], curation: Curation, *, demonyms: bool = True,
+                 max_share: float = MAX_SHARE, min_region: int = MIN_REGION) -> RegionEdit | None:
     """The archive after the articles `changed` changed, from the last resolution (`index`, its
-    `mentions` and `entities`); None when it must be resolved whole.
+    `mentions` and `entities`); None when it must be resolved whole (also when the region grows
+    past `max_share` of the archive's clusters and past `min_region` clusters).
 
     `old_raw(source)`, `new_raw(source)`: an article's clusters as stored (same_names.RawCluster)
     as they were and as they are (the same for an article not changed)."""
@@ -284,7 +288,7 @@ def resolve_edit(index: RegionIndex, changed: Iterable[str], old_raw: Callable[[
     changed = set(changed)
     if any(source not in index.ids_of for source in changed):
         return None
-    limit = MAX_SHARE * len(index.keys)
+    limit = max(max_share * len(index.keys), min_region)
     region: set[int] = set()
     seen_links: set[int] = set()
     seen_entities: set[str] = set()
