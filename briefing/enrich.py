@@ -379,7 +379,9 @@ class Enricher:
                 clusters = [c for s in sources
                             for c in (decoded[s].clusters if s in decoded else found.local_clusters(s))]
                 return sources, assign(clusters, curation, demonyms=demonyms)
-        def by_region() -> region.RegionEdit | None:  # the edit resolved by region (in the check's child)
+
+        def by_region(save: Callable[[region.RegionIndex], None], names_to: CacheWrites) -> region.RegionEdit | None:
+            """The edit resolved by region (region.py), its index patched and given to `save`."""
             plain = results.load_region(last["inputs"])  # type: ignore[index]
             if plain is None or last_result is None:
                 return None
@@ -389,19 +391,25 @@ class Enricher:
 
             def old_raw(source: str) -> tuple:
                 return marshal.loads(entries[before[source]][0]) if source in changed else found.clusters(source)
-            with _names_memo(cache.folder, CacheWrites()):  # never run: the child saves nothing
+            with _names_memo(cache.folder, names_to):
                 edit = region.resolve_edit(index, changed, old_raw, found.clusters, last_result.mentions,
                                            last_result.entities, curation, demonyms=demonyms)
             if edit is not None:
                 edit.patch(index)
-                results.save_region(inputs, index.to_plain())
+                save(index)
             return edit
+
+        def save_later(index: region.RegionIndex) -> None:
+            writes.add(lambda: results.save_region(inputs, index.to_plain()))
         reused = same_names.from_last(ordered, ordered_keys, found, phrases, entries, last, last_result,
                                       len(need_model), self.config.tags, data["lexicon"], chosen, phrase_df,
                                       curation, afresh if guess and Forked.possible() else None,
                                       read_names=lambda: _read_names(cache.folder),
                                       last_keys=lambda: results.load_keys(last["inputs"]),  # type: ignore[index]
-                                      by_region=by_region)
+                                      by_region=lambda: by_region(  # in the check's child: saved at once
+                                          lambda index: results.save_region(inputs, index.to_plain()),
+                                          CacheWrites()),
+                                      here=lambda: by_region(save_later, writes))
         result, self._guess = reused if reused is not None else (None, None)
         for _ in steps:
             pass

@@ -13,13 +13,10 @@ from . import depends, links, listing, pages
 from .output import SiteWriter, Written
 from .page_inputs import PageInputs
 from .render import Renderer
-from .workers import Forked, forked_pool
+from .workers import forked_pool
 
 # Fewer pages than this are made and rendered in-process: a worker pool costs more than it saves.
 PARALLEL_RENDER_MIN = 1000
-# From this many pages to make, a forked child makes half of them (a rebuild after an edit
-# makes 50-100; forking costs ~0.01 s and the copy-on-write faults after it).
-SHARED_RENDER_MIN = 24
 
 # A page's file record, link summary (if rendered; SAME_AS_CHECKED when the last link check's
 # still holds: the check takes the page as unchanged), whether it was rendered, and the cells its
@@ -55,8 +52,6 @@ def render_pages(planned: pages.Plan, renderer: Renderer, writer: SiteWriter, jo
             # this process (in-process, the few cells not numbered yet are numbered as recorded).
             page_inputs.number_cells(expected_cells())
         done, nodes = _in_workers(todo, renderer, writer, page_inputs, checked, jobs)
-    elif jobs > 1 and len(todo) >= SHARED_RENDER_MIN and Forked.possible():
-        done, nodes = _shared_with_a_child(todo, renderer, writer, page_inputs, checked)
     else:
         done = [_page_done(page, renderer, writer, page_inputs, checked) for page in todo]
         nodes = _encoded_nodes(page_inputs)
@@ -112,29 +107,6 @@ def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,
         before = checked.get(page.path) if checked else None
         summary = SAME_AS_CHECKED if before is not None and before[0] == fp else links.summarize(data.decode("utf-8"))
     return writer.put(page.path, data, fp), summary, True, reads
-
-
-def _shared_with_a_child(todo: list[pages.Page], renderer: Renderer, writer: SiteWriter,
-                         page_inputs: PageInputs | None, checked: Mapping[str, tuple[str, Any]] | None,
-                         ) -> tuple[list[Done], dict]:
-    """Every other page made by a forked child, the rest here: a rebuild's few dozen pages,
-    on the core its other workers have left (as `_in_workers`, only records come back)."""
-    theirs, mine = todo[1::2], todo[0::2]
-
-    def make_theirs() -> tuple[list[Done], dict]:
-        return [_page_done(page, renderer, writer, page_inputs, checked) for page in theirs], \
-            _encoded_nodes(page_inputs)
-    child = Forked(make_theirs)
-    done_mine = [_page_done(page, renderer, writer, page_inputs, checked) for page in mine]
-    nodes = _encoded_nodes(page_inputs)
-    done_theirs, their_nodes = child.result()
-    nodes.update(their_nodes)
-    done: list[Done] = []
-    for i, one in enumerate(done_mine):
-        done.append(one)
-        if i < len(done_theirs):
-            done.append(done_theirs[i])
-    return done, nodes
 
 
 _WORK: tuple | None = None

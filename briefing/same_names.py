@@ -421,7 +421,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
               afresh: Callable[[], tuple] | None,
               read_names: Callable[[], Any] = lambda: None,
               last_keys: Callable[[], LastKeys | None] = lambda: None,
-              by_region: Callable[[], RegionEdit | None] = lambda: None) -> tuple[Enrichment, Guess | None] | None:
+              by_region: Callable[[], RegionEdit | None] = lambda: None,
+              here: Callable[[], RegionEdit | None] | None = None) -> tuple[Enrichment, Guess | None] | None:
     """The enrichment of the archive from the last one (`known`, made from the articles whose
     Local keys were `last["keys"]`): its mentions moved when no changed article changed what
     resolution reads; else, given `afresh` (resolution from scratch), a guess, with its check
@@ -445,8 +446,29 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
         olds[source], phrases_before[source] = marshal.loads(blob[0]), _counter(marshal.loads(blob[1]))
         news[source] = found.clusters(source)
         same = same and signature(olds[source]) == signature(news[source])
+    last_chosen = last.get("key_phrases")
+    last_df = last.get("phrase_df")
+
+    def tagged(mentions: Mapping[str, tuple], entities: Mapping[str, Any]) -> tuple[dict, dict]:
+        return tag_archive(ordered, mentions, entities, phrases, tags_config, lexicon, kept,
+                           last=last_chosen if isinstance(last_chosen, dict) else None, before=phrases_before,
+                           last_df=last_df if isinstance(last_df, dict) else None, df_kept=df_kept)
+
+    def resolved_here() -> tuple[Enrichment, None] | None:
+        """The edit resolved by region in this process (`here`), when no guess can be made or
+        checked aside; None when it cannot be either."""
+        edit = None
+        if here is not None:
+            read_names()
+            edit = here()
+        if edit is None:
+            return None
+        topics, table = tagged(edit.mentions, edit.entities)
+        return Enrichment(mentions=edit.mentions, entities=edit.entities, topics=topics, topic_table=table,
+                          redirects=known.redirects, model_calls=model_calls, basis=known,
+                          basis_key=last["inputs"], remade=frozenset(edit.touched)), None
     if not same and afresh is None:
-        return None
+        return resolved_here()
     if not same:
         read_names()
     mentions = dict(known.mentions)
@@ -459,15 +481,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
         moved = (moved_mentions(before_mentions, old, news[source]) if same
                  else guessed_mentions(before_mentions, old, news[source], names, unseen))
         if moved is None:
-            return None
+            return resolved_here()
         mentions[source] = moved
-    last_chosen = last.get("key_phrases")
-    last_df = last.get("phrase_df")
-
-    def tagged(mentions: Mapping[str, tuple], entities: Mapping[str, Any]) -> tuple[dict, dict]:
-        return tag_archive(ordered, mentions, entities, phrases, tags_config, lexicon, kept,
-                           last=last_chosen if isinstance(last_chosen, dict) else None, before=phrases_before,
-                           last_df=last_df if isinstance(last_df, dict) else None, df_kept=df_kept)
     if same:
         topics, table = tagged(mentions, known.entities)
         return Enrichment(mentions=mentions, entities=known.entities, topics=topics, topic_table=table,
@@ -483,7 +498,7 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
     # build (and to its cells worker) and takes what they leave (CHECK_NICENESS).
     check = Forked(lambda: check_guess(guessed, afresh, last_keys, by_region), nice=CHECK_NICENESS)
     if not check.forked:  # the check would run here, after the guess: resolve at once instead
-        return None
+        return resolved_here()
 
     def correct(answer: tuple) -> Enrichment:
         right = decode_enrichment((answer[0], answer[1], {}, {}, answer[2]))

@@ -223,3 +223,31 @@ def test_a_person_named_by_a_first_name_keeps_a_lone_person_of_that_name_apart(d
     want_mentions = _edit_of_a(direction, jordan, {"b": michael, "c": place})
     apart = want_mentions["b"][0].entity != want_mentions["c"][0].entity
     assert apart == (direction == "named")
+
+
+def test_without_a_forked_check_an_edit_naming_people_is_resolved_by_region_in_the_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Where no child can be forked (the dev server's threads), an edit naming people is not
+    guessed: the build resolves it by region itself, not the whole archive, and gets what a
+    build from scratch gets."""
+    from test_same_names import _scratch
+
+    from briefing import enrich, workers
+    from briefing.enrich import encode_enrichment
+
+    project = make_project(tmp_path / "p")
+    config = load(project)
+    build(config, check_links=False)
+    whole: list[int] = []
+    real = enrich.resolve_archive
+    monkeypatch.setattr(enrich, "resolve_archive", lambda *a, **k: whole.append(1) or real(*a, **k))
+    monkeypatch.setattr(workers.Forked, "possible", staticmethod(lambda: False))
+    antwerp = project / "content/2024/2024-06-01-antwerp-volumes.md"
+    antwerp.write_text(antwerp.read_text() + "\nMark Rutte said the Netherlands depends on Antwerp too.\n")
+    result = build(config, check_links=False)
+    assert not whole, "the whole archive was resolved again"
+    assert not result.enrichment.guessed and not result.enrichment.reused
+    monkeypatch.undo()
+    assert encode_enrichment(result.enrichment) == _scratch(project, tmp_path)
+    stored = list((project / ".briefing-cache").rglob("region-*.pickle"))
+    assert len(stored) == 1 and "" in region.RegionIndex.from_plain(sealed.load_plain(stored[0])["index"]).keys
