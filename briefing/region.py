@@ -52,30 +52,46 @@ MAX_ROUNDS = 12
 
 def link_keys(c: LocalCluster) -> set[tuple]:
     """What ties a cluster to others whatever the lookups say (kind left out: a pass may change it)."""
-    own = norm(c.name)
-    keys = {("n", own), ("g", slug(c.name))}
+    keys = set(_name_links(c.name))
     keys.update(("n", norm(f)) for f in c.forms)
     keys.update(("s", s) for s in c.strong)
     if c.curated:
         keys.add(("c", c.curated))
-    keys.update(("n", s) for s in kinds._singulars(own))
-    keys.update(("n", norm(p)) for p in demonym_places(c.name))
     return keys
 
 
-def reader_keys(c: LocalCluster) -> set[tuple]:
+_NAME_LINKS: dict[str, frozenset[tuple]] = {}  # the same names recur in thousands of clusters
+_NAME_READS: dict[tuple[str, bool], frozenset[tuple]] = {}
+
+
+def _name_links(name: str) -> frozenset[tuple]:
+    got = _NAME_LINKS.get(name)
+    if got is None:
+        own = norm(name)
+        keys = {("n", own), ("g", slug(name))}
+        keys.update(("n", s) for s in kinds._singulars(own))  # a plural's singular
+        keys.update(("n", norm(p)) for p in demonym_places(name))  # a demonym's places
+        got = _NAME_LINKS[name] = frozenset(keys)
+    return got
+
+
+def reader_keys(c: LocalCluster) -> frozenset[tuple]:
     """The lookups a cluster may read (more than it does: a reader too many only costs time)."""
-    keys = set()
-    if c.lone:
-        toks = name_tokens(c.name)
-        keys.add(("a", toks))  # person_words_stay_people
-        acronym = acronym_letters(c.name)
-        keys.add(("f", ("#acronym", acronym) if acronym else toks))  # _attach_lone's short forms
-        keys.add(("f", toks))  # kinds.person_for_short_name
-    own = name_tokens(norm(c.name))
-    if len(own) <= 1:
-        keys.add(("p", own))  # merge_same_names
-    return keys
+    lone = c.lone
+    got = _NAME_READS.get((c.name, lone))
+    if got is None:
+        keys = set()
+        if lone:
+            toks = name_tokens(c.name)
+            keys.add(("a", toks))  # person_words_stay_people
+            acronym = acronym_letters(c.name)
+            keys.add(("f", ("#acronym", acronym) if acronym else toks))  # _attach_lone's short forms
+            keys.add(("f", toks))  # kinds.person_for_short_name
+        own = name_tokens(norm(c.name))
+        if len(own) <= 1:
+            keys.add(("p", own))  # merge_same_names
+        got = _NAME_READS[(c.name, lone)] = frozenset(keys)
+    return got
 
 
 def person_words(c: LocalCluster) -> set[tuple[str, ...]]:
