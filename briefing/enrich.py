@@ -396,7 +396,8 @@ class Enricher:
                                            last_result.entities, curation, demonyms=demonyms)
             if edit is not None:
                 edit.patch(index)
-                save(index)
+                if not index.worn():  # else the cache writer makes it from scratch
+                    save(index)
             return edit
 
         def save_later(index: region.RegionIndex) -> None:

@@ -156,6 +156,11 @@ class RegionIndex:
                 self._members[key].append(i)
         return self._members.get(entity, [])
 
+    def worn(self) -> bool:
+        """Whether a quarter of its numbers are of clusters gone (each edit leaves its article's
+        old clusters numbered): made from scratch again rather than patched further."""
+        return self.keys.count("") * 4 > len(self.keys)
+
     def add(self, c: LocalCluster, rank: int, place: int, entity: str) -> int:
         """Number a new cluster, with its links and lookups."""
         i = len(self.keys)

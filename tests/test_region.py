@@ -119,6 +119,26 @@ def test_edits_resolved_by_region_equal_resolving_the_whole_archive(seed: int):
         archive, mentions, entities = edited, want_mentions, want_entities
 
 
+def test_an_index_patched_edit_after_edit_wears_out():
+    """Each edit leaves its articles' old clusters numbered, with no entity: once they are a
+    quarter of the index, it is made from scratch again instead of patched (enrich.py)."""
+    rng = random.Random(5)
+    archive = {f"a{i:02d}": _article(rng, f"a{i:02d}") for i in range(8)}
+    mentions, entities, index = _resolved(archive)
+    assert not index.worn()
+    edits = 0
+    while not index.worn():
+        edited = dict(archive, a00=_article(rng, "a00"))
+        edit = region.resolve_edit(index, ["a00"], archive.__getitem__, edited.__getitem__, mentions, entities,
+                                   EMPTY)
+        assert edit is not None
+        edit.patch(index)
+        archive, mentions, entities, edits = edited, edit.mentions, edit.entities, edits + 1
+    gone = index.keys.count("")
+    assert gone * 4 > len(index.keys) >= gone and edits > 1
+    assert _meaning(index) == _meaning(_resolved(archive)[2])  # worn, and still right
+
+
 def test_a_region_larger_than_its_share_of_the_archive_is_resolved_whole():
     rng = random.Random(3)
     archive = {f"a{i:02d}": _article(rng, f"a{i:02d}") for i in range(12)}
