@@ -29,10 +29,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import curation as curation_mod
-from . import names, region, same_names, sealed
+from . import names, same_names, sealed
 from . import nlp as nlp_mod
 from . import tags as tags_mod
 from .cache import Cache, LocalStore, ResultStore, code_digest
@@ -56,6 +56,9 @@ from .stored import (  # noqa: F401 (re-exported: what the stores hold)
     local_key,
 )
 from .workers import Forked, forked_pool
+
+if TYPE_CHECKING:
+    from . import region
 
 # Bump when the annotation step changes what it stores or how it reads the text, or when the
 # enrichment results change (annotate-4: dates, headings, kind votes), so every cache misses.
@@ -382,6 +385,8 @@ class Enricher:
 
         def by_region(save: Callable[[region.RegionIndex], None], names_to: CacheWrites) -> region.RegionEdit | None:
             """The edit resolved by region (region.py), its index patched and given to `save`."""
+            from . import region  # (imported by edits naming people only)
+
             plain = results.load_region(last["inputs"])  # type: ignore[index]
             if plain is None or last_result is None:
                 return None
@@ -548,6 +553,8 @@ def _keep_region_index(results: ResultStore, inputs: str, final: Enrichment, sou
     """Leave the index of this resolution (region.py) for the next edit: made by the guess's
     check, or the last one when the resolution was reused as it was (an index holds no offset),
     else made here from scratch (after the site is live: 3 s at 10,000 articles)."""
+    from . import region
+
     if not results.has_region(inputs):
         plain = results.load_region(final.basis_key) if final.reused and final.basis_key else None
         if plain is None:

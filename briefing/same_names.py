@@ -31,18 +31,20 @@ import marshal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter, itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import kinds
 from .config import TagsConfig
 from .curation import Curation
 from .model import Article, Enrichment, Entity, Mention
 from .names import norm, slug
-from .region import RegionEdit
 from .resolve import Assignment, LocalCluster, dedupe_forms
 from .stored import Analyses, _counter, _local_of, decode_enrichment
 from .tags import Lexicon, tag_archive
 from .workers import Forked, keep_until_exit
+
+if TYPE_CHECKING:  # an edit resolved by region is only handed on here
+    from .region import RegionEdit
 
 # A stored cluster, as stored.encode_local writes it:
 # (source, name, kind, mentions, strong, forms, curated, demonym, votes), each mention being
