@@ -372,7 +372,9 @@ def _resolve_region(index: RegionIndex, region: set[int], changed: set[str],
         by_rank.setdefault(ranks[source], [])
     order = sorted(by_rank)
 
-    def gather(side_raw: Callable[[str], Sequence[tuple]], new: bool) -> tuple[list, list, list[int]]:
+    def gather(side_raw: Callable[[str], Sequence[tuple]], new: bool) -> tuple[list, list, list[int]] | None:
+        """The region's clusters on one side, in the archive's order; None when an article does
+        not have the clusters the index numbers (an index not of this archive: never kept so)."""
         picked, refs, ids = [], [], []
         for r in order:
             source = index.sources[r]
@@ -382,13 +384,18 @@ def _resolve_region(index: RegionIndex, region: set[int], changed: set[str],
                 refs += [(source, p) for p in range(len(raw))]
                 ids += [-1] * len(raw)
                 continue
+            if len(raw) != len(index.ids_of[source]):
+                return None
             for i in by_rank[r]:
                 picked.append(raw[place_of[i]])
                 refs.append((source, place_of[i]))
                 ids.append(i)
         return _local_of(tuple(picked), ()).clusters, refs, ids
 
-    old_cls, old_refs, old_ids = gather(old_raw, False)
+    gathered = gather(old_raw, False)
+    if gathered is None:
+        return None, None, set()
+    old_cls, old_refs, old_ids = gathered
     if any(c.curated for c in old_cls):
         return None, None, set()
     own_words = Counter(w for c in old_cls if c.kind == "person" and not c.curated for w in person_words(c))
@@ -410,7 +417,10 @@ def _resolve_region(index: RegionIndex, region: set[int], changed: set[str],
         return _Side(cls, refs, ids, assigned, trace, out.needed)
 
     old = resolve(old_cls, old_refs, old_ids)
-    new_cls, new_refs, new_ids = gather(new_raw, True)
+    gathered = gather(new_raw, True)
+    if gathered is None:
+        return None, None, set()
+    new_cls, new_refs, new_ids = gathered
     if any(c.curated for c in new_cls):
         return None, None, set()
     new_words = Counter(w for c in new_cls if c.kind == "person" and not c.curated for w in person_words(c))

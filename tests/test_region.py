@@ -139,6 +139,20 @@ def test_an_index_patched_edit_after_edit_wears_out():
     assert _meaning(index) == _meaning(_resolved(archive)[2])  # worn, and still right
 
 
+def test_an_index_not_of_this_archive_is_not_used():
+    """An index whose articles have other clusters than the archive's (never kept so, but a
+    cache can be tampered with) makes the edit resolve whole, not fail."""
+    rng = random.Random(8)
+    archive = {f"a{i:02d}": _article(rng, f"a{i:02d}") for i in range(6)}
+    while len(archive["a01"]) < 2:
+        archive["a01"] = _article(rng, "a01")
+    mentions, entities, index = _resolved(archive)
+    other = dict(archive, a01=archive["a01"][:1])  # an article the index numbers two clusters of
+    edited = dict(other, a00=archive["a01"][:1] + archive["a00"])
+    assert region.resolve_edit(index, ["a00"], other.__getitem__, edited.__getitem__, mentions, entities,
+                               EMPTY) is None
+
+
 def test_a_region_larger_than_its_share_of_the_archive_is_resolved_whole():
     rng = random.Random(3)
     archive = {f"a{i:02d}": _article(rng, f"a{i:02d}") for i in range(12)}
