@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from .fsutil import mapped
 from .listing import MANIFEST, MANIFEST_DIRTY
 
 MANIFEST_VERSION = 1
@@ -46,11 +47,15 @@ class Manifest:
 def read_manifest(output: Path) -> Manifest | None:
     """The manifest of the build in `output`, or None when there is none or it is unreadable."""
     try:
-        data = _json_loads((output / MANIFEST).read_bytes())
+        with mapped(output / MANIFEST) as raw, memoryview(raw) as view:
+            data = _json_loads(view)
         if data.get("version") != MANIFEST_VERSION:
             return None
         foreign = data.get("foreign")
-        manifest = Manifest(files=dict(data["files"]), pages=dict(data.get("pages", {})),
+        files, pages = data["files"], data.get("pages", {})
+        if not (isinstance(files, dict) and isinstance(pages, dict)):
+            return None
+        manifest = Manifest(files=files, pages=pages,
                             inputs=str(data.get("inputs", "")), drafts=bool(data.get("drafts", False)),
                             foreign=[str(f) for f in foreign] if isinstance(foreign, list) else None)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -58,11 +63,11 @@ def read_manifest(output: Path) -> Manifest | None:
     return with_dirty(manifest, output)
 
 
-def _json_loads(raw: bytes) -> Any:
+def _json_loads(raw: bytes | memoryview) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:  # e.g. an escaped surrogate (json's way with a non-UTF-8 name)
-        return json.loads(raw)
+        return json.loads(bytes(raw))
 
 
 # In the manifest's JSON (sorted keys, no spaces) "inputs" is the key after the list "foreign";
@@ -76,15 +81,15 @@ def manifest_inputs(output: Path) -> str:
     try:
         if (output / MANIFEST_DIRTY).exists():
             return ""  # the dev server rewrote files since: never a no-op (see with_dirty)
-        data = (output / MANIFEST).read_bytes()
+        with mapped(output / MANIFEST) as data:
+            at = data.find(_INPUTS_AT)
+            if at < 0 or data[:10] != b'{"drafts":':
+                return ""
+            start = at + len(_INPUTS_AT)
+            end = data.find(b'"', start)
+            return data[start:end].decode("ascii", "replace") if end > 0 else ""
     except OSError:
         return ""
-    at = data.find(_INPUTS_AT)
-    if at < 0 or not data.startswith(b'{"drafts":'):
-        return ""
-    start = at + len(_INPUTS_AT)
-    end = data.find(b'"', start)
-    return data[start:end].decode("ascii", "replace") if end > 0 else ""
 
 
 def with_dirty(manifest: Manifest, output: Path) -> Manifest:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import marshal
+import mmap
 import os
 import pickle
 import secrets
@@ -130,16 +131,33 @@ def load_plain(path: Path) -> Any | None:
 
 
 def _unsealed(path: Path, decode: Any) -> Any | None:
+    """The file is mapped, not read: read, it would be copied into fresh memory (a page fault
+    per 4 KiB, about 3 µs each on a virtual machine: 0.1 s for the files a rebuild of 10,000
+    articles loads), and its payload copied again; mapped, it is decoded from the page cache's
+    own pages. Our files are replaced whole (fsutil.write_atomic), never written in place, so
+    the mapped file stays the one checked; were it written meanwhile (only its owner can: it
+    is 0600), its identity moves, and what was decoded is dropped."""
     try:
         with open(path, "rb") as fh:
             before = os.fstat(fh.fileno())
-            data = fh.read()
-            after = os.fstat(fh.fileno())  # unchanged while read: the bytes are those `after` names
+            if before.st_size <= _MAC:
+                return None
+            try:
+                mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # a file system that cannot map files
+                data = fh.read()
+                return _checked(path, before, os.fstat(fh.fileno()), data[:_MAC], memoryview(data)[_MAC:], decode)
+            with mapped, memoryview(mapped) as view, view[_MAC:] as payload:
+                got = _checked(path, before, before, bytes(view[:_MAC]), payload, decode)
+                return got if _identity(os.fstat(fh.fileno())) == _identity(before) else None
     except OSError:
         return None
-    mac, payload = data[:_MAC], data[_MAC:]
-    if len(mac) != _MAC:
-        return None
+
+
+def _checked(path: Path, before: os.stat_result, after: os.stat_result, mac: bytes, payload: Any,
+             decode: Any) -> Any | None:
+    """`decode(payload)` when `mac` seals it (or the file, as `after` names it, is noted with that
+    seal), else None. `before` and `after`: the file's state before and after it was read."""
     steady = _identity(before) == _identity(after) and _fine_grained(after)
     if not (steady and _noted(path, after, mac)):
         if not hmac.compare_digest(mac, hmac.new(_key(), payload, hashlib.sha256).digest()):

@@ -104,3 +104,27 @@ def test_the_fast_lookup_agrees_with_jinja(tmp_path: Path, source: str):
     fast, slow = context(), context()
     assert outcome(renderer.env, source, **fast) == outcome(env, source, **slow)
     assert fast == slow  # and neither left anything behind (a defaultdict's lookups add keys)
+
+
+def test_compiled_templates_are_kept_and_an_edited_template_is_compiled_again(tmp_path: Path):
+    root = make_project(tmp_path / "p", 'title: "T"\n', articles=1)
+    (root / "templates").mkdir()
+    (root / "templates" / "note.html").write_text("first {{ x }}")
+    cfg = config_mod.load(root)
+    assert Renderer(cfg).env.get_template("note.html").render(x=1) == "first 1"
+    kept = sorted((cfg.cache_path / "templates").iterdir())
+    assert kept, "the compiled template was not kept"
+    # A second environment loads it instead of compiling: the parser is never called.
+    second = Renderer(cfg)
+    second.env._parse = None  # type: ignore[method-assign] # compiling would call it
+    assert second.env.get_template("note.html").render(x=2) == "first 2"
+    (root / "templates" / "note.html").write_text("second {{ x }}")
+    assert Renderer(cfg).env.get_template("note.html").render(x=3) == "second 3"
+
+
+def test_a_cache_folder_that_cannot_be_written_only_means_compiling(tmp_path: Path):
+    root = make_project(tmp_path / "p", 'title: "T"\n', articles=1)
+    cfg = config_mod.load(root)
+    cfg.cache_path.mkdir(parents=True, exist_ok=True)
+    (cfg.cache_path / "templates").write_text("a file where the folder would be")
+    assert b"<html" in Renderer(cfg).render(pages.Page("404.html", "404.html", "404.html", {"title": "x"}))

@@ -73,3 +73,33 @@ def test_the_notes_live_beside_the_key(tmp_path: Path):
     notes = sealed.key_path().parent / "seen"
     assert notes.is_dir() and (notes.stat().st_mode & 0o077) == 0
     assert not str(notes).startswith(str(tmp_path))
+
+
+def test_a_file_written_in_place_while_decoded_is_a_miss(tmp_path: Path):
+    """Files are mapped, not read: what was decoded from one written meanwhile is dropped."""
+    path = tmp_path / "cache.pickle"
+    sealed.dump({"a": 1}, path)
+
+    def decode_while_written(payload):
+        got = pickle.loads(payload)
+        with open(path, "r+b") as fh:  # its owner writes into it, same size
+            fh.seek(40)
+            fh.write(b"\0")
+        return got
+    assert sealed._unsealed(path, decode_while_written) is None
+    sealed.dump({"a": 2}, path)
+    assert sealed._unsealed(path, pickle.loads) == {"a": 2}
+
+
+def test_a_file_system_that_cannot_map_files_is_read(tmp_path: Path, monkeypatch):
+    path = tmp_path / "cache.pickle"
+    sealed.dump({"a": [1, 2]}, path)
+
+    def refuse(*args, **kwargs):
+        raise OSError("no mmap here")
+    monkeypatch.setattr(sealed.mmap, "mmap", refuse)
+    assert sealed.load(path) == {"a": [1, 2]}
+    sealed.dump_plain({"b": 3}, path)
+    assert sealed.load_plain(path) == {"b": 3}
+    path.write_bytes(b"\0" * 40)
+    assert sealed.load(path) is None
