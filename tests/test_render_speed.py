@@ -128,3 +128,20 @@ def test_a_cache_folder_that_cannot_be_written_only_means_compiling(tmp_path: Pa
     cfg.cache_path.mkdir(parents=True, exist_ok=True)
     (cfg.cache_path / "templates").write_text("a file where the folder would be")
     assert b"<html" in Renderer(cfg).render(pages.Page("404.html", "404.html", "404.html", {"title": "x"}))
+
+
+def test_what_jinja_folds_as_it_compiles_is_not_taken_from_a_kept_template(tmp_path: Path):
+    """`{{ 's.css'|asset }}` is worked out when the template compiles: the stylesheet's version
+    (or the base URL) changed, the kept compiled template is not used."""
+    root = make_project(tmp_path / "p", 'title: "T"\n', articles=1)
+    (root / "templates").mkdir()
+    (root / "templates" / "note.html").write_text("{{ 's.css'|asset }} {{ 'a/'|abs_url }}")
+    cfg = config_mod.load(root)
+    assert Renderer(cfg, asset_versions={"s.css": "v1"}).env.get_template("note.html").render() \
+        == "/s.css?v=v1 http://localhost:8000/a/"
+    assert Renderer(cfg, asset_versions={"s.css": "v2"}).env.get_template("note.html").render() \
+        == "/s.css?v=v2 http://localhost:8000/a/"
+    moved = dataclasses.replace(cfg, base_url="https://elsewhere.example/")
+    assert Renderer(moved, asset_versions={"s.css": "v2"}).env.get_template("note.html").render() \
+        == "/s.css?v=v2 https://elsewhere.example/a/"
+    assert len(list((cfg.cache_path / "templates").iterdir())) == 1  # one file, replaced
