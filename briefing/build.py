@@ -336,7 +336,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
             writer.add(_search_index(writer))
             clock.lap("search", "Pagefind index built")
         if check_links:
-            broken = check_links_of(writer, summaries, config, writes, state.link_store, last_check)
+            broken = check_links_of(writer, summaries, config, writes, state.link_store, last_check, inputs)
             if broken:
                 settled()
                 raise links.BrokenLinksError(broken)
@@ -357,7 +357,7 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
             page_inputs.save(cells, paths, plan=(paths, keys), site=listing.manifest_identity(output))
 
         writes.add(save_page_inputs)
-        clock.lap("write", f"{result.written} files written, {len(writer.records) - result.written} kept")
+        clock.lap("write", f"{result.written} files written, {len(writer) - result.written} kept")
         result.preview = Preview(archive, renderer, asset_urls)
     except BaseException:
         writer.abort()
@@ -408,17 +408,25 @@ def _shared_digest(config: Config, renderer: Renderer) -> str:
 
 
 def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: Config, writes: CacheWrites,
-                   store: links.SummaryStore, last: links.LastCheck) -> list[links.Broken]:
-    """Check every internal link of the staged site.
+                   store: links.SummaryStore, last: links.LastCheck, inputs: str = "") -> list[links.Broken]:
+    """Check every internal link of the staged site (of the build whose inputs are `inputs`).
 
     Rendered pages come with their summaries (`fresh`). A page whose fingerprint is the one it
     had at the last successful check (`last`) has the same bytes: its links still hold unless a
     file it links to is gone, or a page it links to an #id of changed its ids. Only then are the
     stored links read, to check again the pages that link to those. Other HTML files are read.
+    When the last check was of the previous build's site (the same inputs), the pages the writer
+    kept as that build wrote them (SiteWriter.as_before) are such pages without a look at each.
     """
     summaries: dict[str, links.Summary] = {}
     unchanged: list[str] = []
-    for rel, record in writer.records.items():
+    previous = writer.previous
+    if previous is not None and previous.inputs and last.inputs == previous.inputs:
+        unchanged = [rel for rel in writer.as_before if rel.endswith(".html") and not rel.startswith("pagefind/")]
+        records = writer.records
+    else:
+        records = writer.every_record()
+    for rel, record in records.items():
         if not rel.endswith(".html") or rel.startswith("pagefind/"):
             continue
         before = last.pages.get(rel)
@@ -428,7 +436,7 @@ def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: 
             summaries[rel] = fresh[rel]
         else:
             summaries[rel] = _summary_of(writer, rel)
-    files = set(writer.records)
+    files = writer.paths()
     changed = {rel for rel, s in summaries.items() if rel in last.pages and frozenset(last.pages[rel][1]) != s.ids}
     gone = last.linked - files  # pages removed, or any other file
     for rel in {page for target in changed for page in last.into.get(target, ())}.intersection(unchanged):
@@ -443,13 +451,13 @@ def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: 
     broken, targets = links.check_pages(summaries, files, config.base_path, other_ids=last.ids, anchored=anchored)
     if not broken:
         def save() -> None:  # made by the cache writer (after the build, when detached)
-            records = writer.records
+            fingerprint = writer.fingerprint_of
             saved: dict[str, links.Saved] = {
-                rel: (records[rel].fingerprint, s.ids, s.links, targets[rel], anchored[rel])  # type: ignore[misc]
-                for rel, s in summaries.items() if records[rel].fingerprint}
+                rel: (fingerprint(rel), s.ids, s.links, targets[rel], anchored[rel])  # type: ignore[misc]
+                for rel, s in summaries.items() if fingerprint(rel)}
             saved.update((rel, (last.pages[rel][0], last.pages[rel][1], None, None, None))
                          for rel in unchanged if rel not in summaries)
-            store.save(saved, last)
+            store.save(saved, last, inputs)
         writes.add(save)
     return broken
 

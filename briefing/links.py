@@ -185,6 +185,9 @@ class LastCheck:
     linked: frozenset[str]
     into: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # page -> the pages linking to an #id of it
     token: str = ""  # names the links stored with these pages
+    # The inputs fingerprint (Manifest.inputs) of the site checked: when the previous build's
+    # manifest has it, every page it kept has there the fingerprint it has here.
+    inputs: str = ""
 
     def ids(self, rel: str) -> Collection[str] | None:
         got = self.pages.get(rel)
@@ -221,7 +224,8 @@ class SummaryStore:
         data = sealed.load(self.path)  # an unreadable or foreign cache is a miss, never an error
         try:
             if isinstance(data, dict) and data.get("version") == STORE_VERSION:
-                return LastCheck(data["pages"], frozenset(data["linked"]), data["into"], data["token"])
+                return LastCheck(data["pages"], frozenset(data["linked"]), data["into"], data["token"],
+                                 str(data.get("inputs", "")))
         except (KeyError, TypeError, ValueError):
             pass
         return NO_CHECK
@@ -250,8 +254,9 @@ class SummaryStore:
             if wanted else set()
         return linking, set(pages)
 
-    def save(self, pages: Mapping[str, Saved], last: LastCheck) -> None:
-        """Store this check; pages saved without links keep those of `last`."""
+    def save(self, pages: Mapping[str, Saved], last: LastCheck, inputs: str = "") -> None:
+        """Store this check (of the site whose manifest has `inputs`, when it is every page of
+        it); pages saved without links keep those of `last`."""
         old: Mapping[str, Forward] | None = {}
         if any(saved[2] is None for saved in pages.values()):
             old = self.load_links(last)
@@ -275,7 +280,7 @@ class SummaryStore:
         try:
             sealed.dump({"token": token, "pages": forward}, self.links_path)
             sealed.dump_plain({"token": token, "files": files, "pages": targets}, self.targets_path)
-            sealed.dump({"version": STORE_VERSION, "token": token, "linked": tuple(linked),
+            sealed.dump({"version": STORE_VERSION, "token": token, "inputs": inputs, "linked": tuple(linked),
                          "into": {target: tuple(rels) for target, rels in into_page.items()},
                          "pages": {rel: (saved[0], tuple(saved[1])) for rel, saved in pages.items()}}, self.path)
         except (OSError, KeyError):
@@ -286,7 +291,7 @@ class SummaryStore:
             path.unlink(missing_ok=True)
 
 
-STORE_VERSION = 4
+STORE_VERSION = 5
 
 
 def find_broken(summaries: Mapping[str, Summary], files: Collection[str], base_path: str = "/") -> list[Broken]:

@@ -29,9 +29,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
-from functools import partial
-from itertools import repeat
+from collections.abc import Callable, Collection, Container, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -59,6 +57,16 @@ class Written(NamedTuple):
     rewritten: bool  # False when its bytes were linked from the previous build
 
 
+class _InAny:
+    """Whether a name is in any of some collections (without making their union: 60,000 names)."""
+
+    def __init__(self, *collections: Container[str]):
+        self.collections = collections
+
+    def __contains__(self, name: object) -> bool:
+        return any(name in c for c in self.collections)
+
+
 class SiteWriter:
     """Collects one build's files in a staging folder beside the output, then swaps it in."""
 
@@ -76,6 +84,10 @@ class SiteWriter:
         self.spare = spare_path(self.output)
         self.base: Manifest | None = None  # what the staging folder holds when it began as the spare
         self.records: dict[str, Written] = {}
+        # Files kept as the previous build wrote them, with its manifest's digest and fingerprint,
+        # and not in `records` (`keep_as_before`): a rebuild keeps 60,000 pages, and a record each
+        # would cost it a pass over them all here, in the link check and in the manifest.
+        self.as_before: set[str] = set()
         self._folders: set[str] = set()  # folders made in a fresh staging folder (by this process)
 
     # -- setup ---------------------------------------------------------------------------------
@@ -149,26 +161,28 @@ class SiteWriter:
                     held(rel) == digest or self._link_previous(rel)):
                 records[rel] = new(record, (rel, digest, fingerprint, False))
 
-    def pages_as_before(self, paths: Sequence[str], records: dict[str, Written]) -> None:
+    def keep_as_before(self, paths: Sequence[str]) -> Collection[str]:
         """`unchanged_pages` for pages known to have the fingerprint they had in the previous
-        build (PageInputs.not_kept): C loops over them all, and only the files the staging folder
-        may not hold as the live site does are looked at one by one."""
+        build (PageInputs.not_kept); returns the paths kept. C loops over them all: they go to
+        `as_before`, and only the files the staging folder may not hold as the live site does
+        are looked at one by one."""
         prev = self.previous
         if prev is None:
-            return
+            return ()
         files, fingerprints = prev.files, prev.pages
-        digests = list(map(files.get, paths))
-        prints = list(map(fingerprints.get, paths))
         differs = self._differs_from_previous()
-        if differs is None or None in digests or None in prints:  # one by one (a site without its spare)
-            self.unchanged_pages(((rel, fp) for rel, fp in zip(paths, prints, strict=True) if fp is not None),
-                                 records)
-            return
-        made = map(partial(tuple.__new__, Written), zip(paths, digests, prints, repeat(False)))
-        records.update(zip(paths, made, strict=True))
-        for rel in [rel for rel in differs if rel in records]:  # the files the build before this one changed
+        if differs is None or None in map(files.get, paths) or None in map(fingerprints.get, paths):
+            records: dict[str, Written] = {}  # one by one (a site without its spare)
+            self.unchanged_pages(((rel, fingerprints[rel]) for rel in paths if rel in fingerprints), records)
+            self.add(records.values())
+            return records.keys()
+        kept = set(paths)
+        for rel in differs.intersection(kept):  # the files the build before this one changed
             if not (self._holds(rel, files[rel]) or self._link_previous(rel)):
-                del records[rel]
+                kept.discard(rel)
+        kept.difference_update(self.records)
+        self.as_before |= kept
+        return kept
 
     def _differs_from_previous(self) -> set[str] | None:
         """The files the staging folder (the spare) may hold otherwise than the previous build;
@@ -223,8 +237,34 @@ class SiteWriter:
         return self.put(rel, source.read_bytes())
 
     def add(self, records: Iterable[Written]) -> None:
+        as_before = self.as_before
         for r in records:
             self.records[r.path] = r
+            if as_before:
+                as_before.discard(r.path)
+
+    def __len__(self) -> int:
+        """How many files the new site has (of ours)."""
+        return len(self.records) + len(self.as_before)
+
+    def paths(self) -> set[str]:
+        """Every file of ours in the new site."""
+        return self.as_before | self.records.keys()
+
+    def fingerprint_of(self, rel: str) -> str | None:
+        """The page fingerprint of a file of the new site (None: not a page, or not ours)."""
+        record = self.records.get(rel)
+        if record is not None:
+            return record.fingerprint
+        return self.previous.pages.get(rel) if rel in self.as_before and self.previous is not None else None
+
+    def every_record(self) -> dict[str, Written]:
+        """A record of every file, those kept `as_before` made now (a pass over them all)."""
+        prev = self.previous
+        out = {rel: Written(rel, prev.files[rel], prev.pages[rel], False)
+               for rel in self.as_before} if prev is not None else {}
+        out.update(self.records)
+        return out
 
     def _link_previous(self, rel: str) -> bool:
         old = self.output / rel
@@ -276,17 +316,15 @@ class SiteWriter:
         listed earlier (its folders changed since are read again); by default the output is
         walked here. `ready()` is called last before the swap: it may still raise, and the
         caller then aborts (the live site is untouched)."""
-        manifest = Manifest(files={r.path: r.sha256 for r in self.records.values()},
-                            pages={r.path: r.fingerprint for r in self.records.values() if r.fingerprint},
-                            inputs=inputs, drafts=drafts, foreign=[])
+        manifest = self._manifest(inputs, drafts)
         foreign: set[str] = set()
         if self.output.is_dir():
             previous = self.previous or Manifest()
-            foreign = self._carry_over_foreign_files(set(manifest.files) | set(previous.files) | previous.dirty,
+            foreign = self._carry_over_foreign_files(_InAny(manifest.files, previous.files, previous.dirty),
                                                      unlisted.now(self.output) if unlisted is not None else None)
         manifest.foreign = sorted(foreign)
         if self.base is not None:
-            self._remove_stale(set(manifest.files) | foreign)
+            self._remove_stale(manifest.files.keys(), foreign)
         tmp = self.staging / f"{MANIFEST}.tmp"
         tmp.write_bytes(manifest.to_json())
         os.replace(tmp, self.staging / MANIFEST)
@@ -298,11 +336,33 @@ class SiteWriter:
         swap_into_place(self.staging, self.output, keep=self.spare)
         return manifest
 
-    def _remove_stale(self, keep: set[str]) -> None:
+    def _manifest(self, inputs: str, drafts: bool) -> Manifest:
+        """The new site's manifest: the previous one's entries for the files kept `as_before`
+        (copied whole, the others taken out: C loops), and the records'."""
+        files: dict[str, str] = {}
+        pages: dict[str, str] = {}
+        prev = self.previous
+        if self.as_before and prev is not None:
+            files, pages = dict(prev.files), dict(prev.pages)
+            for rel in (files.keys() - self.as_before).difference(self.records):
+                del files[rel]
+            for rel in (pages.keys() - self.as_before).difference(self.records):
+                del pages[rel]
+        for r in self.records.values():
+            files[r.path] = r.sha256
+            if r.fingerprint:
+                pages[r.path] = r.fingerprint
+            else:
+                pages.pop(r.path, None)
+        return Manifest(files=files, pages=pages, inputs=inputs, drafts=drafts, foreign=[])
+
+    def _remove_stale(self, ours: Collection[str], foreign: set[str]) -> None:
         """Delete what the spare held that this build does not: its files, and its foreign files."""
         assert self.base is not None
         folders: set[str] = set()
-        for rel in (set(self.base.files) | set(self.base.foreign or ()) | self.base.dirty) - keep:
+        held = self.base.files.keys() - ours
+        held |= (set(self.base.foreign or ()) | self.base.dirty).difference(ours)
+        for rel in held - foreign:
             with contextlib.suppress(OSError):
                 os.unlink(self.staging / rel)
             folders.add(os.path.dirname(rel))
@@ -320,16 +380,15 @@ class SiteWriter:
         else:
             discard(self.staging)  # a whole old site: deleting it would keep the user waiting
 
-    def _carry_over_foreign_files(self, ours: set[str], listed: list[str] | None) -> set[str]:
+    def _carry_over_foreign_files(self, ours: Container[str], listed: list[str] | None) -> set[str]:
         """Link the files of the output that no build of ours wrote into the new site (among the
         `listed` ones, if given: `Listing.now`); return them."""
-        ours = ours | {MANIFEST, MANIFEST_DIRTY}
         foreign = set()
         records = self.records
         output = os.fspath(self.output)
         found = (prefix + name for _, prefix, name in files_under(output)) if listed is None else listed
         for rel in found:
-            if rel in ours or rel in records:
+            if rel in ours or rel in records or rel == MANIFEST or rel == MANIFEST_DIRTY:
                 continue
             source, target = Path(output, rel), self.staging / rel
             if not os.path.lexists(source):

@@ -6,7 +6,7 @@ many pages, by forked workers writing straight into the staging folder."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from . import depends, links, listing, pages
@@ -42,7 +42,8 @@ def render_pages(planned: pages.Plan, renderer: Renderer, writer: SiteWriter, jo
     With several jobs and enough pages to make, forked workers do all of it, each for a run of
     pages, writing straight into the staging folder: they share the archive the contexts are made
     from, and only file records, link summaries and the cells each context read come back.
-    Returns the files, how many pages were rendered, the link summary of each rendered HTML page,
+    Returns the files (besides the pages the writer keeps as the last build wrote them:
+    SiteWriter.as_before), how many pages were rendered, the link summary of each rendered HTML page,
     the cells read by each page whose context was made, and by each node made (depends.node).
     """
     records, todo = _kept_pages(planned, writer, page_inputs, touched)
@@ -70,25 +71,29 @@ def render_pages(planned: pages.Plan, renderer: Renderer, writer: SiteWriter, jo
 
 def _kept_pages(planned: pages.Plan, writer: SiteWriter, page_inputs: PageInputs | None,
                 touched: set[str] | None) -> tuple[list[Written], list[pages.Page]]:
-    """The last build's file of each page whose context cannot have changed, and the other
-    pages: those to make (a group's pages are made only when one of them is to be)."""
+    """The last build's file of each page whose context cannot have changed (in the writer, as
+    kept `as_before`, or as records), and the other pages: those to make (a group's pages are
+    made only when one of them is to be)."""
     if page_inputs is None or touched is None or writer.previous is None:
         return [], planned.all_pages()
-    kept: dict[str, Written] = {}
     paths, keys = planned.keyed_columns()
     not_kept = page_inputs.not_kept(paths, keys, listing.manifest_identity(writer.output), touched)
+    records: list[Written] = []
+    kept: Collection[str]
     if not_kept is not None:
-        writer.pages_as_before([path for path in paths if path not in not_kept], kept)
+        kept = writer.keep_as_before([path for path in paths if path not in not_kept])
     else:
+        by_path: dict[str, Written] = {}
         writer.unchanged_pages(page_inputs.unchanged_pages(planned.keyed_rows(), writer.previous.pages, touched),
-                               kept)
+                               by_path)
+        kept, records = by_path, list(by_path.values())
     todo = [page for page in planned.pages if page.path not in kept]
     for group in planned.groups:
         for row in group.rows:
             if row[0] not in kept:
                 todo += [page for page in planned.group_pages(group) if page.path not in kept]
                 break
-    return list(kept.values()), todo
+    return records, todo
 
 
 def _page_done(page: pages.Page, renderer: Renderer, writer: SiteWriter,

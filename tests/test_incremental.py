@@ -23,6 +23,7 @@ from briefing import config as config_mod
 from briefing import enrich, entity_pages, feeds, links, rendering
 from briefing.build import build
 from briefing.config import SearchConfig
+from briefing.manifest import read_manifest
 
 
 def sample_copy(dest: Path) -> Path:
@@ -202,6 +203,13 @@ def _site_files(site: Path) -> dict[str, str]:
     return {rel: digest for rel, digest in tree_digest(site).items() if not rel.startswith(".briefing")}
 
 
+def _manifest_entries(site: Path) -> tuple[dict, dict, list | None]:
+    """The manifest's files, pages and foreign files (made by difference from the last one on a rebuild)."""
+    manifest = read_manifest(site)
+    assert manifest is not None
+    return manifest.files, manifest.pages, manifest.foreign
+
+
 def verify_skipped_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Check, in every build from now on, each page whose context the build did not make because
     none of its inputs changed (depends.py): made now, its context must give the fingerprint of
@@ -212,9 +220,11 @@ def verify_skipped_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     def render_pages(planned, renderer, writer, jobs, *rest, **named):  # noqa: ANN001, ANN002, ANN003, ANN202
         out = real(planned, renderer, writer, jobs, *rest, **named)
         made = {page.path for page, _ in out[3]}
-        records = {record.path: record for record in out[0]}
-        n = 0
+        every = writer.every_record()  # the pages kept as the last build wrote them (SiteWriter.as_before)
+        every.update((record.path, record) for record in out[0])  # and the others
         everything = planned.all_pages()  # the groups' pages too (pages.PageGroup), made now if they were not
+        records = {page.path: every[page.path] for page in everything}
+        n = 0
         assert len(everything) == len(planned) == len(records)
         for page in everything:
             if page.plan_key and page.path not in made:
@@ -237,7 +247,11 @@ def verify_kept_by_difference(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     real = rendering._kept_pages
 
     def kept_pages(planned, writer, page_inputs, touched):  # noqa: ANN001, ANN202
+        had = writer.paths()
         records, todo = real(planned, writer, page_inputs, touched)
+        every = writer.every_record()
+        kept = {rel: every[rel] for rel in writer.paths() - had}  # put in the writer
+        kept.update((r.path, r) for r in records)  # or returned
         if page_inputs is not None and touched is not None and writer.previous is not None:
             paths, keys = planned.keyed_columns()
             from briefing import listing
@@ -246,8 +260,8 @@ def verify_kept_by_difference(monkeypatch: pytest.MonkeyPatch) -> list[int]:
                 by_loop: dict = {}
                 writer.unchanged_pages(page_inputs.unchanged_pages(planned.keyed_rows(), writer.previous.pages,
                                                                    touched), by_loop)
-                assert {r.path: r for r in records} == by_loop
-                kept_so.append(len(records))
+                assert kept == by_loop
+                kept_so.append(len(kept))
         return records, todo
 
     monkeypatch.setattr(rendering, "_kept_pages", kept_pages)
@@ -408,6 +422,7 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
         fresh = build(load(fresh_project), jobs=2)
         assert 0 < incremental.rendered < fresh.rendered, what  # the edit showed, and cost less than a full build
         assert _site_files(project / "site") == _site_files(fresh_project / "site"), what
+        assert _manifest_entries(project / "site") == _manifest_entries(fresh_project / "site"), what
         shutil.rmtree(fresh_project)
     assert sum(checked) > 0  # some pages were skipped, and each was checked
     by_difference = [int(n) for n in (tmp_path / "by-difference.log").read_text(encoding="utf-8").split()]
@@ -466,6 +481,7 @@ def test_random_edits_skip_only_pages_whose_inputs_did_not_change(tmp_path: Path
         shutil.copytree(project, fresh_project, ignore=shutil.ignore_patterns("site", ".site*", ".briefing-cache"))
         fresh = build(load(fresh_project), jobs=2)
         assert _site_files(project / "site") == _site_files(fresh_project / "site"), what
+        assert _manifest_entries(project / "site") == _manifest_entries(fresh_project / "site"), what
         assert checked[-2] > fresh.pages / 3, what  # many pages were skipped (and checked)
         assert incremental.rendered < fresh.rendered
         shutil.rmtree(fresh_project)

@@ -221,3 +221,30 @@ def test_an_unchanged_page_linking_to_a_page_that_goes_is_reported(tmp_path: Pat
     assert f"articles/note/index.html: links to '/people/{profile.name}/'" in str(err.value)
     assert (project / "site" / "articles" / "note" / "index.html").read_bytes() == before  # unchanged page
     assert len(link_reads) == 1 and (link_reads[0] == 0 if links_file == "lost" else link_reads[0] > 3)
+
+
+def test_kept_pages_are_taken_as_checked_only_when_the_last_check_was_of_the_site_in_place(
+        tmp_path: Path, scans: list[str]):
+    """A rebuild takes the pages it keeps as the previous build wrote them as unchanged since
+    the last check, without a look at each, when that check was of the previous build's site.
+    A build that did not check its links (or failed) leaves another site in place than the one
+    last checked: its broken page, kept by the next build, is then still found."""
+    project = make_project(tmp_path / "p")
+    config = config_mod.load(project)
+    build(config, jobs=1)
+    other = project / "content/2024/2024-05-09-strike-ends.md"
+    other.write_text(other.read_text(encoding="utf-8") + "\nDockers returned to work on Friday.\n",
+                     encoding="utf-8")
+    scans.clear()
+    edit = build(config, jobs=1)
+    assert 0 < len(scans) <= edit.rendered  # the kept pages (nearly all) were not read
+
+    write_article(project, "2024/2024-06-01-report.md", "The port report", "2024-06-01",
+                  "The authority published [its report](/reports/port/).", tags=["ports"])
+    weather = write_article(project, "2019/2019-01-07-weather.md", "A wet week", "2019-01-07",
+                            "It rained all week.", tags=["weather"])
+    build(config, jobs=1, check_links=False)  # the broken page is in place, unchecked
+    weather.write_text(weather.read_text(encoding="utf-8") + "\nThe rain stopped on Sunday.\n", encoding="utf-8")
+    with pytest.raises(links.BrokenLinksError) as err:
+        build(config, jobs=1)  # the report's page is kept as the unchecked build wrote it: still checked
+    assert "articles/report/index.html: links to '/reports/port/': no such file" in str(err.value)
