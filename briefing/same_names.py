@@ -39,8 +39,8 @@ from .curation import Curation
 from .model import Article, Enrichment, Entity, Mention
 from .names import norm, slug
 from .resolve import Assignment, LocalCluster, dedupe_forms
-from .stored import Analyses, _counter, _local_of, decode_enrichment
-from .tags import Lexicon, tag_archive
+from .stored import Analyses, PhraseCounts, _counter, _local_of, decode_enrichment
+from .tags import Lexicon, key_phrases, tag_archive
 from .workers import Forked, keep_until_exit
 
 if TYPE_CHECKING:  # an edit resolved by region is only handed on here
@@ -416,6 +416,52 @@ def cluster_keys_since(last_keys: LastKeys, sources: Sequence[str], result: Enri
 # -- the enrich stage's entry ---------------------------------------------------------------
 
 
+def early_key_phrases(ordered: Sequence[Article], keys: list[str], phrases: PhraseCounts, new: Mapping[str, Any],
+                      entries: Mapping[str, tuple[bytes, bytes]], last: Any, tags_config: TagsConfig,
+                      lexicon: Lexicon) -> tuple[dict[str, list[str]], dict[str, int]] | None:
+    """The key phrases `from_last` finds for its tags (and their document frequencies), found
+    before the model has answered: they read each article's phrase counts, which are of its
+    text alone (`new`: those of the articles whose analysis the model is making), never its
+    mentions. None when the last build's are not there to start from."""
+    per_article = tags_config.auto_per_article
+    last_chosen, last_df = last.get("key_phrases"), last.get("phrase_df")
+    if not (tags_config.auto and per_article > 0 and isinstance(last_chosen, dict) and isinstance(last_df, dict)):
+        return None
+    before = {}
+    for art, then, now in zip(ordered, last["keys"], keys, strict=True):
+        if then != now:
+            blob = entries.get(then)
+            if blob is None or art.source not in new:
+                return None
+            before[art.source] = _counter(marshal.loads(blob[1]))
+    df: dict[str, int] = {}
+    found = key_phrases(ordered, per_article, lexicon, _WithNew(phrases, new), last=last_chosen, before=before,
+                        last_df=last_df, df_kept=df)
+    return found, df
+
+
+class _WithNew(Mapping[str, Any]):
+    """Phrase counts: `new` for the articles it has, the stored ones (`PhraseCounts`) for the rest."""
+
+    def __init__(self, stored: PhraseCounts, new: Mapping[str, Any]):
+        self.stored, self.new = stored, new
+
+    def __getitem__(self, source: str) -> Any:
+        got = self.new.get(source)
+        return got if got is not None else self.stored[source]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self.stored, *self.new]))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys([*self.stored, *self.new]))
+
+    def holding(self, phrases: set[str]) -> set[str]:
+        """The articles holding any of `phrases` (those in `new` looked at afresh)."""
+        return ({s for s in self.stored.holding(phrases) if s not in self.new}
+                | {s for s, counts in self.new.items() if not phrases.isdisjoint(counts)})
+
+
 def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phrases: Mapping[str, Any],
               entries: Mapping[str, tuple[bytes, bytes]], last: Any, known: Enrichment | None, model_calls: int,
               tags_config: TagsConfig, lexicon: Lexicon, kept: dict[str, list[str]], df_kept: dict[str, int],
@@ -424,7 +470,9 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
               read_names: Callable[[], Any] = lambda: None,
               last_keys: Callable[[], LastKeys | None] = lambda: None,
               by_region: Callable[[], RegionEdit | None] = lambda: None,
-              here: Callable[[], RegionEdit | None] | None = None) -> tuple[Enrichment, Guess | None] | None:
+              here: Callable[[], RegionEdit | None] | None = None,
+              key_phrases_found: tuple[dict[str, list[str]], dict[str, int]] | None = None,
+              ) -> tuple[Enrichment, Guess | None] | None:
     """The enrichment of the archive from the last one (`known`, made from the articles whose
     Local keys were `last["keys"]`): its mentions moved when no changed article changed what
     resolution reads; else, given `afresh` (resolution from scratch), a guess, with its check
@@ -434,7 +482,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
     `phrases`: their phrase counts; `entries`: the LocalStore's (which still holds the changed
     articles' last analyses); `kept`: filled with each article's key phrases, `df_kept` with the phrases' document
     frequencies. `read_names()` takes the names normalised by earlier builds (names.memo), before
-    a guess looks names up (and a check resolves them all)."""
+    a guess looks names up (and a check resolves them all). `key_phrases_found`: the articles' key
+    phrases and their document frequencies, when found already (`early_key_phrases`)."""
     if known is None:  # no last result of these articles, in this order, with these settings
         return None
     changed = [(art.source, before) for art, before, now in zip(ordered, last["keys"], keys, strict=True)
@@ -454,7 +503,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
     def tagged(mentions: Mapping[str, tuple], entities: Mapping[str, Any]) -> tuple[dict, dict]:
         return tag_archive(ordered, mentions, entities, phrases, tags_config, lexicon, kept,
                            last=last_chosen if isinstance(last_chosen, dict) else None, before=phrases_before,
-                           last_df=last_df if isinstance(last_df, dict) else None, df_kept=df_kept)
+                           last_df=last_df if isinstance(last_df, dict) else None, df_kept=df_kept,
+                           found=key_phrases_found)
 
     def resolved_here() -> tuple[Enrichment, None] | None:
         """The edit resolved by region in this process (`here`), when no guess can be made or

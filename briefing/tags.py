@@ -397,12 +397,21 @@ def tag_archive(articles: Sequence[Article], mentions: Mapping[str, tuple[Mentio
                 lexicon: Lexicon | None, kept: dict[str, list[str]] | None = None, *,
                 last: Mapping[str, list[str]] | None = None,
                 before: Mapping[str, Counter] | None = None, last_df: Mapping[str, int] | None = None,
-                df_kept: dict[str, int] | None = None) -> tuple[dict, dict]:
+                df_kept: dict[str, int] | None = None,
+                found: tuple[dict[str, list[str]], dict[str, int]] | None = None) -> tuple[dict, dict]:
     """Tags alone, for mentions already resolved: (article -> topic keys, topic table).
 
     `last`, `before`, `last_df`: the key phrases of the last build, the phrase counts then of
     the articles changed since, and the document frequencies then: only the articles whose key
-    phrases can have moved are scored again (key_phrases)."""
+    phrases can have moved are scored again (key_phrases). `found`: the key phrases and their
+    document frequencies, when found already (they read no mention: see same_names.early_key_phrases)."""
+    if found is not None:
+        if kept is not None:
+            kept.update(found[0])
+        if df_kept is not None:
+            df_kept.clear()
+            df_kept.update(found[1])
+        return assign(articles, mentions, entities, config, lexicon, phrases, found[0])
     with key_phrases_meanwhile(articles, phrases, config, lexicon, kept, last, before, last_df, df_kept) as chosen:
         return assign(articles, mentions, entities, config, lexicon, phrases, chosen())
 

@@ -639,3 +639,36 @@ def test_the_check_starts_before_the_steps_left_once_the_model_has_answered(
     result = enricher.run(articles, _ModelInProcess(enricher, answered), guess=True, meanwhile=steps)
     assert result.guessed and enricher.settle() is None
     assert events == (["check", "first", "second", "third"] if answered else ["first", "second", "third", "check"])
+
+
+def test_key_phrases_found_while_the_model_runs_are_those_found_after(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    """A rebuild finds the key phrases while the model's worker has not answered (they read the
+    edited articles' text, not their mentions): each time, what it found is what the stored
+    phrase counts, the edited ones among them, give once the worker has answered."""
+    from briefing import same_names, tags
+
+    project = make_project(tmp_path / "p", articles=6)
+    config = load(project)
+    build(config)
+    compared: list[tuple[bool, bool]] = []
+    real = same_names.tag_archive
+
+    def tag_archive(articles, mentions, entities, phrases, tags_config, lexicon, kept=None, *,  # noqa: ANN001, ANN202
+                    last=None, before=None, last_df=None, df_kept=None, found=None):
+        if found is not None:
+            df: dict = {}
+            again = tags.key_phrases(articles, tags_config.auto_per_article, lexicon, phrases, last=last,
+                                     before=before, last_df=last_df, df_kept=df)
+            compared.append((found[0] == again, found[1] == df))
+        return real(articles, mentions, entities, phrases, tags_config, lexicon, kept, last=last, before=before,
+                    last_df=last_df, df_kept=df_kept, found=found)
+    monkeypatch.setattr(same_names, "tag_archive", tag_archive)
+    edited = sorted((project / "content").rglob("*.md"))
+    for i, sentence in enumerate(["Inspectors counted the cargo containers at the terminal twice.",
+                                  "Officials at the Port of Rotterdam Authority met the dock workers' union.",
+                                  "The cargo containers waited at the terminal while inspectors argued."]):
+        path = edited[i % len(edited)]
+        path.write_text(path.read_text(encoding="utf-8") + f"\n{sentence}\n", encoding="utf-8")
+        build(config)
+    assert len(compared) == 3 and all(same_phrases and same_df for same_phrases, same_df in compared), compared
