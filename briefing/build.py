@@ -191,8 +191,10 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
     # 2. Enrich: entities, resolution, tags (cached per article). While the model runs on the
     # edited articles, what the later stages read of the last build is read.
     early: list[_PageState] = []
+    bases: list[tuple[Enrichment, archive_stage.Archive]] = []  # the last result's archive, made meanwhile
     enrichment = enricher.run(articles, preloaded, writes, guess=True,  # type: ignore[attr-defined]
-                              meanwhile=lambda: _reading_page_state(config, output, static_files, check_links, early))
+                              meanwhile=lambda: _reading_page_state(config, output, static_files, check_links, early),
+                              early=lambda last: bases.append((last, archive_stage.build(articles, last, config))))
     result.enrichment = enrichment
     result.model_calls = enrichment.model_calls
     clock.lap("enrich", f"{len(enrichment.entities)} entities, NER on {enrichment.model_calls} articles"
@@ -200,11 +202,11 @@ def _stages(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any
                         + (", resolution guessed from the last (checked meanwhile)" if enrichment.guessed else ""))
     try:
         _site(config, output, drafts, jobs, enricher, check_links, static_files, inputs, unlisted,
-              writes, result, clock, articles, enrichment, early[0] if early else None)
+              writes, result, clock, articles, enrichment, early[0] if early else None, bases[0] if bases else None)
     except _WrongGuess as wrong:  # the check's right result: everything from here on again
         result.enrichment = wrong.right
         _site(config, output, drafts, jobs, enricher, check_links, static_files, inputs, unlisted,
-              writes, result, clock, articles, wrong.right, None)
+              writes, result, clock, articles, wrong.right, None, None)
 
 
 @dataclass
@@ -273,12 +275,17 @@ class _WrongGuess(Exception):
 def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, check_links: bool,
           static_files: dict, inputs: str, unlisted: Callable[[], Listing | None],
           writes: CacheWrites, result: BuildResult, clock: _Clock, articles: list[Article],
-          enrichment: Enrichment, state: _PageState | None) -> None:
+          enrichment: Enrichment, state: _PageState | None,
+          base: tuple[Enrichment, archive_stage.Archive] | None) -> None:
     """Index, plan, render, check and write the site of an enriched archive (`state`: read
-    already, or None)."""
+    already, or None; `base`: an enrichment and its archive, made while the model ran)."""
     # 3. Index and plan every page. Meanwhile a forked worker finds which of the cells read by
     # the last build's pages changed (depends.py): both read the archive, nothing else.
-    archive = archive_stage.build(articles, enrichment, config)
+    archive = None
+    if base is not None and base[0] is enrichment.basis:  # an edit's: made from the last result
+        archive = archive_stage.patched(base[1], enrichment, config)
+    if archive is None:
+        archive = archive_stage.build(articles, enrichment, config)
     state = state or _page_state(config, output, static_files, check_links)
     previous, renderer, page_inputs, last_check = state.previous, state.renderer, state.page_inputs, state.last_check
     cells = archive_stage.cells(archive)

@@ -265,7 +265,8 @@ class Enricher:
         return found if found is not None else self.fingerprint(self.pipeline(curation), curation)
 
     def run(self, articles: Sequence[Article], preloaded: Any = None, writes: CacheWrites | None = None, *,
-            guess: bool = False, meanwhile: Callable[[], Iterable[None]] | None = None) -> Enrichment:
+            guess: bool = False, meanwhile: Callable[[], Iterable[None]] | None = None,
+            early: Callable[[Enrichment], None] | None = None) -> Enrichment:
         """Whole archive: annotate (cached), resolve across articles, tag.
 
         With `guess`, an edit naming people the archive knows may be resolved by a guess, checked
@@ -273,7 +274,8 @@ class Enricher:
         ask `settle()` before it uses the result for good. `meanwhile()` gives steps (an iterable,
         doing work as it is iterated), all taken once: while the model runs on the articles that
         need it (or at that point when none does), those left when the model answers once a
-        guess's check has started.
+        guess's check has started. `early(last)` is called while the model has not answered, with
+        the last result, when an edit's result is likely to be made from it (its `basis`).
 
         What each article contributes on its own (`Local`) is kept per article in a LocalStore;
         only the articles missing there are annotated (cache, or the model) and analysed. The
@@ -285,13 +287,13 @@ class Enricher:
             self._guess.close()
             self._guess = None
         try:
-            return self._run(articles, preloaded, CacheWrites.or_at_once(writes), guess, meanwhile)
+            return self._run(articles, preloaded, CacheWrites.or_at_once(writes), guess, meanwhile, early)
         finally:
             if preloaded is not None:
                 preloaded.close()
 
     def _run(self, articles: Sequence[Article], preloaded: Any, writes: CacheWrites, guess: bool,
-             meanwhile: Callable[[], Iterable[None]] | None) -> Enrichment:
+             meanwhile: Callable[[], Iterable[None]] | None, early: Callable[[Enrichment], None] | None) -> Enrichment:
         curation = self.curation()
         package = nlp_mod.installed_package(self.config.nlp.model)
         cache = Cache(self.config.cache_path, self.unloaded_fingerprint(package, curation))
@@ -350,6 +352,8 @@ class Enricher:
                 entries, last, self.config.tags, data["lexicon"])
             if not answered():
                 _read_names(cache.folder)
+            if early is not None and not answered():
+                early(last_result)
         decoded: dict[str, Local] = {}
         if answered is not None:
             for source in list(found.blobs):

@@ -99,3 +99,36 @@ def test_no_basis_no_patch():
     articles = [_article(i, rng) for i in range(4)]
     enrichment = _enrichment([a.source for a in articles], rng)
     assert archive.patched(archive.build(articles, enrichment, config), enrichment, config) is None
+
+
+def test_a_rebuild_patches_the_archive_it_made_while_the_model_ran(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A rebuild after an edit makes the last result's archive while the model's worker runs,
+    then patches it to its own result's: each time, the archive a build from scratch makes."""
+    from conftest import make_project, write_article
+
+    from briefing.build import build
+    from briefing.config import load
+
+    project = make_project(tmp_path / "p", articles=6)
+    config = load(project)
+    build(config)
+    checked: list[bool] = []
+    real = archive.patched
+
+    def patched(base: archive.Archive, enrichment: Enrichment, config_: Any) -> archive.Archive | None:
+        got = real(base, enrichment, config_)
+        assert got is not None
+        articles = [e.article for e in tuple.__iter__(got.entries)]
+        checked.append(_plain(got) == _plain(archive.build(articles, enrichment, config_)))
+        return got
+    monkeypatch.setattr(archive, "patched", patched)
+    path = sorted((project / "content").rglob("*.md"))[0]
+    for sentence in ("The cargo figures were provisional and may be revised.",
+                     "Officials at the International Monetary Fund in Washington said talks with Brazil "
+                     "would resume.", "Inspectors from Antwerp counted the containers at the terminal."):
+        path.write_text(path.read_text(encoding="utf-8") + f"\n{sentence}\n", encoding="utf-8")
+        build(config)
+    write_article(project, "2024/2024-05-30-late.md", "A late briefing", "2024-05-30",
+                  "Dock workers in Rotterdam voted on the offer.", tags=["ports"])
+    build(config)  # an article added: the last result is not of these articles, nothing is patched
+    assert len(checked) == 3 and all(checked), checked
