@@ -451,9 +451,12 @@ def test_a_missing_project_is_a_clear_message(tmp_path: Path):
 def test_the_cli_serves_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path):
     root = make_project(tmp_path / "p")
     write_article(root, "2024/2024-06-03-secret-draft.md", "A draft", "2024-06-03", "Not yet.", draft=True)
+    # As a terminal starts it: Ctrl-C's signal not ignored, as it is for a command a script ran
+    # in the background (`pytest &`), which Python then leaves ignored.
     proc = subprocess.Popen([sys.executable, "-m", "briefing", "serve", "--project", str(root), "--port", "0",
                              "--no-drafts", "-j", "1"], stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = proc.stderr.readline()
         assert "Serving" in line and "http://127.0.0.1:" in line and "drafts hidden" in line, line
