@@ -61,19 +61,23 @@ def plan(archive: Archive, config: Config) -> tuple[list, list]:
 
     def rows(base: str, count: int, template: str, of: str) -> tuple[tuple[str, str, str, bytes, bool], ...]:
         # Their paths name the entity or topic and the page number: the plan adds only the count.
+        if count <= per_page:  # one page (most of them): written out, 26,000 times a plan
+            return ((base + "index.html", base, template, one_page[of], True),
+                    (base + "feed.xml", base + "feed.xml", "feed.xml", feed_key[of], False))
         total = page_count(count, per_page)
         plan_key = _count_key(of, total)
-        if total == 1:  # most of them
-            return (base + "index.html", base, template, plan_key, True), feeds.term_feed_row(of, base)
         urls = [base] + [page_url(base, n) for n in range(2, total + 1)]
         return (*((page_path(url), url, template, plan_key, True) for url in urls), feeds.term_feed_row(of, base))
 
+    one_page = {of: _count_key(of, 1) for of in ("entity", "topic")}
+    feed_key = {of: feeds.term_feed_row(of, "")[3] for of in ("entity", "topic")}
     for kind in config.entities.page_kinds:
         entities = by_kind.get(kind, [])
         section = KIND_SECTIONS[kind]
         pages += _index_pages(archive, kind, section, [(e.key, e.name) for e in entities])
         for entity in entities:
-            key, base = entity.key, entity_url(entity)
+            key = entity.key
+            base = _entity_url(kind, key)
             got = rows(base, len(entity_sources(key)), "entity.html", "entity")
             make = partial(_term_pages, archive, config, "entity", key, base, len(got) - 1, cards, paged_in)
             groups.append(new_group(PageGroup, (("entity", key), got, make)))

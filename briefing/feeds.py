@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -101,9 +102,7 @@ def sitemap(urls: Iterable[str]) -> list:
     urls = sorted(urls)
     if len(urls) <= SITEMAP_SPLIT_OVER:
         return [Page("sitemap.xml", "sitemap.xml", "sitemap.xml", {"urls": urls}, in_sitemap=False), robots]
-    by_section: dict[str, list[str]] = {}
-    for url in urls:
-        by_section.setdefault(url.partition("/")[0] if "/" in url else "", []).append(url)
+    by_section = _sections(urls)
     parts = []
     for section, of_section in sorted(by_section.items()):
         chunks = [of_section[i:i + SITEMAP_MAX_URLS] for i in range(0, len(of_section), SITEMAP_MAX_URLS)]
@@ -113,6 +112,25 @@ def sitemap(urls: Iterable[str]) -> list:
     index = Page("sitemap.xml", "sitemap.xml", "sitemap_index.xml", {"sitemaps": [p.url for p in parts]},
                  in_sitemap=False)
     return [index, *parts, robots]
+
+
+def _sections(urls: list[str]) -> dict[str, list[str]]:
+    """Sorted URLs by section: the part before the first "/", or "" for a URL without one. A
+    section's URLs ("people/...") are one run of the sorted list, cut out by bisection: 40,000
+    URLs in a few dozen steps, not one by one."""
+    by_section: dict[str, list[str]] = {}
+    at, n = 0, len(urls)
+    while at < n:
+        url = urls[at]
+        section, slash, _ = url.partition("/")
+        if not slash:
+            by_section.setdefault("", []).append(url)
+            at += 1
+            continue
+        end = bisect.bisect_left(urls, section + "0", at)  # "0" follows "/": past every "section/..."
+        by_section.setdefault(section, []).extend(urls[at:end])
+        at = end
+    return by_section
 
 
 def json_script(data: Any) -> Markup:

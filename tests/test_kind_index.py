@@ -148,3 +148,23 @@ def test_the_filter_box_narrows_an_index_page_in_a_browser(tmp_path: Path, monke
             page.fill("[data-filter-input]", "bon")
             page.wait_for_function("document.querySelectorAll('[data-filter-item]:not([hidden])').length === 1")
             assert visible() == ["Bonn"]
+
+
+def test_pages_planned_to_one_path_are_each_reported_with_their_source():
+    """The plan's URL collisions (besides two articles' slugs, reported at parse): a page of a
+    group (an entity's) on a path a page has, and two pages on one path, each named."""
+    from briefing.pages import Page, PageGroup, _collisions
+
+    article = Page("articles/a/index.html", "articles/a/", "article.html", {}, source="content/a.md")
+    other = Page("articles/a/index.html", "articles/a/", "article.html", {}, source="content/b.md")
+    redirect = Page("people/x/index.html", "people/x/", "redirect.html", {})
+    group = PageGroup(("entity", "person/x"), (("people/x/index.html", "people/x/", "entity.html", b"", True),
+                                               ("people/x/feed.xml", "people/x/feed.xml", "feed.xml", b"", False)),
+                      lambda: [])
+    assert _collisions([article, redirect], [group]) != []
+    problems = _collisions([article, other, redirect], [group])
+    assert [(p.path, p.message) for p in problems] == [
+        ("content/b.md", "has the same slug as content/a.md: both would be written to /articles/a/. "
+                         "Give one of them a different `slug:`."),
+        ("people/x/index.html", "two pages would be written to /people/x/.")]
+    assert _collisions([article, redirect], []) == []

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import make_project, write_article
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from briefing import config as config_mod
 from briefing import feeds, rendering
@@ -77,3 +79,17 @@ def test_an_edit_adding_a_page_makes_again_only_its_sections_sitemap(tmp_path: P
     assert "places/vienna/index.html" in rendered  # a new page
     assert sorted(p for p in rendered if "sitemap" in p) == ["sitemaps/places.xml"], rendered
     assert "https://example.org/b/places/vienna/" in _locs(project / "site" / "sitemaps" / "places.xml", "urlset")
+
+
+@settings(max_examples=300, deadline=None)
+@given(urls=st.lists(st.text(alphabet="ab/0.-_", max_size=8), max_size=30))
+def test_sitemap_sections_are_the_urls_before_their_first_slash(urls: list[str]):
+    """feeds._sections cuts the sorted URLs into runs by bisection: the same sections, holding
+    the same URLs in order, as grouping them one by one."""
+    urls = sorted(urls)
+    expected: dict[str, list[str]] = {}
+    for url in urls:
+        expected.setdefault(url.partition("/")[0] if "/" in url else "", []).append(url)
+    got = feeds._sections(urls)
+    assert got == expected
+    assert sorted(got) == sorted(expected)

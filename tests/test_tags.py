@@ -113,3 +113,31 @@ def test_the_articles_holding_phrases_are_found_in_their_stored_counts(counts: l
     blobs = {f"content/{i}.md": (b"", marshal.dumps(tuple(c.items()))) for i, c in enumerate(counts)}
     held = PhraseCounts(Analyses(blobs)).holding(wanted)
     assert held == {f"content/{i}.md" for i, c in enumerate(counts) if not wanted.isdisjoint(Counter(c))}
+
+
+_PHRASES = ["oil price", "oil prices", "Oil Price", "drone strike", "drone strikes", "port", "ports", "café",
+            "cafe", "trade", "x", "air strike"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(chosen=st.lists(st.lists(st.sampled_from(_PHRASES), max_size=5), max_size=10),
+       tags=st.lists(st.lists(st.sampled_from(_PHRASES + ["Trade", " port "]), max_size=3), max_size=10))
+def test_auto_topics_are_the_first_chosen_form_of_each_key_after_the_front_matter(
+        chosen: list[list[str]], tags: list[list[str]]) -> None:
+    """assign's key-phrase step against it written plainly: each article's keys in order, front
+    matter first, each once; a phrase's topic named as the first article choosing it writes it,
+    unless a front-matter tag has that key."""
+    from briefing.model import Topic
+
+    arts = [article(f"a{i}", "x", tuple(tags[i]) if i < len(tags) else ()) for i in range(len(chosen))]
+    picked = {a.source: found for a, found in zip(arts, chosen, strict=True)}
+    topics, table = assign(arts, {}, {}, TagsConfig(auto=True, auto_per_article=5), chosen=picked)
+    front, front_table = assign(arts, {}, {}, TagsConfig(auto=False))
+    expected_table = dict(front_table)
+    for found in chosen:
+        for phrase in found:
+            expected_table.setdefault(tag_key(phrase), Topic(tag_key(phrase), phrase, "auto"))
+    assert table == dict(sorted(expected_table.items()))
+    assert list(table) == sorted(table)
+    for a, found in zip(arts, chosen, strict=True):
+        assert topics[a.source] == tuple(dict.fromkeys([*front[a.source], *map(tag_key, found)]))
