@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 from briefing import nlp as nlp_mod  # noqa: E402
 from briefing.config import Config  # noqa: E402
 from briefing.curation import EMPTY  # noqa: E402
-from briefing.enrich import annotate, enrich_from_annotations  # noqa: E402
+from briefing.enrich import enrich_from_annotations  # noqa: E402
 from briefing.model import Article  # noqa: E402
 from briefing.names import LABEL_KINDS  # noqa: E402
+from briefing.ner import annotate  # noqa: E402
 
 TARGETS = {"ner_f1": 0.65, "b3_f1": 0.89, "found": 3380}
 NER_KINDS = {"person": "PER", "organization": "ORG", "place": "LOC"}

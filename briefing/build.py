@@ -24,6 +24,8 @@ from .cache import code_digest
 from .cache_writes import CacheWrites, LockHeld, cache_lock, held_lock
 from .config import Config
 from .errors import BriefingError, BuildLockedError, ContentError, Problem
+from .inputs import inputs_fingerprint, static_files_of
+from .link_check import check_links_of
 from .model import Article, Enrichment
 from .output import (
     MANIFEST,
@@ -37,11 +39,9 @@ from .output import (
     unlisted_files,
 )
 from .page_inputs import PageInputs
-from .render import THEME_STATIC, Renderer
+from .render import Renderer
 from .rendering import render_pages
 from .workers import Forked, fewer_collections
-
-BUILD_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,8 @@ def _build(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any,
     known = file_index.load(config)
     found, assets, problems = sources.discover(config, known)
     index = file_index.entries(found)
-    static_files = _static_files(config, assets, problems)
-    inputs = _inputs_fingerprint(config, found, static_files, drafts)
+    static_files = static_files_of(config, assets, problems)
+    inputs = inputs_fingerprint(config, found, static_files, drafts)
     if not problems and output.is_dir() and manifest_inputs(output) == inputs:
         if index != known:
             file_index.save(config, index)
@@ -412,118 +412,6 @@ def _shared_digest(config: Config, renderer: Renderer) -> str:
     """What every page's output depends on besides its context: templates, settings, our code."""
     placeless = dataclasses.replace(config, root=Path("/"), output_dir="-")
     return hashlib.sha256(f"{renderer.templates_digest}\0{placeless!r}\0{code_digest()}".encode()).hexdigest()
-
-
-def check_links_of(writer: SiteWriter, fresh: dict[str, links.Summary], config: Config, writes: CacheWrites,
-                   store: links.SummaryStore, last: links.LastCheck, inputs: str = "") -> list[links.Broken]:
-    """Check every internal link of the staged site (of the build whose inputs are `inputs`).
-
-    Rendered pages come with their summaries (`fresh`). A page whose fingerprint is the one it
-    had at the last successful check (`last`) has the same bytes: its links still hold unless a
-    file it links to is gone, or a page it links to an #id of changed its ids. Only then are the
-    stored links read, to check again the pages that link to those. Other HTML files are read.
-    When the last check was of the previous build's site (the same inputs), the pages the writer
-    kept as that build wrote them (SiteWriter.as_before) are such pages without a look at each.
-    """
-    summaries: dict[str, links.Summary] = {}
-    unchanged: list[str] = []
-    previous = writer.previous
-    if previous is not None and previous.inputs and last.inputs == previous.inputs:
-        unchanged = [rel for rel in writer.as_before if rel.endswith(".html") and not rel.startswith("pagefind/")]
-        records = writer.records
-    else:
-        records = writer.every_record()
-    for rel, record in records.items():
-        if not rel.endswith(".html") or rel.startswith("pagefind/"):
-            continue
-        before = last.pages.get(rel)
-        if before is not None and record.fingerprint is not None and before[0] == record.fingerprint:
-            unchanged.append(rel)
-        elif rel in fresh:
-            summaries[rel] = fresh[rel]
-        else:
-            summaries[rel] = _summary_of(writer, rel)
-    files = writer.paths()
-    changed = {rel for rel, s in summaries.items() if rel in last.pages and frozenset(last.pages[rel][1]) != s.ids}
-    gone = last.linked - files  # pages removed, or any other file
-    for rel in {page for target in changed for page in last.into.get(target, ())}.intersection(unchanged):
-        summaries[rel] = _summary_of(writer, rel)  # it links to an #id of a page whose ids changed
-    if gone:  # some unchanged page may link to these: those, and any whose links are not stored, are read
-        found = store.linking_to(gone, last)
-        linking, stored = found if found is not None else (set(), set())
-        for rel in unchanged:
-            if rel in linking or rel not in stored:
-                summaries.setdefault(rel, _summary_of(writer, rel))
-    anchored: dict[str, set[str]] = {}
-    broken, targets = links.check_pages(summaries, files, config.base_path, other_ids=last.ids, anchored=anchored)
-    if not broken:
-        def save() -> None:  # made by the cache writer (after the build, when detached)
-            fingerprint = writer.fingerprint_of
-            saved: dict[str, links.Saved] = {
-                rel: (fingerprint(rel), s.ids, s.links, targets[rel], anchored[rel])  # type: ignore[misc]
-                for rel, s in summaries.items() if fingerprint(rel)}
-            saved.update((rel, (last.pages[rel][0], last.pages[rel][1], None, None, None))
-                         for rel in unchanged if rel not in summaries)
-            store.save(saved, last, inputs)
-        writes.add(save)
-    return broken
-
-
-def _summary_of(writer: SiteWriter, rel: str) -> links.Summary:
-    return links.summarize((writer.staging / rel).read_text(encoding="utf-8", errors="replace"))
-
-
-def _static_files(config: Config, content_assets: list[Path],
-                  problems: list[Problem]) -> dict[str, tuple[str, Path]]:
-    """Files copied as they are: key (for ordering) -> (site-relative URL, path on disk).
-
-    As in content/, a link in static/ that leads outside the project is refused, not copied.
-    """
-    files: dict[str, tuple[str, Path]] = {}
-    root = os.path.realpath(config.root)
-    for base, prefix in ((THEME_STATIC, "assets/"), (config.static_path, "")):
-        if base.is_dir():
-            for p in sorted(base.rglob("*")):
-                if not p.is_file() or sources.is_ignored_name(p.name):
-                    continue
-                if base != THEME_STATIC and not os.path.realpath(p).startswith(root + os.sep):
-                    problems.append(Problem(p.relative_to(config.root).as_posix(), None,
-                                            "is a link to a file outside the project; refusing to copy it. "
-                                            "Copy the file into the project instead."))
-                    continue
-                url = prefix + p.relative_to(base).as_posix()
-                files[url] = (url, p)
-    for p in content_assets:
-        rel = p.relative_to(config.root).as_posix()
-        url = "files/" + p.relative_to(config.content_path).as_posix()
-        files[rel] = (url, p)
-    return dict(sorted(files.items()))
-
-
-def _inputs_fingerprint(config: Config, found: list, static_files: dict, drafts: bool) -> str:
-    """Everything a build reads. Equal fingerprints mean an identical site: nothing to do."""
-    from .render import THEME_TEMPLATES
-
-    # Where the project and its output live does not change the site's bytes.
-    placeless = dataclasses.replace(config, root=Path("/"), output_dir="-")
-    h = hashlib.sha256(f"{BUILD_VERSION}\0{drafts}\0{placeless!r}\0".encode())
-    for src in found:
-        h.update(src.relpath.encode() + b"\0" + src.digest)
-    for key, (url, path) in static_files.items():
-        h.update(key.encode() + url.encode() + _file_digest(path))
-    for d in (config.templates_path, THEME_TEMPLATES):
-        if d.is_dir():
-            for p in sorted(d.rglob("*")):
-                if p.is_file():
-                    h.update(p.as_posix().encode() + _file_digest(p))
-    for p in (config.root / "config.yaml", config.curation_path):
-        h.update(_file_digest(p) if p.is_file() else b"-")
-    h.update(code_digest().encode())
-    return h.hexdigest()
-
-
-def _file_digest(path: Path) -> bytes:
-    return hashlib.sha256(path.read_bytes()).digest()
 
 
 def _search_index(writer: SiteWriter) -> list[Written]:

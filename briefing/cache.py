@@ -199,7 +199,7 @@ class ResultStore:
     def save(self, inputs: str, result: Any, facts: dict[str, Any] | None = None, keys: Any = None) -> None:
         """Keep `result`, plain data (see sealed.dump_plain), for a build with these inputs, and
         plain `facts` about what it was made from, and `keys`, read only when asked for
-        (`load_keys`: what a guess's check compares, same_names.cluster_keys)."""
+        (`load_keys`: what a guess's check compares, guess_check.cluster_keys)."""
         path = self._path(inputs)
         keys_path = self.folder / f"keys-{self.salt}.pickle"
         try:

@@ -4,7 +4,7 @@ Loading the model (spaCy's import and the model's files) takes about a second, w
 after an edit would otherwise spend before its one NER call. When a build starts from a previous
 one, `start` forks a worker at once; it loads the pipeline while this process parses the archive
 and reads its stored analyses, then runs the model on the few articles that need it and sends
-back only their analyses (as the NER workers of enrich.run_model do). A build that needs no NER,
+back only their analyses (as the NER workers of ner.run_model do). A build that needs no NER,
 or NER on many articles (those go to run_model's own workers), closes it unused.
 """
 
@@ -42,7 +42,8 @@ def _analyse(articles: Sequence[Any], curation: Any, fingerprint: str) -> list[t
     if _STATE.get("failed"):
         return None
     from .cache import Cache
-    from .enrich import encode_local, local_analysis, run_model
+    from .enrich import encode_local, local_analysis
+    from .ner import run_model
 
     enricher = _STATE["enricher"]
     config = enricher.config

@@ -136,7 +136,7 @@ class Resolved:
 @dataclass(frozen=True)
 class Assignment:
     """The archive resolved before its mentions are made: each cluster's entity. What a check
-    of a guess compares (same_names.check_guess): a mention is its cluster's span, with the
+    of a guess compares (guess_check.check_guess): a mention is its cluster's span, with the
     entity's kind and key."""
 
     clusters: Sequence[LocalCluster]

@@ -176,10 +176,10 @@ def _mark_worker() -> None:
 
 
 def _model_chunk_in_worker(bounds: tuple[int, int]) -> list:
-    from briefing import enrich
+    from briefing import ner
 
     _mark_worker()
-    return enrich._real_model_chunk(bounds)  # type: ignore[attr-defined]
+    return ner._real_model_chunk(bounds)  # type: ignore[attr-defined]
 
 
 def _local_chunk_in_worker(bounds: tuple[int, int]) -> list:
@@ -192,16 +192,16 @@ def _local_chunk_in_worker(bounds: tuple[int, int]) -> list:
 def test_analyses_on_worker_processes_equal_in_process(tmp_path: Path, monkeypatch):
     """Both ways an article's Local is made on workers (right after the model, in the model's
     workers; from a cached annotation, in a pool of its own) give what one process gives."""
-    from briefing import enrich
+    from briefing import enrich, ner
 
     one = Enricher(Config(root=tmp_path / "one"), jobs=1).run(ARTICLES)
     pids = tmp_path / "pids"
     pids.mkdir()
     _PIDS.append(pids)
-    monkeypatch.setattr(enrich, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(ner, "PARALLEL_MIN", 2)
     monkeypatch.setattr(enrich, "PARALLEL_LOCAL_MIN", 2)
-    monkeypatch.setattr(enrich, "_real_model_chunk", enrich._model_chunk, raising=False)
-    monkeypatch.setattr(enrich, "_model_chunk", _model_chunk_in_worker)
+    monkeypatch.setattr(ner, "_real_model_chunk", ner._model_chunk, raising=False)
+    monkeypatch.setattr(ner, "_model_chunk", _model_chunk_in_worker)
     monkeypatch.setattr(enrich, "_real_local_chunk", enrich._local_chunk, raising=False)
     monkeypatch.setattr(enrich, "_local_chunk", _local_chunk_in_worker)
     try:
@@ -235,14 +235,14 @@ def test_a_build_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path, mon
     import gc
 
     from briefing import build as build_mod
-    from briefing import enrich, rendering, workers
+    from briefing import ner, rendering, workers
     from briefing.config import load
 
-    monkeypatch.setattr(enrich, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(ner, "PARALLEL_MIN", 2)
     monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)
     frozen: list[int] = []
     real_pool = workers.forked_pool
-    monkeypatch.setattr(enrich, "forked_pool", lambda jobs: _enter_then(real_pool(jobs), frozen))
+    monkeypatch.setattr(ner, "forked_pool", lambda jobs: _enter_then(real_pool(jobs), frozen))
     monkeypatch.setattr(rendering, "forked_pool", lambda jobs: _enter_then(real_pool(jobs), frozen))
     before = gc.get_threshold()
     assert before != workers.BUILD_GC_THRESHOLD

@@ -13,9 +13,10 @@ import pytest
 
 from briefing import nlp as nlp_mod
 from briefing.config import Config
-from briefing.enrich import PARALLEL_MIN, Enricher, casing_vocabulary, headline_cased, recase
+from briefing.enrich import Enricher, casing_vocabulary, headline_cased, recase
 from briefing.errors import EnrichmentError
 from briefing.model import Article
+from briefing.ner import PARALLEL_MIN
 
 REPO = Path(__file__).resolve().parents[1]
 BBC = REPO.parent / "shared" / "corpora" / "bbc-news" / "articles.jsonl"
@@ -182,7 +183,7 @@ def test_sample_archive_has_one_page_per_entity(tmp_path: Path):
 
 
 def test_junk_runs_without_spaces_are_blanked_for_the_model_keeping_offsets():
-    from briefing.enrich import model_text
+    from briefing.ner import model_text
 
     text = "Title\n\n" + "*[" * 20000 + " Bashar al-Assad met Donald Trump."
     seen = model_text(text)

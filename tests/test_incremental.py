@@ -20,7 +20,7 @@ from conftest import REPO, make_project, tree_digest, write_article
 
 from briefing import build as build_mod
 from briefing import config as config_mod
-from briefing import enrich, entity_pages, feeds, links, rendering
+from briefing import entity_pages, feeds, links, ner, rendering
 from briefing.build import build
 from briefing.config import SearchConfig
 from briefing.manifest import read_manifest
@@ -91,7 +91,7 @@ def test_editing_one_article_reruns_its_ner_and_rerenders_a_few_pages(built):  #
 
 def test_output_is_identical_whatever_the_job_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # Make the small archive take the parallel paths: spaCy with 2 processes, the render pool.
-    monkeypatch.setattr(enrich, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(ner, "PARALLEL_MIN", 2)
     monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)
     one = sample_copy(tmp_path / "one")
     two = sample_copy(tmp_path / "two")

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import make_project, write_article
 
-from briefing import enrich
+from briefing import enrich, ner
 from briefing.build import build
 from briefing.config import load
 from briefing.enrich import encode_enrichment
@@ -261,23 +261,23 @@ def test_the_check_compares_unchanged_articles_by_the_last_cluster_entities(tmp_
     is gone from the only article naming him in full) is caught before, by the entities."""
     from conftest import tree_digest
 
-    from briefing import region, same_names
+    from briefing import guess_check, region, same_names
 
     # The check resolving the whole archive, as when no index for resolving by region is kept
     # (region.py; tests/test_region.py checks that path).
     monkeypatch.setattr(region, "resolve_edit", lambda *args, **kwargs: None)
     answers = tmp_path / "answers"  # what the forked check's comparison by keys said
-    real = same_names._holds_by_keys
+    real = guess_check._holds_by_keys
 
     def recorded(*args):  # noqa: ANN002, ANN202
         got = real(*args)
         with answers.open("a") as fh:
             fh.write(f"{got}\n")
         return got
-    monkeypatch.setattr(same_names, "_holds_by_keys", recorded)
+    monkeypatch.setattr(guess_check, "_holds_by_keys", recorded)
     since: list[bool] = []  # whether the kept keys were made from the last ones
-    real_since = same_names.cluster_keys_since
-    monkeypatch.setattr(same_names, "cluster_keys_since", lambda *a: since.append(bool(got := real_since(*a))) or got)
+    real_since = guess_check.cluster_keys_since
+    monkeypatch.setattr(guess_check, "cluster_keys_since", lambda *a: since.append(bool(got := real_since(*a))) or got)
 
     project = make_project(tmp_path / "p", articles=0)
     write_article(project, "a.md", "Rutte meets the union", "2024-05-02",
@@ -413,14 +413,14 @@ WRONG = ["none", "entity", "kind", "end", "text", "drop", "add", "swap", "no art
 @pytest.mark.parametrize("wrong", WRONG)
 @pytest.mark.parametrize("seed", range(3))
 def test_a_guess_holds_exactly_when_it_equals_the_resolution(wrong: str, seed: int):
-    """same_names.holds compares a guess with a resolution cluster by cluster, without making the
+    """guess_check.holds compares a guess with a resolution cluster by cluster, without making the
     resolution's mentions: it must say what comparing them whole says, for guesses that are right
     and guesses wrong in one place (a mention's entity, kind, span or text; a mention missing,
     added or out of order; an article missing, added or moved; an entity or redirect changed)."""
     import dataclasses
 
+    from briefing.guess_check import holds
     from briefing.model import Enrichment, Entity
-    from briefing.same_names import holds
 
     sources, assigned = _docs_resolved()
     resolved = assigned.resolved()
@@ -522,8 +522,8 @@ def test_a_check_by_the_last_cluster_entities_says_what_comparing_everything_say
     for a guess whose unchanged article is not the last result's very tuple, changed or not."""
     import dataclasses
 
+    from briefing.guess_check import _holds_by_keys, cluster_keys, holds
     from briefing.model import Enrichment
-    from briefing.same_names import _holds_by_keys, cluster_keys, holds
 
     sources, last_assigned, last_raw = _resolution(_BEFORE)
     last = last_assigned.resolved()
@@ -568,7 +568,7 @@ def test_cluster_keys_are_none_when_the_result_is_not_made_of_those_clusters():
     """A mention a cluster has missing from the result, or another entity for one of a
     cluster's mentions, or a mention in the result no cluster has: no keys (the check then
     compares mention by mention)."""
-    from briefing.same_names import cluster_keys
+    from briefing.guess_check import cluster_keys
 
     sources, assigned, raw = _resolution(_BEFORE)
     resolved = assigned.resolved()
@@ -592,7 +592,7 @@ class _ModelInProcess:
         from briefing.cache import Cache
 
         config = self.enricher.config
-        analysed = enrich.run_model(articles, self.enricher.pipeline(curation), Cache(config.cache_path, fingerprint),
+        analysed = ner.run_model(articles, self.enricher.pipeline(curation), Cache(config.cache_path, fingerprint),
                                     curation, analyse=lambda art, ann: enrich.encode_local(
                                         enrich.local_analysis(art, ann, curation, config)))
         blobs = [blob for _, blob in analysed]
