@@ -20,7 +20,7 @@ from conftest import REPO, make_project, tree_digest, write_article
 
 from briefing import build as build_mod
 from briefing import config as config_mod
-from briefing import entity_pages, feeds, links, ner, rendering
+from briefing import feeds, index_pages, links, ner, rendering
 from briefing.build import build
 from briefing.config import SearchConfig
 from briefing.manifest import read_manifest
@@ -310,7 +310,7 @@ def test_random_edits_build_what_a_fresh_build_builds(tmp_path: Path, monkeypatc
     import random
 
     monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)  # pages made in forked workers
-    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 8)  # A-Z indexes a page per letter
+    monkeypatch.setattr(index_pages, "LETTER_PAGES_OVER", 8)  # A-Z indexes a page per letter
     monkeypatch.setattr(feeds, "SITEMAP_SPLIT_OVER", 50)  # the sitemap one per section
     project = sample_copy(tmp_path / "p")
     build(load(project), jobs=2)
@@ -462,7 +462,7 @@ def test_random_edits_skip_only_pages_whose_inputs_did_not_change(tmp_path: Path
     for i, (title, day, text) in state.items():
         write(i, title, day, text)
     monkeypatch.setattr(rendering, "PARALLEL_RENDER_MIN", 2)
-    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 3)  # the A-Z indexes: a page per letter
+    monkeypatch.setattr(index_pages, "LETTER_PAGES_OVER", 3)  # the A-Z indexes: a page per letter
     build(load(project), jobs=2)
     checked = verify_skipped_pages(monkeypatch)
     verify_digests_by_difference(monkeypatch, tmp_path / "by-difference.log")

@@ -12,7 +12,7 @@ from conftest import make_project, write_article
 
 from briefing import build as build_mod
 from briefing import config as config_mod
-from briefing import entity_pages
+from briefing import index_pages
 from briefing.build import build
 
 CONFIG = 'title: "T"\nbase_url: "https://example.org/"\nsearch: {enabled: false}\nentities: {min_articles: 1}\n'
@@ -53,8 +53,8 @@ def test_a_short_index_is_one_page_of_every_name(tmp_path: Path):
 
 def test_a_long_index_is_one_page_per_letter_and_one_of_the_most_mentioned(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 3)
-    monkeypatch.setattr(entity_pages, "MOST_MENTIONED", 2)
+    monkeypatch.setattr(index_pages, "LETTER_PAGES_OVER", 3)
+    monkeypatch.setattr(index_pages, "MOST_MENTIONED", 2)
     project = _project(tmp_path / "p")
     build(config_mod.load(project), jobs=1)  # every link checked: the letter pages exist
     site = project / "site"
@@ -80,7 +80,7 @@ def test_a_long_index_is_one_page_per_letter_and_one_of_the_most_mentioned(tmp_p
 
 def test_an_edit_moving_one_count_makes_again_only_that_letters_page(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 3)
+    monkeypatch.setattr(index_pages, "LETTER_PAGES_OVER", 3)
     project = _project(tmp_path / "p")
     build(config_mod.load(project), jobs=1)
     made: list[str] = []
@@ -102,7 +102,7 @@ def test_an_edit_moving_one_count_makes_again_only_that_letters_page(tmp_path: P
 
 
 def test_a_name_not_beginning_with_an_ascii_letter_is_indexed_by_its_transliteration():
-    from briefing.entity_pages import _letter, index_order
+    from briefing.index_pages import _letter, index_order
 
     assert [_letter(n) for n in ("Émile Zola", "'Ndrangheta", "Özil", "al-Sudani", "3M", "")] == \
         ["E", "N", "O", "A", "#", "#"]
@@ -116,10 +116,10 @@ def test_the_filter_box_narrows_an_index_page_in_a_browser(tmp_path: Path, monke
     hidden and every row shows."""
     from browser import chromium, static_server
 
-    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 3)
+    monkeypatch.setattr(index_pages, "LETTER_PAGES_OVER", 3)
     project = _project(tmp_path / "p")
     build(config_mod.load(project), jobs=1)
-    monkeypatch.setattr(entity_pages, "LETTER_PAGES_OVER", 1000)
+    monkeypatch.setattr(index_pages, "LETTER_PAGES_OVER", 1000)
     whole = _project(tmp_path / "whole")
     build(config_mod.load(whole), jobs=1)
     with chromium() as browser:
