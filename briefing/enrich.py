@@ -184,9 +184,12 @@ class Enricher:
         steps = iter(meanwhile() if meanwhile is not None else ())
         while not (answered is not None and answered()) and next(steps, steps) is not steps:
             pass
-        # The key phrases read no mention (a tenth of a second at 10,000 articles), and a guess
-        # reads the names memo: both done while the model has not answered, when it has not.
-        early_phrases = None
+        # The key phrases read no mention (a tenth of a second at 10,000 articles), nor do the
+        # tags made of them without topic rules; a guess reads the names memo and looks names up
+        # in the last result's entities: all done while the model has not answered, when it has
+        # not, each step saving the build as much after the answer as it takes (the last
+        # result's archive, made meanwhile, saves less than it takes: it comes after the tags).
+        early_phrases = early_tags = early_names = None
         if answered is not None and not answered() and last_result is not None and "lexicon" in data \
                 and len(missing) <= EARLY_MAX:
             early_phrases = same_names.early_key_phrases(
@@ -194,8 +197,12 @@ class Enricher:
                 entries, last, self.config.tags, data["lexicon"])
             if not answered():
                 _read_names(cache.folder)
+            if early_phrases is not None and not answered():
+                early_tags = tags_mod.early_tags(ordered, early_phrases, self.config.tags, data["lexicon"])
             if early is not None and not answered():
                 early(last_result)
+            if not answered():  # used by an edit naming people only: last
+                early_names = same_names.EntityNames(last_result.entities).indexed()
         decoded: dict[str, Local] = {}
         if answered is not None:
             for source in list(found.blobs):
@@ -272,7 +279,8 @@ class Enricher:
                                           lambda index: results.save_region(inputs, index.to_plain()),
                                           CacheWrites()),
                                       here=lambda: by_region(save_later, writes),
-                                      key_phrases_found=early_phrases)
+                                      key_phrases_found=early_phrases, tags_found=early_tags,
+                                      names_found=early_names)
         result, self._guess = reused if reused is not None else (None, None)
         for _ in steps:
             pass

@@ -114,6 +114,11 @@ class EntityNames:
                 self._add_forms(entity)
         return self._index
 
+    def indexed(self) -> EntityNames:
+        """Itself, its index made now (while the build waits for the model)."""
+        self._forms()
+        return self
+
     def _add_forms(self, entity: Entity) -> None:
         assert self._index is not None
         for form in (entity.name, *entity.aliases):
@@ -255,6 +260,8 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
               by_region: Callable[[], RegionEdit | None] = lambda: None,
               here: Callable[[], RegionEdit | None] | None = None,
               key_phrases_found: tuple[dict[str, list[str]], dict[str, int]] | None = None,
+              tags_found: tuple[dict, dict] | None = None,
+              names_found: EntityNames | None = None,
               ) -> tuple[Enrichment, Guess | None] | None:
     """The enrichment of the archive from the last one (`known`, made from the articles whose
     Local keys were `last["keys"]`): its mentions moved when no changed article changed what
@@ -266,7 +273,9 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
     articles' last analyses); `kept`: filled with each article's key phrases, `df_kept` with the phrases' document
     frequencies. `read_names()` takes the names normalised by earlier builds (names.memo), before
     a guess looks names up (and a check resolves them all). `key_phrases_found`: the articles' key
-    phrases and their document frequencies, when found already (`early_key_phrases`)."""
+    phrases and their document frequencies, when found already (`early_key_phrases`), with
+    `tags_found` what tags.early_tags made of them; `names_found`: an EntityNames of `known`'s
+    entities, its index made already and unused since."""
     if known is None:  # no last result of these articles, in this order, with these settings
         return None
     changed = [(art.source, before) for art, before, now in zip(ordered, last["keys"], keys, strict=True)
@@ -287,7 +296,7 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
         return tag_archive(ordered, mentions, entities, phrases, tags_config, lexicon, kept,
                            last=last_chosen if isinstance(last_chosen, dict) else None, before=phrases_before,
                            last_df=last_df if isinstance(last_df, dict) else None, df_kept=df_kept,
-                           found=key_phrases_found)
+                           found=key_phrases_found, assigned=tags_found if key_phrases_found is not None else None)
 
     def resolved_here() -> tuple[Enrichment, None] | None:
         """The edit resolved by region in this process (`here`), when no guess can be made or
@@ -307,7 +316,7 @@ def from_last(ordered: Sequence[Article], keys: list[str], found: Analyses, phra
     if not same:
         read_names()
     mentions = dict(known.mentions)
-    names = EntityNames(known.entities)
+    names = names_found if names_found is not None else EntityNames(known.entities)
 
     def unseen(cluster: tuple) -> Any:
         return lone_entity(_local_of((cluster,), ()).clusters[0], curation)

@@ -398,22 +398,36 @@ def tag_archive(articles: Sequence[Article], mentions: Mapping[str, tuple[Mentio
                 last: Mapping[str, list[str]] | None = None,
                 before: Mapping[str, Counter] | None = None, last_df: Mapping[str, int] | None = None,
                 df_kept: dict[str, int] | None = None,
-                found: tuple[dict[str, list[str]], dict[str, int]] | None = None) -> tuple[dict, dict]:
+                found: tuple[dict[str, list[str]], dict[str, int]] | None = None,
+                assigned: tuple[dict, dict] | None = None) -> tuple[dict, dict]:
     """Tags alone, for mentions already resolved: (article -> topic keys, topic table).
 
     `last`, `before`, `last_df`: the key phrases of the last build, the phrase counts then of
     the articles changed since, and the document frequencies then: only the articles whose key
     phrases can have moved are scored again (key_phrases). `found`: the key phrases and their
-    document frequencies, when found already (they read no mention: see same_names.early_key_phrases)."""
+    document frequencies, when found already (they read no mention: see same_names.early_key_phrases);
+    `assigned`: what `assign` makes of them, when made already (`early_tags`)."""
     if found is not None:
         if kept is not None:
             kept.update(found[0])
         if df_kept is not None:
             df_kept.clear()
             df_kept.update(found[1])
+        if assigned is not None and not config.topics:
+            return assigned
         return assign(articles, mentions, entities, config, lexicon, phrases, found[0])
     with key_phrases_meanwhile(articles, phrases, config, lexicon, kept, last, before, last_df, df_kept) as chosen:
         return assign(articles, mentions, entities, config, lexicon, phrases, chosen())
+
+
+def early_tags(articles: Sequence[Article], found: tuple[dict[str, list[str]], dict[str, int]], config: TagsConfig,
+               lexicon: Lexicon | None) -> tuple[dict, dict] | None:
+    """`assign` of the articles and their key phrases (`found`), before their mentions are
+    known: without topic rules it reads none (the front matter's tags and the key phrases are of
+    the text alone); None with rules, which match entities."""
+    if config.topics:
+        return None
+    return assign(articles, {}, {}, config, lexicon, None, found[0])
 
 
 @contextmanager

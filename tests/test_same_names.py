@@ -644,26 +644,41 @@ def test_the_check_starts_before_the_steps_left_once_the_model_has_answered(
 def test_key_phrases_found_while_the_model_runs_are_those_found_after(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch):
     """A rebuild finds the key phrases while the model's worker has not answered (they read the
-    edited articles' text, not their mentions): each time, what it found is what the stored
-    phrase counts, the edited ones among them, give once the worker has answered."""
+    edited articles' text, not their mentions), and the tags made of them (without topic rules
+    they read no mention either), and indexes the last result's entities by name: each time,
+    what it found is what the stored phrase counts, the edited ones among them, give once the
+    worker has answered, the tags are those made then from the mentions, and the index is of
+    the entities the guess starts from."""
     from briefing import same_names, tags
 
     project = make_project(tmp_path / "p", articles=6)
     config = load(project)
     build(config)
-    compared: list[tuple[bool, bool]] = []
+    compared: list[tuple[bool, bool, bool]] = []
     real = same_names.tag_archive
 
     def tag_archive(articles, mentions, entities, phrases, tags_config, lexicon, kept=None, *,  # noqa: ANN001, ANN202
-                    last=None, before=None, last_df=None, df_kept=None, found=None):
+                    last=None, before=None, last_df=None, df_kept=None, found=None, assigned=None):
         if found is not None:
             df: dict = {}
             again = tags.key_phrases(articles, tags_config.auto_per_article, lexicon, phrases, last=last,
                                      before=before, last_df=last_df, df_kept=df)
-            compared.append((found[0] == again, found[1] == df))
+            made = tags.assign(articles, mentions, entities, tags_config, lexicon, phrases, again)
+            compared.append((found[0] == again, found[1] == df, assigned == made))
         return real(articles, mentions, entities, phrases, tags_config, lexicon, kept, last=last, before=before,
-                    last_df=last_df, df_kept=df_kept, found=found)
+                    last_df=last_df, df_kept=df_kept, found=found, assigned=assigned)
     monkeypatch.setattr(same_names, "tag_archive", tag_archive)
+    indexes: list[bool] = []  # whether an index made early was of the entities a guess starts from
+    real_from_last = same_names.from_last
+
+    def from_last(*args, names_found=None, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if names_found is not None:
+            known = args[6]
+            fresh = same_names.EntityNames(known.entities).indexed()
+            indexes.append(names_found.entities == known.entities and names_found._forms() == fresh._forms()
+                           and not names_found.added)
+        return real_from_last(*args, names_found=names_found, **kwargs)
+    monkeypatch.setattr(same_names, "from_last", from_last)
     edited = sorted((project / "content").rglob("*.md"))
     for i, sentence in enumerate(["Inspectors counted the cargo containers at the terminal twice.",
                                   "Officials at the Port of Rotterdam Authority met the dock workers' union.",
@@ -671,4 +686,5 @@ def test_key_phrases_found_while_the_model_runs_are_those_found_after(tmp_path: 
         path = edited[i % len(edited)]
         path.write_text(path.read_text(encoding="utf-8") + f"\n{sentence}\n", encoding="utf-8")
         build(config)
-    assert len(compared) == 3 and all(same_phrases and same_df for same_phrases, same_df in compared), compared
+    assert len(compared) == 3 and all(all(same) for same in compared), compared
+    assert indexes and all(indexes), indexes

@@ -141,3 +141,20 @@ def test_auto_topics_are_the_first_chosen_form_of_each_key_after_the_front_matte
     assert list(table) == sorted(table)
     for a, found in zip(arts, chosen, strict=True):
         assert topics[a.source] == tuple(dict.fromkeys([*front[a.source], *map(tag_key, found)]))
+
+
+def test_tags_made_before_the_mentions_are_known_are_those_made_after_unless_rules_read_them():
+    """tags.early_tags (made while the model runs) is `assign` with the mentions, whatever they
+    are, when no topic rule reads them; with rules, which match entities, it makes none."""
+    from briefing.tags import early_tags
+
+    arts = [article("a", "x", ("Ports",)), article("b", "y")]
+    found = ({"a": ["dock strike"], "b": ["dock strikes", "union"]}, {"dock strike": 2, "union": 1})
+    mentions = {"b": (Mention(0, 1, "Rutte", "person", "person/mark-rutte"),)}
+    ents = {"person/mark-rutte": Entity("person/mark-rutte", "Mark Rutte", "person")}
+    plain = TagsConfig(auto=True, auto_per_article=2)
+    assert early_tags(arts, found, plain, None) == assign(arts, mentions, ents, plain, None, None, found[0])
+    ruled = TagsConfig(auto=True, auto_per_article=2,
+                       topics=types.MappingProxyType({"Dutch politics": TopicRule(entities=("Mark Rutte",))}))
+    assert early_tags(arts, found, ruled, None) is None
+    assert "dutch-politics" in assign(arts, mentions, ents, ruled, None, None, found[0])[0]["b"]
