@@ -246,9 +246,9 @@ def _reading_page_state(config: Config, output: Path, static_files: dict, check_
 
 
 def _changing(page_inputs: PageInputs, cells: depends.Cells, archive: archive_stage.Archive,
-              enrichment: Enrichment, by_difference: bool) -> tuple[dict[str, set[int]], set[int], bytes]:
+              enrichment: Enrichment, by_difference: bool) -> tuple[dict[str, set[int]], dict[int, tuple], bytes]:
     """The stored pages that read a cell which changed, with the changed cells each read; the
-    nodes among those cells; and the digests of the stored cells. `by_difference`: the stored
+    nodes among those cells (number -> cell); and the digests of the stored cells. `by_difference`: the stored
     digests are of an archive made from the enrichment this one was made from, and only the
     cells of what moved since are digested (archive.may_differ: a few hundred of 170,000)."""
     if by_difference:
@@ -256,7 +256,8 @@ def _changing(page_inputs: PageInputs, cells: depends.Cells, archive: archive_st
         changed, digests = page_inputs.changed_by_difference(cells, suspects)
     else:
         changed, digests = page_inputs.changed_cells(cells)
-    return page_inputs.touched_by(changed), {n for n in changed if page_inputs.is_node(n)}, digests
+    cell = page_inputs.cells.__getitem__
+    return page_inputs.touched_by(changed), {n: cell(n) for n in changed if page_inputs.is_node(n)}, digests
 
 
 def _by_difference(page_inputs: PageInputs, enrichment: Enrichment) -> bool:
@@ -289,22 +290,23 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
     state = state or _page_state(config, output, static_files, check_links)
     previous, renderer, page_inputs, last_check = state.previous, state.renderer, state.page_inputs, state.last_check
     cells = archive_stage.cells(archive)
-    stored_cells = list(page_inputs.cells)
+    stored_digests = b""  # of the stored cells, found by the worker (for the page inputs saved)
     by_difference = _by_difference(page_inputs, enrichment)
     changing = Forked(lambda: _changing(page_inputs, cells, archive, enrichment, by_difference)) \
-        if page_inputs.pages else None
+        if page_inputs.has_pages() else None
     depends.made_nodes()  # start afresh: what nodes this build makes is kept for the next
     try:
         asset_urls = {rel: url for rel, (url, _) in static_files.items() if rel.startswith(config.content_dir + "/")}
         planned = pages.plan(archive, config, asset_urls)
         touched: set[str] = set()
         if changing is not None:
-            read_changed, nodes, digests = changing.result()
-            cells.remember(stored_cells, digests)  # for the page inputs saved for the next build
+            read_changed, node_cells, stored_digests = changing.result()
+            page_inputs.tell(node_cells)  # the cells are decoded in the worker, not here
+            nodes = set(node_cells)
             # Early cut-off: a planned node whose inputs changed, made again (here: the pages
             # made later take it), to the value it had, changes none of its readers.
             # A changed node is made again with its group's pages (pages.PageGroup), not yet made.
-            planned.make_groups(page_inputs.cells[n][1][:2] for n in nodes)  # a node's name starts with its group's
+            planned.make_groups(cell[1][:2] for cell in node_cells.values())  # a node's name starts with its group's
             same = page_inputs.same_values(nodes, depends.remade)
             touched = {path for path, got in read_changed.items() if not got <= same}
     finally:
@@ -354,6 +356,8 @@ def _site(config: Config, output: Path, drafts: bool, jobs: int, enricher: Any, 
             writes.add(lambda: make_spare(output), only_detached=True)
 
         def save_page_inputs() -> None:
+            if stored_digests:  # the stored cells come first in the list saved: not digested again
+                cells.remember(page_inputs.cells[:len(stored_digests) // 8], stored_digests)
             page_inputs.basis = enrichment.key
             page_inputs.hashes = {a.source: a.content_hash for a in articles}
             for page, got in reads:

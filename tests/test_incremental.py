@@ -607,3 +607,37 @@ def test_an_edit_makes_only_the_page_groups_it_must(tmp_path: Path, monkeypatch:
     groups_made, holding, every = made_groups[-1]
     assert holding <= groups_made  # a page made: its group was
     assert 0 < len(groups_made) < every // 3, (len(groups_made), every)
+
+
+def test_an_edit_build_leaves_decoding_the_stored_cells_to_its_worker(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    """The stored cells (170,000 at 10,000 articles) and pages (63,000) are decoded by the
+    forked worker that finds the changed ones, which tells the build the few cells it needs,
+    not by the build on its way to the site (its plan is compared with the stored plan's
+    columns); and an edit to a known name still makes again the pages it must, and the next
+    build still finds what moved (the cache writer decodes them to save them)."""
+    from briefing.workers import Forked
+
+    assert Forked.possible(), "the test process runs other threads: the worker would run in-process"
+    project = sample_copy(tmp_path / "archive")
+    config = load(project)
+    build(config, jobs=1)
+    decoded: list[tuple[bool, bool]] = []  # cells and pages, by the end of rendering
+    real = build_mod.render_pages
+
+    def render_pages(planned, renderer, writer, jobs, page_inputs, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        out = real(planned, renderer, writer, jobs, page_inputs, *args, **kwargs)
+        decoded.append((page_inputs._cells is not None, page_inputs._pages is not None))
+        return out
+
+    monkeypatch.setattr(build_mod, "render_pages", render_pages)
+    victim = sorted((project / "content").rglob("*.md"))[2]
+    for sentence in ("Mark Rutte spoke in Rotterdam on Monday.", "The figures were provisional."):
+        victim.write_text(victim.read_text(encoding="utf-8") + f"\n{sentence}\n", encoding="utf-8")
+        edited = build(config, jobs=1)
+        assert edited.rendered > 0
+    assert decoded == [(False, False), (False, False)]
+    before = tree_digest(project / "site")
+    shutil.rmtree(project / ".briefing-cache")
+    build(config, jobs=1, output=tmp_path / "fresh")
+    assert tree_digest(tmp_path / "fresh") == before  # the same site as a build from scratch
